@@ -1,0 +1,54 @@
+"""The one error boundary: expected errors print one line and exit with their code.
+
+An unexpected error writes its traceback to a file and says where; Ctrl-C exits 130.
+Library code never exits; only `guarded` turns outcomes into exit codes.
+"""
+
+import os
+import tempfile
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from sealguard import output
+from sealguard.errors import SealguardError
+from sealguard.exitcodes import ExitCode
+
+
+def _crash_file() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    fd, name = tempfile.mkstemp(prefix=f"sealguard-crash-{stamp}-", suffix=".log")
+    os.close(fd)
+    return Path(name)
+
+
+def guarded(body: Callable[[], int | None]) -> int:
+    """Run `body` and return the exit code it earned."""
+    try:
+        code = body()
+    except SealguardError as exc:
+        output.error(f"sealguard: {exc.message}")
+        return int(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.UsageError as exc:
+        hint = f" (see: {exc.ctx.command_path} --help)" if exc.ctx else ""
+        output.error(f"sealguard: {exc.format_message()}{hint}")
+        return int(ExitCode.USAGE)
+    except click.ClickException as exc:
+        output.error(f"sealguard: {exc.format_message()}")
+        return int(ExitCode.USAGE)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        output.error("sealguard: interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # the boundary: anything unexpected is kept, not shown raw
+        crash = _crash_file()
+        crash.write_text(traceback.format_exc(), encoding="utf-8")
+        output.error(
+            f"sealguard: internal error: {type(exc).__name__}: {exc} (traceback in {crash})"
+        )
+        return int(ExitCode.INTERNAL)
+    return int(code or 0)

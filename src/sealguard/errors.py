@@ -1,0 +1,37 @@
+"""Expected errors: each carries the sentence the user reads and its exit code."""
+
+from sealguard.exitcodes import ExitCode
+
+
+class SealguardError(Exception):
+    """Base of every expected error; the CLI prints `message` on one line."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(SealguardError):
+    exit_code = ExitCode.USAGE
+
+
+class DataError(SealguardError):
+    exit_code = ExitCode.DATA
+
+
+class ConfigError(SealguardError):
+    exit_code = ExitCode.CONFIG
+
+
+class RefusedError(SealguardError):
+    """A forbidden act, or an act refused by the state of observation."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class IntegrityError(SealguardError):
+    """Evidence cannot be trusted (an invariant is violated); maps to INCIDENT."""
+
+    exit_code = ExitCode.INCIDENT

@@ -1,0 +1,20 @@
+"""The exit-code table: the one place every command's exit status comes from.
+
+It is a contract with scripts and CI jobs; the README holds the same table.
+Values follow the runbook's classes (0-3) and BSD sysexits (64, 65, 70, 78).
+"""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0  # success; for an observation, STABLE
+    TOOLING_DRIFT = 1
+    PRODUCT_DRIFT = 2
+    INCIDENT = 3  # an invariant is violated
+    REFUSED = 4  # frozen, halted, or a forbidden act
+    USAGE = 64  # the command was called wrongly
+    DATA = 65  # bad input data (a manifest, a log, a file that cannot be sealed)
+    INTERNAL = 70  # an unexpected error; the traceback is written to a file
+    CONFIG = 78  # the configuration is missing or invalid
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM

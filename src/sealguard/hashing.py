@@ -1,0 +1,161 @@
+"""Reading the disk: what is at each sealed path, hashed with both cores.
+
+Paths are opened relative to one directory descriptor with O_NOFOLLOW, so a symlink is seen
+as a symlink and never followed. Each process reuses one large buffer; memory stays constant
+whatever the file sizes. Work is spread over forked worker processes in small spans of paths:
+the paths themselves are inherited through fork, so only span bounds and results cross a pipe.
+"""
+
+import errno
+import hashlib
+import io
+import multiprocessing
+import os
+import signal
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
+
+from sealguard.integrity import Difference, FileState, compare_entry
+from sealguard.manifest import Entry
+
+BUFFER_SIZE = 1 << 20
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+SERIAL_BELOW = 64  # fewer paths than this are not worth a process pool
+
+T = TypeVar("T")
+Progress = Callable[[int, int], None]  # (paths done, bytes done)
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def _hash_fd(fd: int, buffer: bytearray) -> tuple[str, int]:
+    digest, view, total = hashlib.sha256(), memoryview(buffer), 0
+    with io.FileIO(fd, closefd=False) as stream:
+        while count := stream.readinto(buffer):
+            digest.update(view[:count])
+            total += count
+    return digest.hexdigest(), total
+
+
+def _not_opened(rel: str, root_fd: int, exc: OSError) -> FileState:
+    if exc.errno == errno.ENOENT:
+        return FileState(rel, "missing")
+    if exc.errno == errno.ENOTDIR:
+        return FileState(rel, "missing", error="a folder on its path is no longer a folder")
+    if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+        try:
+            return FileState(rel, "symlink", target=os.readlink(rel, dir_fd=root_fd))
+        except OSError as again:
+            return FileState(rel, "unreadable", error=again.strerror or str(again))
+    return FileState(rel, "unreadable", error=exc.strerror or str(exc))
+
+
+def read_state(rel: str, root_fd: int, buffer: bytearray) -> FileState:
+    """What is at `rel` (relative to `root_fd`) now, with its sha256 when it is a file."""
+    try:
+        fd = os.open(rel, _OPEN_FLAGS, dir_fd=root_fd)
+    except OSError as exc:
+        return _not_opened(rel, root_fd, exc)
+    try:
+        info = os.fstat(fd)
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISDIR(info.st_mode):
+            return FileState(rel, "directory", mode=mode)
+        if not stat.S_ISREG(info.st_mode):
+            return FileState(rel, "special", mode=mode)
+        digest, size = _hash_fd(fd, buffer)
+        return FileState(rel, "file", digest, mode, size)
+    except OSError as exc:
+        return FileState(rel, "unreadable", error=exc.strerror or str(exc))
+    finally:
+        os.close(fd)
+
+
+# The work of one run, set before the pool forks so that workers inherit it.
+_JOB: dict[str, Any] = {}
+
+
+def _job() -> tuple[int, Sequence[Any], bytearray]:
+    if "buffer" not in _JOB:
+        _JOB["buffer"] = bytearray(BUFFER_SIZE)
+    return _JOB["root_fd"], _JOB["items"], _JOB["buffer"]
+
+
+def _states_of(span: tuple[int, int]) -> list[FileState]:
+    root_fd, paths, buffer = _job()
+    return [read_state(paths[i], root_fd, buffer) for i in range(*span)]
+
+
+def _check_span(span: tuple[int, int]) -> tuple[int, int, list[Difference]]:
+    root_fd, entries, buffer = _job()
+    size, found = 0, []
+    for i in range(*span):
+        entry: Entry = entries[i]
+        state = read_state(entry.path, root_fd, buffer)
+        size += state.size
+        if difference := compare_entry(entry, state):
+            found.append(difference)
+    return span[1] - span[0], size, found
+
+
+def _quiet_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+
+
+def _spans(count: int, jobs: int) -> list[tuple[int, int]]:
+    step = min(512, max(8, count // (jobs * 64)))
+    return [(start, min(start + step, count)) for start in range(0, count, step)]
+
+
+@contextmanager
+def spans_running(
+    root_fd: int, items: Sequence[Any], work: Callable[[tuple[int, int]], T], jobs: int
+) -> Iterator[Iterator[T]]:
+    """Start `work` over spans of `items` (in worker processes when it pays) and give the
+    unordered results; the caller may do other work before reading them."""
+    _JOB.clear()
+    _JOB.update(root_fd=root_fd, items=items)
+    spans = _spans(len(items), jobs)
+    if jobs <= 1 or len(items) < SERIAL_BELOW:
+        yield map(work, spans)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(jobs, initializer=_quiet_worker) as pool:
+        yield pool.imap_unordered(work, spans)
+
+
+def hash_paths(
+    root_fd: int, paths: Sequence[str], jobs: int, progress: Progress | None = None
+) -> list[FileState]:
+    """The state of every path, in the order given."""
+    states: dict[str, FileState] = {}
+    with spans_running(root_fd, paths, _states_of, jobs) as results:
+        for chunk in results:
+            states.update((s.path, s) for s in chunk)
+            if progress:
+                progress(len(chunk), sum(s.size for s in chunk))
+    return [states[p] for p in paths]
+
+
+def collect_checks(
+    results: Iterator[tuple[int, int, list[Difference]]], progress: Progress | None = None
+) -> tuple[int, list[Difference]]:
+    """(bytes read, differences) gathered from the results of `_check_span`."""
+    total, differences = 0, []
+    for count, size, found in results:
+        total += size
+        differences.extend(found)
+        if progress:
+            progress(count, size)
+    return total, differences
+
+
+def checking_entries(
+    root_fd: int, entries: Sequence[Entry], jobs: int
+) -> AbstractContextManager[Iterator[tuple[int, int, list[Difference]]]]:
+    """Start comparing every sealed entry with the disk; read with `collect_checks`."""
+    return spans_running(root_fd, entries, _check_span, jobs)

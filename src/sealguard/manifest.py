@@ -1,0 +1,153 @@
+"""BASELINE_REF.sha256: the sealed build's manifest, as text that `sha256sum -c` reads.
+
+File lines are GNU coreutils lines, `<sha256>  <path>`, with its escaping of `\\`, newline
+and carriage return (the line then starts with a backslash). What sha256sum cannot hold goes
+in `#` lines, which it skips:
+
+    # sealguard-baseline 1
+    # paths ["src/**","package.json"]        the sealed globs, as JSON
+    # exclude ["**/__pycache__/**"]
+    # mode 0644                               applies to the file lines that follow
+    <sha256>  package.json
+    # symlink "src/current" -> "v2"           a symlink, recorded and never followed
+
+Entries are sorted by path bytes, so one tree always gives one manifest.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from sealguard.errors import DataError
+
+MAGIC = "# sealguard-baseline 1"
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"\\": "\\", "n": "\n", "r": "\r"}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    path: str
+    kind: Literal["file", "symlink"]
+    sha256: str = ""
+    mode: int = 0
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    paths: tuple[str, ...]
+    exclude: tuple[str, ...]
+    entries: tuple[Entry, ...]
+
+
+def _sort_key(entry: Entry) -> bytes:
+    return entry.path.encode("utf-8", "surrogateescape")
+
+
+def _file_line(entry: Entry) -> str:
+    if any(c in entry.path for c in _ESCAPES):
+        escaped = "".join(_ESCAPES.get(c, c) for c in entry.path)
+        return f"\\{entry.sha256}  {escaped}"
+    return f"{entry.sha256}  {entry.path}"
+
+
+def render_manifest(manifest: Manifest) -> bytes:
+    lines = [
+        MAGIC,
+        "# Check the file lines from the project root: sha256sum -c governance/BASELINE_REF.sha256",
+        f"# paths {json.dumps(list(manifest.paths))}",
+        f"# exclude {json.dumps(list(manifest.exclude))}",
+    ]
+    mode = None
+    for entry in sorted(manifest.entries, key=_sort_key):
+        if entry.kind == "symlink":
+            lines.append(f"# symlink {json.dumps(entry.path)} -> {json.dumps(entry.target)}")
+            continue
+        if entry.mode != mode:
+            mode = entry.mode
+            lines.append(f"# mode {mode:04o}")
+        lines.append(_file_line(entry))
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+
+
+def _unescape(text: str, where: str) -> str:
+    out, chars = [], iter(text)
+    for c in chars:
+        if c == "\\":
+            nxt = next(chars, "")
+            if nxt not in _UNESCAPES:
+                raise DataError(f"{where}: bad escape '\\{nxt}' in a file name")
+            c = _UNESCAPES[nxt]
+        out.append(c)
+    return "".join(out)
+
+
+class _Parser:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.mode: int | None = None
+        self.paths: list[str] | None = None
+        self.exclude: list[str] | None = None
+        self.entries: list[Entry] = []
+
+    def fail(self, number: int, problem: str) -> DataError:
+        return DataError(f"{self.name}:{number}: {problem}")
+
+    def comment(self, number: int, line: str) -> None:
+        word, _, rest = line[2:].partition(" ")
+        try:
+            if word == "mode":
+                self.mode = int(rest, 8)
+            elif word == "paths":
+                self.paths = json.loads(rest)
+            elif word == "exclude":
+                self.exclude = json.loads(rest)
+            elif word == "symlink":
+                path, target = _split_symlink(rest)
+                self.entries.append(Entry(path, "symlink", target=target))
+        except (ValueError, TypeError) as exc:
+            raise self.fail(number, f"unreadable '# {word}' line: {exc}") from None
+
+    def file_line(self, number: int, line: str) -> None:
+        escaped = line.startswith("\\")
+        body = line[1:] if escaped else line
+        digest, sep, path = body[:64], body[64:66], body[66:]
+        if sep != "  " or len(digest) != 64 or not path:
+            raise self.fail(number, "not a '<sha256>  <path>' line")
+        if any(c not in "0123456789abcdef" for c in digest):
+            raise self.fail(number, "the hash is not 64 lowercase hex digits")
+        if self.mode is None:
+            raise self.fail(number, "a file line before any '# mode' line")
+        if escaped:
+            path = _unescape(path, f"{self.name}:{number}")
+        self.entries.append(Entry(path, "file", digest, self.mode))
+
+
+def _split_symlink(rest: str) -> tuple[str, str]:
+    decoder = json.JSONDecoder()
+    path, end = decoder.raw_decode(rest)
+    if rest[end : end + 4] != " -> ":
+        raise ValueError('expected \'"path" -> "target"\'')
+    target = json.loads(rest[end + 4 :])
+    if not isinstance(path, str) or not isinstance(target, str):
+        raise TypeError("path and target must be strings")
+    return path, target
+
+
+def parse_manifest(data: bytes, name: str) -> Manifest:
+    """Read a manifest written by `render_manifest`; `name` is used in error messages."""
+    parser = _Parser(name)
+    text = data.decode("utf-8", "surrogateescape")
+    if not text.startswith(MAGIC + "\n"):
+        raise parser.fail(1, f"not a sealguard baseline (the first line must be '{MAGIC}')")
+    if not text.endswith("\n"):
+        raise parser.fail(text.count("\n") + 1, "the last line has no newline (cut short?)")
+    for number, line in enumerate(text[:-1].split("\n"), start=1):
+        if line.startswith("# "):
+            parser.comment(number, line)
+        elif line:
+            parser.file_line(number, line)
+    if parser.paths is None or parser.exclude is None:
+        raise parser.fail(1, "the '# paths' or '# exclude' line is missing")
+    return Manifest(tuple(parser.paths), tuple(parser.exclude), tuple(parser.entries))

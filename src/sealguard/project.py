@@ -1,0 +1,60 @@
+"""Where a governed project keeps its files (the default layout of ../shared/SPEC.md)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sealguard.errors import ConfigError
+from sealguard.globs import GOVERNANCE_DIR
+
+CONFIG_NAME = "sealguard.toml"
+BASELINE_NAME = "BASELINE_REF.sha256"
+LOG_NAME = "GOVERNANCE_LOG.ndjson"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @property
+    def governance(self) -> Path:
+        return self.root / GOVERNANCE_DIR
+
+    @property
+    def config_file(self) -> Path:
+        return self.governance / CONFIG_NAME
+
+    @property
+    def baseline_file(self) -> Path:
+        return self.governance / BASELINE_NAME
+
+    @property
+    def runtime(self) -> Path:
+        return self.governance / "runtime"
+
+    @property
+    def log_file(self) -> Path:
+        return self.runtime / LOG_NAME
+
+    def display(self, path: Path) -> str:
+        """`path` relative to the project root when it is inside it, for messages."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+
+def find_project(start: Path, explicit: Path | None) -> Project:
+    """The project at `explicit`, else the nearest parent of `start` holding the config."""
+    if explicit is not None:
+        root = explicit.resolve()
+        if not root.is_dir():
+            raise ConfigError(f"{explicit}: --project is not a directory")
+        return Project(root)
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / GOVERNANCE_DIR / CONFIG_NAME).is_file():
+            return Project(candidate)
+    raise ConfigError(
+        f"no {GOVERNANCE_DIR}/{CONFIG_NAME} in {here} or any parent; "
+        "run `sealguard init` there, or pass --project DIR"
+    )

@@ -1,0 +1,113 @@
+"""`sealguard seal`: hash the sealed build once and write BASELINE_REF.sha256.
+
+A baseline is written only where none was ever sealed; replacing one is a governed act.
+"""
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from sealguard import ledger
+from sealguard.config import Config
+from sealguard.errors import ConfigError, DataError, RefusedError
+from sealguard.fsio import write_atomic
+from sealguard.globs import make_selector
+from sealguard.hashing import Progress, hash_paths
+from sealguard.integrity import FileState
+from sealguard.manifest import Entry, Manifest, render_manifest
+from sealguard.project import Project
+from sealguard.scan import scan
+
+
+@dataclass(frozen=True)
+class SealReport:
+    baseline_sha256: str
+    files: int
+    symlinks: int
+    bytes: int
+    event: ledger.Event
+
+
+def _refuse_if_sealed(project: Project) -> None:
+    for existing in (project.baseline_file, project.log_file):
+        if existing.exists():
+            raise RefusedError(
+                f"{project.display(existing)} already exists: this build was sealed before. "
+                "A new baseline needs an Architect's decision; seal will not overwrite it"
+            )
+
+
+def _check_globs_select(config: Config, present: list[FileState]) -> None:
+    for index, pattern in enumerate(config.seal.paths):
+        one = make_selector([pattern], config.seal.exclude)
+        if not any(one.selects(state.path) for state in present):
+            hint = (
+                f' (for a folder, write "{pattern.rstrip("/")}/**")' if "*" not in pattern else ""
+            )
+            raise ConfigError(f'seal.paths[{index}] "{pattern}" selects no file{hint}')
+
+
+def _observe(
+    project: Project, present: list[FileState], jobs: int, progress: Progress | None
+) -> list[FileState]:
+    """The full state (hash, mode, target) of every present path."""
+    files = [s.path for s in present if s.kind == "file"]
+    root_fd = os.open(project.root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        states = hash_paths(root_fd, files, jobs, progress)
+        others = [s for s in present if s.kind != "file"]
+        return states + [_symlink(root_fd, s) if s.kind == "symlink" else s for s in others]
+    finally:
+        os.close(root_fd)
+
+
+def _entry(state: FileState) -> Entry:
+    if state.kind == "file":
+        return Entry(state.path, "file", state.sha256, state.mode)
+    if state.kind == "symlink":
+        return Entry(state.path, "symlink", target=state.target)
+    raise DataError(_unsealable(state))
+
+
+def _symlink(root_fd: int, state: FileState) -> FileState:
+    try:
+        return FileState(state.path, "symlink", target=os.readlink(state.path, dir_fd=root_fd))
+    except OSError as exc:
+        return FileState(state.path, "unreadable", error=exc.strerror or str(exc))
+
+
+def _unsealable(state: FileState) -> str:
+    why = {
+        "special": "is a special file (device, FIFO or socket); exclude it",
+        "unreadable": f"cannot be read ({state.error}); a baseline must hold every sealed file",
+        "missing": "vanished while sealing; seal a build that is not changing",
+        "directory": "became a directory while sealing; seal a build that is not changing",
+    }[state.kind]
+    return f"{state.path}: {why}"
+
+
+def seal(
+    project: Project, config: Config, jobs: int, progress: Progress | None = None
+) -> SealReport:
+    _refuse_if_sealed(project)
+    present = scan(project.root, config.selector())
+    _check_globs_select(config, present)
+    states = _observe(project, present, jobs, progress)
+    entries = [_entry(state) for state in states]
+    manifest = Manifest(tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries))
+    data = render_manifest(manifest)
+    write_atomic(project.baseline_file, data)
+    digest = hashlib.sha256(data).hexdigest()
+    files = [e for e in entries if e.kind == "file"]
+    size = sum(s.size for s in states)
+    event = ledger.append(
+        project.log_file,
+        "baseline_sealed",
+        {
+            "baseline": project.display(project.baseline_file),
+            "baseline_sha256": digest,
+            "files": len(files),
+            "symlinks": len(entries) - len(files),
+        },
+    )
+    return SealReport(digest, len(files), len(entries) - len(files), size, event)

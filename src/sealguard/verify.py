@@ -1,0 +1,107 @@
+"""`sealguard verify`: the sealed build and its baseline, checked against the log.
+
+INV-D-01: BASELINE_REF.sha256 is byte-identical to the one the log last recorded as sealed.
+INV-D-02: every sealed file is there with its hash and mode, every symlink with its target, and
+nothing was added under the sealed paths.
+"""
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sealguard import ledger
+from sealguard.errors import UsageError
+from sealguard.globs import make_selector
+from sealguard.hashing import Progress, checking_entries, collect_checks
+from sealguard.integrity import Difference, find_added
+from sealguard.manifest import Manifest, parse_manifest
+from sealguard.project import Project
+from sealguard.scan import scan
+from sealguard.state import baseline_record
+
+
+@dataclass
+class VerifyReport:
+    baseline: str
+    baseline_sha256: str | None = None
+    recorded_sha256: str | None = None
+    files: int = 0
+    symlinks: int = 0
+    bytes: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.differences and not self.not_checked
+
+
+def _check_baseline(project: Project, report: VerifyReport) -> bytes | None:
+    """INV-D-01; returns the baseline's bytes when they can be trusted."""
+    name = report.baseline
+    log_exists = project.log_file.exists()
+    if not project.baseline_file.exists() and not log_exists:
+        raise UsageError(f"{project.root}: not sealed yet; run `sealguard seal` first")
+    record = baseline_record(ledger.read_events(project.log_file)) if log_exists else None
+    report.recorded_sha256 = record["baseline_sha256"] if record else None
+    try:
+        data = project.baseline_file.read_bytes()
+    except FileNotFoundError:
+        report.differences.append(Difference("removed", name, "the baseline is gone", "INV-D-01"))
+        return None
+    except OSError as exc:
+        report.differences.append(Difference("unreadable", name, str(exc.strerror), "INV-D-01"))
+        return None
+    report.baseline_sha256 = hashlib.sha256(data).hexdigest()
+    if record is None:
+        detail = "no sealing of this baseline is recorded in the governance log"
+    elif report.baseline_sha256 != report.recorded_sha256:
+        detail = "differs from the baseline the governance log recorded as sealed"
+    else:
+        return data
+    report.differences.append(Difference("modified", name, detail, "INV-D-01"))
+    return None
+
+
+def _check_tree(
+    project: Project, manifest: Manifest, report: VerifyReport, jobs: int, progress: Progress | None
+) -> None:
+    """INV-D-02: hashing runs in workers while this process walks the tree for added paths."""
+    entries = manifest.entries
+    selector = make_selector(manifest.paths, manifest.exclude)
+    root_fd = os.open(project.root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with checking_entries(root_fd, entries, jobs) as results:
+            present = scan(project.root, selector)
+            report.bytes, differences = collect_checks(results, progress)
+    finally:
+        os.close(root_fd)
+    report.differences += differences
+    report.differences += find_added(
+        (e.path for e in entries), (s for s in present if s.kind != "unreadable")
+    )
+    report.differences += [
+        Difference("unreadable", s.path, f"folder cannot be listed: {s.error}")
+        for s in present
+        if s.kind == "unreadable"
+    ]
+    report.files = sum(1 for e in entries if e.kind == "file")
+    report.symlinks = len(entries) - report.files
+
+
+def verify(
+    project: Project, jobs: int, start_progress: Callable[[int], Progress | None] | None = None
+) -> VerifyReport:
+    """Check INV-D-01 then INV-D-02; `start_progress(total)` gives a per-span callback."""
+    report = VerifyReport(baseline=project.display(project.baseline_file))
+    data = _check_baseline(project, report)
+    if data is None:
+        report.not_checked.append(
+            "INV-D-02: the baseline cannot be trusted, so the tree was not compared with it"
+        )
+        return report
+    manifest = parse_manifest(data, report.baseline)
+    progress = start_progress(len(manifest.entries)) if start_progress else None
+    _check_tree(project, manifest, report, jobs, progress)
+    return report
