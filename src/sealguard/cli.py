@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from sealguard import __version__, output, render
-from sealguard.config import load_config
 from sealguard.error_handler import guarded
 from sealguard.hashing import default_jobs
 from sealguard.progress import progress_bar
@@ -77,6 +76,7 @@ def init(ctx: click.Context) -> int:
 @click.pass_context
 def seal(ctx: click.Context, jobs: int | None) -> int:
     """Hash every sealed file into governance/BASELINE_REF.sha256 and journal it (once)."""
+    from sealguard.config import load_config
     from sealguard.seal import seal as seal_build
 
     project = _project(ctx)

@@ -5,7 +5,6 @@ Library code never exits; only `guarded` turns outcomes into exit codes.
 """
 
 import os
-import tempfile
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +18,8 @@ from sealguard.exitcodes import ExitCode
 
 
 def _crash_file() -> Path:
+    import tempfile  # only on a crash; kept off the start-up path
+
     stamp = datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     fd, name = tempfile.mkstemp(prefix=f"sealguard-crash-{stamp}-", suffix=".log")
     os.close(fd)

@@ -8,7 +8,6 @@ hidden file in a sealed tree is still sealed).
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from wcmatch import glob as wcglob
 
@@ -52,44 +51,77 @@ def literal_prefix(pattern: str) -> str:
     return "/".join(kept)
 
 
-@dataclass(frozen=True)
+def _is_literal(text: str) -> bool:
+    return not MAGIC.intersection(text)
+
+
+class _Matcher:
+    """Matches relative paths against globs, with exact shortcuts for the common shapes.
+
+    `P/**` is a prefix test, `**/N/**` a segment test and a literal path an equality; the
+    rest goes to one regular expression built by wcmatch. The shortcuts give the same answers
+    as wcmatch on real paths (no empty, `.` or `..` segments), only faster.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.exact: set[str] = set()
+        self.prefixes: list[str] = []
+        self.segments: list[str] = []
+        others: list[str] = []
+        for pattern in patterns:
+            head, tail = pattern[:-3], pattern[-3:]
+            if _is_literal(pattern):
+                self.exact.add(pattern)
+            elif tail == "/**" and _is_literal(head):
+                self.prefixes.append(head + "/")
+            elif (
+                tail == "/**"
+                and head.startswith("**/")
+                and _is_literal(head[3:])
+                and "/" not in head[3:]
+            ):
+                self.segments.append(f"/{head[3:]}/")
+            else:
+                others.append(pattern)
+        self.prefix_tuple = tuple(self.prefixes)
+        regexes = wcglob.translate(others, flags=_FLAGS)[0] if others else []
+        self.regex = re.compile("|".join(regexes)) if regexes else None
+
+    def match(self, path: str) -> bool:
+        if path in self.exact or path.startswith(self.prefix_tuple):
+            return True
+        if self.segments:
+            slashed = f"/{path}"
+            if any(segment in slashed for segment in self.segments):
+                return True
+        return self.regex is not None and self.regex.match(path) is not None
+
+
 class PathSelector:
     """Which relative paths are sealed: matched by an include glob and by no exclude glob."""
 
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "_matcher",
-            wcglob.compile(list(self.include), flags=_FLAGS, exclude=list(self.exclude) or None),
-        )
-        dir_excludes = [p[: -len("/**")] for p in self.exclude if p.endswith("/**")]
-        object.__setattr__(
-            self,
-            "_dir_matcher",
-            wcglob.compile(dir_excludes, flags=_FLAGS) if dir_excludes else None,
-        )
+    def __init__(self, include: Iterable[str], exclude: Iterable[str]) -> None:
+        self.include = tuple(include)
+        self.exclude = tuple(exclude)
+        self._include = _Matcher(self.include)
+        self._exclude = _Matcher(self.exclude)
+        self._dirs = _Matcher(p[: -len("/**")] for p in self.exclude if p.endswith("/**"))
 
     def selects(self, rel_path: str) -> bool:
         if rel_path == GOVERNANCE_DIR or rel_path.startswith(GOVERNANCE_DIR + "/"):
             return False
-        return bool(self._matcher.match(rel_path))  # type: ignore[attr-defined]
+        return self._include.match(rel_path) and not self._exclude.match(rel_path)
 
     def prunes(self, rel_dir: str) -> bool:
         """True when nothing below directory `rel_dir` can be selected."""
-        if rel_dir == GOVERNANCE_DIR:
-            return True
-        matcher = self._dir_matcher  # type: ignore[attr-defined]
-        return matcher is not None and bool(matcher.match(rel_dir))
+        return rel_dir == GOVERNANCE_DIR or self._dirs.match(rel_dir)
 
     def walk_roots(self) -> list[str]:
         """The smallest set of relative directories or files whose walk covers every include."""
         roots = sorted({literal_prefix(p) for p in self.include})
         kept: list[str] = []
         for root in roots:
-            if not any(root == k or root.startswith(k + "/") or k == "" for k in kept):
+            if not any(k in ("", root) or root.startswith(k + "/") for k in kept):
                 kept.append(root)
         return kept
 
@@ -100,4 +132,4 @@ def escape(path: str) -> str:
 
 
 def make_selector(include: Iterable[str], exclude: Iterable[str]) -> PathSelector:
-    return PathSelector(tuple(include), tuple(exclude))
+    return PathSelector(include, exclude)

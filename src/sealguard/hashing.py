@@ -13,10 +13,13 @@ import multiprocessing
 import os
 import signal
 import stat
-from collections.abc import Callable, Iterator, Sequence
+import traceback
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, TypeVar
+from multiprocessing.connection import Connection, wait
+from typing import Any, TypeVar, cast
 
+from sealguard.errors import SealguardError
 from sealguard.integrity import Difference, FileState, compare_entry
 from sealguard.manifest import Entry
 
@@ -32,8 +35,16 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def _hash_fd(fd: int, buffer: bytearray) -> tuple[str, int]:
-    digest, view, total = hashlib.sha256(), memoryview(buffer), 0
+def _hash_fd(fd: int, size: int, buffer: bytearray) -> tuple[str, int]:
+    """sha256 and length of what `fd` holds, read to its end."""
+    digest, total = hashlib.sha256(), 0
+    if size < len(buffer):  # small file: one read, and a short read is the end of the file
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return hashlib.sha256(data).hexdigest(), len(data)
+        digest.update(data)  # it grew while we read; go on to its end
+        total = len(data)
+    view = memoryview(buffer)
     with io.FileIO(fd, closefd=False) as stream:
         while count := stream.readinto(buffer):
             digest.update(view[:count])
@@ -67,7 +78,7 @@ def read_state(rel: str, root_fd: int, buffer: bytearray) -> FileState:
             return FileState(rel, "directory", mode=mode)
         if not stat.S_ISREG(info.st_mode):
             return FileState(rel, "special", mode=mode)
-        digest, size = _hash_fd(fd, buffer)
+        digest, size = _hash_fd(fd, info.st_size, buffer)
         return FileState(rel, "file", digest, mode, size)
     except OSError as exc:
         return FileState(rel, "unreadable", error=exc.strerror or str(exc))
@@ -102,13 +113,77 @@ def _check_span(span: tuple[int, int]) -> tuple[int, int, list[Difference]]:
     return span[1] - span[0], size, found
 
 
-def _quiet_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-
-
 def _spans(count: int, jobs: int) -> list[tuple[int, int]]:
     step = min(512, max(8, count // (jobs * 64)))
     return [(start, min(start + step, count)) for start in range(0, count, step)]
+
+
+class WorkerFailed(SealguardError):
+    """A hashing worker process failed; its traceback is in the message."""
+
+
+def _worker(
+    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], ticket: Any, out: Any
+) -> None:
+    """Take the next span until none is left; send each result, or the failure, to `out`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    try:
+        while True:
+            with ticket.get_lock():
+                index = ticket.value
+                ticket.value = index + 1
+            if index >= len(spans):
+                break
+            out.send(work(spans[index]))
+    except BaseException:
+        out.send(WorkerFailed(f"a hashing worker failed:\n{traceback.format_exc()}"))
+    finally:
+        out.close()
+
+
+def _start_workers(
+    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], jobs: int
+) -> list[tuple[Any, Any]]:
+    """Fork `jobs` workers now; each takes spans one at a time from a shared counter, so a few
+    large files cannot leave one core idle. Returns (result reader, process) pairs."""
+    context = multiprocessing.get_context("fork")
+    ticket = context.Value("q", 0)
+    started = []
+    for _ in range(jobs):
+        reader, writer = context.Pipe(duplex=False)
+        worker = context.Process(target=_worker, args=(work, spans, ticket, writer), daemon=True)
+        worker.start()
+        writer.close()
+        started.append((reader, worker))
+    return started
+
+
+def _results(started: list[tuple[Any, Any]], expected: int) -> Generator[Any, None, None]:
+    """Every span's result from the workers, unordered; fails unless all of them come back."""
+    readers: list[Any] = [reader for reader, _ in started]
+    received = 0
+    try:
+        while readers:
+            for reader in cast(list[Connection], wait(readers)):
+                try:
+                    result = reader.recv()
+                except EOFError:
+                    readers.remove(reader)
+                    continue
+                if isinstance(result, WorkerFailed):
+                    raise result
+                received += 1
+                yield result
+        if received != expected:
+            codes = [worker.exitcode for _, worker in started]
+            raise WorkerFailed(
+                f"hashing workers ended early (exit codes {codes}); results are incomplete"
+            )
+    finally:
+        for reader, worker in started:
+            reader.close()
+            worker.terminate()
+            worker.join()
 
 
 @contextmanager
@@ -123,9 +198,16 @@ def spans_running(
     if jobs <= 1 or len(items) < SERIAL_BELOW:
         yield map(work, spans)
         return
-    context = multiprocessing.get_context("fork")
-    with context.Pool(jobs, initializer=_quiet_worker) as pool:
-        yield pool.imap_unordered(work, spans)
+    started = _start_workers(work, spans, jobs)
+    results: Generator[Any, None, None] = _results(started, len(spans))
+    try:
+        yield results
+    finally:
+        results.close()
+        for reader, worker in started:  # when the results were never read
+            reader.close()
+            worker.terminate()
+            worker.join()
 
 
 def hash_paths(

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+import msgspec
+
 from sealguard.manifest import Entry
 
 Kind = Literal["file", "symlink", "directory", "special", "missing", "unreadable"]
@@ -15,8 +17,7 @@ Change = Literal["modified", "added", "removed", "unreadable"]
 CHANGES: tuple[Change, ...] = ("modified", "added", "removed", "unreadable")
 
 
-@dataclass(frozen=True, slots=True)
-class FileState:
+class FileState(msgspec.Struct, frozen=True, gc=False):
     """What is at one relative path now."""
 
     path: str

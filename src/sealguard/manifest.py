@@ -15,18 +15,23 @@ Entries are sorted by path bytes, so one tree always gives one manifest.
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 from sealguard.errors import DataError
 
 MAGIC = "# sealguard-baseline 1"
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
 _UNESCAPES = {"\\": "\\", "n": "\n", "r": "\r"}
+_FILE_LINE = re.compile(r"\\?([0-9a-f]{64})  (.+)", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(msgspec.Struct, frozen=True, gc=False):
+    """One sealed path: a file with its sha256 and mode, or a symlink with its target."""
+
     path: str
     kind: Literal["file", "symlink"]
     sha256: str = ""
@@ -110,16 +115,15 @@ class _Parser:
             raise self.fail(number, f"unreadable '# {word}' line: {exc}") from None
 
     def file_line(self, number: int, line: str) -> None:
-        escaped = line.startswith("\\")
-        body = line[1:] if escaped else line
-        digest, sep, path = body[:64], body[64:66], body[66:]
-        if sep != "  " or len(digest) != 64 or not path:
-            raise self.fail(number, "not a '<sha256>  <path>' line")
-        if any(c not in "0123456789abcdef" for c in digest):
-            raise self.fail(number, "the hash is not 64 lowercase hex digits")
+        match = _FILE_LINE.fullmatch(line)
+        if match is None:
+            raise self.fail(
+                number, "not a '<sha256>  <path>' line (64 lowercase hex digits, two spaces)"
+            )
         if self.mode is None:
             raise self.fail(number, "a file line before any '# mode' line")
-        if escaped:
+        digest, path = match.groups()
+        if line[0] == "\\":
             path = _unescape(path, f"{self.name}:{number}")
         self.entries.append(Entry(path, "file", digest, self.mode))
 

@@ -1,11 +1,13 @@
 """Turning reports into what people and scripts read. No I/O: callers print the result."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sealguard.exitcodes import ExitCode
 from sealguard.integrity import CHANGES, Difference, group_by_change
-from sealguard.seal import SealReport
-from sealguard.verify import VerifyReport
+
+if TYPE_CHECKING:
+    from sealguard.seal import SealReport
+    from sealguard.verify import VerifyReport
 
 
 def size_text(size: int) -> str:
@@ -17,7 +19,7 @@ def size_text(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def verify_exit_code(report: VerifyReport) -> ExitCode:
+def verify_exit_code(report: "VerifyReport") -> ExitCode:
     return ExitCode.OK if report.intact else ExitCode.INCIDENT
 
 
@@ -26,7 +28,7 @@ def _counts(differences: list[Difference]) -> dict[str, int]:
     return {change: len(grouped[change]) for change in CHANGES}
 
 
-def verify_text(report: VerifyReport, seconds: float) -> str:
+def verify_text(report: "VerifyReport", seconds: float) -> str:
     checked = f"{report.files:,} files and {report.symlinks:,} symlinks"
     if report.intact:
         return (
@@ -49,7 +51,7 @@ def verify_text(report: VerifyReport, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def verify_json(report: VerifyReport, seconds: float) -> dict[str, Any]:
+def verify_json(report: "VerifyReport", seconds: float) -> dict[str, Any]:
     return {
         "command": "verify",
         "intact": report.intact,
@@ -70,7 +72,7 @@ def verify_json(report: VerifyReport, seconds: float) -> dict[str, Any]:
     }
 
 
-def seal_text(report: SealReport, baseline: str, seconds: float) -> str:
+def seal_text(report: "SealReport", baseline: str, seconds: float) -> str:
     return (
         f"SEALED: {report.files:,} files and {report.symlinks:,} symlinks "
         f"({size_text(report.bytes)}) in {seconds:.2f} s\n"

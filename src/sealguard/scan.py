@@ -5,58 +5,53 @@ Directories are never followed through a symlink, and excluded folders are not e
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 from sealguard.globs import PathSelector
 from sealguard.integrity import FileState, Kind
 
 
-def _kind_of_entry(entry: os.DirEntry[str]) -> Kind:
-    if entry.is_symlink():
-        return "symlink"
-    if entry.is_file(follow_symlinks=False):
-        return "file"
-    return "special"
-
-
-def _walk(root: Path, top: str, selector: PathSelector) -> Iterator[FileState]:
+def _walk(root: Path, top: str, selector: PathSelector, found: list[FileState]) -> None:
     pending = [top]
     while pending:
         rel_dir = pending.pop()
+        prefix = f"{rel_dir}/" if rel_dir else ""
         try:
             with os.scandir(root / rel_dir if rel_dir else root) as entries:
                 listed = list(entries)
         except OSError as exc:
-            yield FileState(rel_dir, "unreadable", error=exc.strerror or str(exc))
+            found.append(FileState(rel_dir, "unreadable", error=exc.strerror or str(exc)))
             continue
         for entry in listed:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
                 if not selector.prunes(rel):
                     pending.append(rel)
             elif selector.selects(rel):
-                yield FileState(rel, _kind_of_entry(entry))
+                if entry.is_file(follow_symlinks=False):
+                    found.append(FileState(rel, "file"))
+                else:
+                    found.append(FileState(rel, "symlink" if entry.is_symlink() else "special"))
 
 
 def scan(root: Path, selector: PathSelector) -> list[FileState]:
     """Every non-directory path under `root` that the selector seals (kinds only, no hashes)."""
-    found: dict[str, FileState] = {}
-    for top in selector.walk_roots():
+    found: list[FileState] = []
+    for top in selector.walk_roots():  # disjoint, so no path is found twice
         try:
             info = os.lstat(root / top) if top else None
         except FileNotFoundError:
             continue
         except OSError as exc:
-            found[top] = FileState(top, "unreadable", error=exc.strerror or str(exc))
+            found.append(FileState(top, "unreadable", error=exc.strerror or str(exc)))
             continue
         if info is None or stat.S_ISDIR(info.st_mode):
-            found.update((s.path, s) for s in _walk(root, top, selector))
+            _walk(root, top, selector, found)
         elif selector.selects(top):
             kind: Kind = (
                 "symlink"
                 if stat.S_ISLNK(info.st_mode)
                 else ("file" if stat.S_ISREG(info.st_mode) else "special")
             )
-            found[top] = FileState(top, kind)
-    return list(found.values())
+            found.append(FileState(top, kind))
+    return found
