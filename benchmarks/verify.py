@@ -29,7 +29,9 @@ def build_tree(root: Path, sizes: list[int], seed: int) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         offset = rng.randrange(0, len(block) - min(size, len(block)) + 1)
         data = (block[offset:] + block) * (size // len(block) + 1)
-        (folder / f"f{index:06d}.bin").write_bytes(index.to_bytes(8, "little") + data[: max(size - 8, 0)])
+        (folder / f"f{index:06d}.bin").write_bytes(
+            index.to_bytes(8, "little") + data[: max(size - 8, 0)]
+        )
     (root / "governance").mkdir(exist_ok=True)
     (root / "governance" / "sealguard.toml").write_text('[seal]\npaths = ["src/**"]\n')
 
@@ -51,7 +53,9 @@ def ensure_tree(root: Path, name: str, sizes: list[int], seed: int) -> Path:
         tree.mkdir(parents=True)
         print(f"building {tree} ({len(sizes):,} files, {sum(sizes) / GiB:.2f} GiB) ...", flush=True)
         build_tree(tree, sizes, seed)
-        subprocess.run([*SEALGUARD, "--project", str(tree), "seal"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*SEALGUARD, "--project", str(tree), "seal"], check=True, stdout=subprocess.DEVNULL
+        )
         marker.write_text("ok")
     return tree
 
@@ -67,7 +71,9 @@ def aide_config(tree: Path) -> Path:
         f"{tree}/src sha256\n"
     )
     if not (work / "aide.db").exists():
-        subprocess.run(["aide", "--init", "-c", str(config)], check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["aide", "--init", "-c", str(config)], check=False, stdout=subprocess.DEVNULL
+        )
         os.replace(work / "aide.db.new", work / "aide.db")
     return config
 
@@ -76,7 +82,9 @@ def best_of(rounds: int, argv: list[str], cwd: Path, ok_codes: tuple[int, ...] =
     best = float("inf")
     for _ in range(rounds + 1):  # the first round warms the page cache and is not counted
         started = time.perf_counter()
-        done = subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+        done = subprocess.run(
+            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
         elapsed = time.perf_counter() - started
         if done.returncode not in ok_codes:
             raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode()[:400]}")
@@ -125,7 +133,9 @@ def main() -> None:
     limit = sha256_limit(cores)
     print(f"SHA-256 limit: {limit / 1e9:.2f} GB/s ({cores} cores x OpenSSL on one core)")
     big = ensure_tree(args.dir, "mixed-1GiB", mixed_sizes(20_000, GiB, 1), 1)
-    small = ensure_tree(args.dir, "small-100k", [random.Random(i).randint(1, 4096) for i in range(100_000)], 2)
+    small = ensure_tree(
+        args.dir, "small-100k", [random.Random(i).randint(1, 4096) for i in range(100_000)], 2
+    )
     compare(big, args.rounds, limit)
     compare(small, args.rounds, limit)
 

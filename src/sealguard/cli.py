@@ -41,7 +41,9 @@ jobs_option = click.option(
 )  # fmt: skip
 
 
-@click.group(cls=SealguardGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="sealguard", cls=SealguardGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="sealguard")
 @click.option(
     "--project",

@@ -105,6 +105,15 @@ def _check_globs(config: Config, file: Path, text: str) -> None:
         raise _error(file, text, ["seal", "paths"], "must name at least one glob")
 
 
+def error_at(file: Path, path: list[str | int], problem: str) -> ConfigError:
+    """A ConfigError for a valid config that cannot be used, pointing at the key's line."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    return _error(file, text, path, problem)
+
+
 def load_config(file: Path) -> Config:
     try:
         text = file.read_text(encoding="utf-8")

@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 
 from sealguard import ledger
-from sealguard.config import Config
-from sealguard.errors import ConfigError, DataError, RefusedError
+from sealguard.config import Config, error_at
+from sealguard.errors import DataError, RefusedError
 from sealguard.fsio import write_atomic
 from sealguard.globs import make_selector
 from sealguard.hashing import Progress, hash_paths
@@ -37,14 +37,18 @@ def _refuse_if_sealed(project: Project) -> None:
             )
 
 
-def _check_globs_select(config: Config, present: list[FileState]) -> None:
+def _check_globs_select(project: Project, config: Config, present: list[FileState]) -> None:
     for index, pattern in enumerate(config.seal.paths):
         one = make_selector([pattern], config.seal.exclude)
         if not any(one.selects(state.path) for state in present):
             hint = (
                 f' (for a folder, write "{pattern.rstrip("/")}/**")' if "*" not in pattern else ""
             )
-            raise ConfigError(f'seal.paths[{index}] "{pattern}" selects no file{hint}')
+            raise error_at(
+                project.config_file,
+                ["seal", "paths", index],
+                f'"{pattern}" selects no file{hint}',
+            )
 
 
 def _observe(
@@ -91,7 +95,7 @@ def seal(
 ) -> SealReport:
     _refuse_if_sealed(project)
     present = scan(project.root, config.selector())
-    _check_globs_select(config, present)
+    _check_globs_select(project, config, present)
     states = _observe(project, present, jobs, progress)
     entries = [_entry(state) for state in states]
     manifest = Manifest(tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries))

@@ -1,0 +1,116 @@
+"""Config errors are one line naming the file, the line and the key, and exit 78."""
+
+from pathlib import Path
+
+import pytest
+
+from sealguard.config import load_config, parse_config
+from sealguard.errors import ConfigError
+
+FILE = Path("governance/sealguard.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[seal]\npathz = ["src/**"]\n', "governance/sealguard.toml:2: seal.pathz: unknown key"),
+        (
+            '\n[seal]\npaths = "src/**"\n',
+            "governance/sealguard.toml:3: seal.paths: expected an array, got a string",
+        ),
+        (
+            '[seal]\npaths = ["a", 3]\n',
+            "governance/sealguard.toml:2: seal.paths[1]: expected a string, got an integer",
+        ),
+        (
+            '[seal]\npaths = ["a"]\nexclude = "x"\n',
+            "governance/sealguard.toml:3: seal.exclude: expected an array, got a string",
+        ),
+        (
+            "[seal]\nexclude = []\n",
+            "governance/sealguard.toml:1: seal.paths: required key is missing",
+        ),
+        ("", "governance/sealguard.toml:1: seal: required key is missing"),
+        (
+            '[seal]\npaths = ["a"]\n[probes]\nx = 1\n',
+            "governance/sealguard.toml:3: probes: unknown key",
+        ),
+        ('[seal]\npaths = ["a"\n', "governance/sealguard.toml:2: invalid TOML: Unclosed array"),
+        (
+            '[seal]\npaths = ["a"]\npaths = ["b"]\n',
+            "governance/sealguard.toml:3: invalid TOML: Cannot overwrite a value",
+        ),
+        (
+            "[seal]\npaths = []\n",
+            "governance/sealguard.toml:2: seal.paths: must name at least one glob",
+        ),
+        (
+            '[seal]\npaths = ["/etc/**"]\n',
+            'governance/sealguard.toml:2: seal.paths[0]: bad glob "/etc/**": must be relative',
+        ),
+        (
+            '[seal]\npaths = ["../x"]\n',
+            'governance/sealguard.toml:2: seal.paths[0]: bad glob "../x": leaves the project root',
+        ),
+        (
+            '[seal]\npaths = ["src/**.py"]\n',
+            "governance/sealguard.toml:2: seal.paths[0]: bad glob \"src/**.py\": uses '**' inside a segment",
+        ),
+        (
+            '[seal]\npaths = ["a"]\nexclude = ["", "[x"]\n',
+            'governance/sealguard.toml:3: seal.exclude[0]: bad glob "": is empty',
+        ),
+        (
+            '[seal]\npaths = ["a"]\nexclude = ["[x"]\n',
+            'governance/sealguard.toml:3: seal.exclude[0]: bad glob "[x": has an unbalanced',
+        ),
+        (
+            '[seal]\npaths = ["a\\\\"]\n',
+            'governance/sealguard.toml:2: seal.paths[0]: bad glob "a\\": ends with a lone backslash',
+        ),
+    ],
+)
+def test_config_errors_name_file_line_and_key(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, FILE)
+    assert caught.value.message.startswith(message), caught.value.message
+    assert "\n" not in caught.value.message
+    assert caught.value.exit_code == 78
+
+
+def test_a_valid_config() -> None:
+    config = parse_config(
+        '[seal]\npaths = ["src/**", "a\\\\[b\\\\].txt"]\nexclude = ["**/x/**"]\n', FILE
+    )
+    assert config.seal.paths == ["src/**", "a\\[b\\].txt"]
+    selector = config.selector()
+    assert selector.selects("a[b].txt") and not selector.selects("ab.txt")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file; run `sealguard init`"):
+        load_config(tmp_path / "sealguard.toml")
+
+
+def test_config_that_is_not_utf8(tmp_path: Path) -> None:
+    file = tmp_path / "sealguard.toml"
+    file.write_bytes(b"[seal]\npaths = ['\xff']\n")
+    with pytest.raises(ConfigError, match="cannot read the config"):
+        load_config(file)
+
+
+def test_cli_exit_code_and_one_line(make_project, invoke) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(config='[seal]\npaths = ["src/**"]\ncolour = "red"\n')
+    result = invoke("--project", str(project.root), "seal")
+    assert result.exit_code == 78
+    assert result.stderr == f"sealguard: {project.config_file}:3: seal.colour: unknown key\n"
+
+
+def test_key_in_an_array_of_tables_is_located() -> None:
+    from sealguard.tomlpos import line_of
+
+    text = "[seal]\npaths=[]\n[[probe]]\nname='a'\n[[probe]]\nname='b'\ncmd='x'\n"
+    assert line_of(text, ("probe", 1, "cmd")) == 7
+    assert line_of(text, ("probe", 0, "cmd")) == 3
+    assert line_of(text, ("seal", "paths")) == 2
+    assert line_of(text, ("nowhere",)) == 1

@@ -1,0 +1,273 @@
+"""verify: every kind of tamper is detected and named, and an intact build says so."""
+
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sealguard import hashing
+from sealguard.config import load_config
+from sealguard.integrity import Difference
+from sealguard.project import Project
+from sealguard.seal import seal
+from sealguard.verify import verify
+
+from .conftest import MakeTree
+
+SRC_ONLY = '[seal]\npaths = ["src/**"]\n'
+
+
+def sealed(
+    make_project: MakeTree, files: dict[str, str | bytes] | None = None, **kw: str
+) -> Project:
+    project = make_project(files, **kw)
+    seal(project, load_config(project.config_file), jobs=1)
+    return project
+
+
+def changes(project: Project, jobs: int = 1) -> set[tuple[str, str]]:
+    report = verify(project, jobs)
+    return {(d.change, d.path) for d in report.differences}
+
+
+def test_an_untouched_build_is_intact(make_project: MakeTree, invoke) -> None:
+    project = sealed(make_project)
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("INTACT: 4 files and 0 symlinks match the baseline")
+
+
+def test_content_change_is_named(make_project: MakeTree, invoke) -> None:
+    project = sealed(make_project)
+    (project.root / "src/app.py").write_text("print('patched')\n")
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 3
+    assert "INCIDENT" in result.output
+    assert "modified:\n  src/app.py  content changed" in result.output
+
+
+def test_mode_change(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    os.chmod(project.root / "src/app.py", 0o755)
+    report = verify(project, 1)
+    assert [(d.change, d.path, d.detail) for d in report.differences] == [
+        ("modified", "src/app.py", "mode changed 0644 -> 0755")
+    ]
+
+
+def test_added_file_under_sealed_paths(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    (project.root / "src/lib/new.py").write_text("x = 1\n")
+    (project.root / "README.md").write_text("not sealed, so not reported\n")
+    (project.root / "src/__pycache__").mkdir()
+    (project.root / "src/__pycache__/app.pyc").write_bytes(b"excluded")
+    assert changes(project) == {("added", "src/lib/new.py")}
+
+
+def test_removed_file(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    (project.root / "tests/test_app.py").unlink()
+    assert changes(project) == {("removed", "tests/test_app.py")}
+
+
+def test_renamed_file_is_removed_plus_added(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    os.rename(project.root / "src/app.py", project.root / "src/main.py")
+    assert changes(project) == {("removed", "src/app.py"), ("added", "src/main.py")}
+
+
+def test_symlink_is_recorded_not_followed_and_retarget_is_caught(
+    make_project: MakeTree, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("outside the sealed tree\n")
+    project = make_project()
+    os.symlink("app.py", project.root / "src/current")
+    os.symlink(str(outside), project.root / "src/external")
+    seal(project, load_config(project.config_file), jobs=1)
+    baseline = project.baseline_file.read_text()
+    assert '# symlink "src/current" -> "app.py"' in baseline
+    outside.write_text("changed outside: a followed link would notice\n")
+    assert changes(project) == set()
+    os.unlink(project.root / "src/current")
+    os.symlink("lib/util.py", project.root / "src/current")
+    report = verify(project, 1)
+    assert [(d.path, d.detail) for d in report.differences] == [
+        ("src/current", "symlink retargeted: 'app.py' -> 'lib/util.py'")
+    ]
+
+
+def test_file_replaced_by_directory(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    target = project.root / "src/app.py"
+    target.unlink()
+    target.mkdir()
+    (target / "inner.py").write_text("")
+    report = verify(project, 1)
+    found = {(d.change, d.path, d.detail) for d in report.differences}
+    assert ("modified", "src/app.py", "was a file, now a directory") in found
+    assert ("added", "src/app.py/inner.py", "new a file under the sealed paths") in found
+
+
+def test_directory_replaced_by_file(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    shutil.rmtree(project.root / "src/lib")
+    (project.root / "src/lib").write_text("now a file")
+    report = verify(project, 1)
+    found = {(d.change, d.path) for d in report.differences}
+    assert found == {("removed", "src/lib/util.py"), ("added", "src/lib")}
+    removed = next(d for d in report.differences if d.change == "removed")
+    assert "a folder on its path is no longer a folder" in removed.detail
+
+
+def test_file_replaced_by_symlink(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    (project.root / "src/app.py").unlink()
+    os.symlink("lib/util.py", project.root / "src/app.py")
+    report = verify(project, 1)
+    assert [(d.change, d.detail) for d in report.differences] == [
+        ("modified", "was a file, now a symlink to 'lib/util.py'")
+    ]
+
+
+def test_special_file_appearing_is_added(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    os.mkfifo(project.root / "src/pipe")
+    assert changes(project) == {("added", "src/pipe")}
+
+
+def test_unreadable_file_is_reported_not_a_crash(
+    make_project: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = sealed(make_project)
+    real_open = os.open
+
+    def deny(path, flags, mode=0o777, *, dir_fd=None):  # type: ignore[no-untyped-def]
+        if path == "src/app.py":
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    if os.geteuid() != 0:  # a real permission error when the tests are not root
+        os.chmod(project.root / "src/app.py", 0o000)
+    else:  # root reads everything, so the refusal is simulated at the one open() that counts
+        monkeypatch.setattr(hashing.os, "open", deny)
+    report = verify(project, 1)
+    assert [(d.change, d.path, d.detail) for d in report.differences] == [
+        ("unreadable", "src/app.py", "cannot be read: Permission denied")
+    ]
+
+
+def test_baseline_edited_is_inv_d_01_and_tree_not_trusted(make_project: MakeTree, invoke) -> None:
+    project = sealed(make_project)
+    with project.baseline_file.open("a") as stream:
+        stream.write("# a harmless-looking comment\n")
+    result = invoke("--project", str(project.root), "verify", "--json")
+    assert result.exit_code == 3
+    data = json.loads(result.output)
+    assert data["differences"] == [
+        {
+            "change": "modified",
+            "path": "governance/BASELINE_REF.sha256",
+            "detail": "differs from the baseline the governance log recorded as sealed",
+            "invariant": "INV-D-01",
+        }
+    ]
+    assert data["not_checked"] and data["intact"] is False
+
+
+def test_baseline_removed(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    project.baseline_file.unlink()
+    report = verify(project, 1)
+    assert [(d.invariant, d.change) for d in report.differences] == [("INV-D-01", "removed")]
+
+
+def test_baseline_without_log(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    project.log_file.unlink()
+    report = verify(project, 1)
+    assert [d.detail for d in report.differences] == [
+        "no sealing of this baseline is recorded in the governance log"
+    ]
+
+
+def test_not_sealed_is_a_usage_error(make_project: MakeTree, invoke) -> None:
+    project = make_project()
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 64
+    assert (
+        result.stderr == f"sealguard: {project.root}: not sealed yet; run `sealguard seal` first\n"
+    )
+
+
+def test_json_report_of_an_intact_build(make_project: MakeTree, invoke) -> None:
+    project = sealed(make_project)
+    result = invoke("--project", str(project.root), "verify", "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 0
+    assert data["intact"] is True and data["exit_code"] == 0
+    assert data["checked"]["files"] == 4
+    assert data["baseline"]["sha256"] == data["baseline"]["recorded_sha256"]
+    assert data["counts"] == {"modified": 0, "added": 0, "removed": 0, "unreadable": 0}
+
+
+def test_worker_processes_find_the_same_differences(make_project: MakeTree) -> None:
+    files: dict[str, str | bytes] = {
+        f"src/d{i % 7}/f{i}.txt": f"{i}\n" * (i % 50) for i in range(400)
+    }
+    files["src/big.bin"] = os.urandom(3 * hashing.BUFFER_SIZE + 17)
+    project = sealed(make_project, files, config=SRC_ONLY)
+    assert changes(project, jobs=2) == set()
+    (project.root / "src/d3/f3.txt").write_text("changed")
+    with (project.root / "src/big.bin").open("r+b") as stream:
+        stream.seek(2 * hashing.BUFFER_SIZE + 5)
+        stream.write(b"\x00")
+    (project.root / "src/d1/f1.txt").unlink()
+    assert changes(project, jobs=2) == {
+        ("modified", "src/d3/f3.txt"),
+        ("modified", "src/big.bin"),
+        ("removed", "src/d1/f1.txt"),
+    }
+
+
+def test_a_dead_worker_fails_the_run_instead_of_passing(
+    make_project: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, str | bytes] = {f"src/f{i}.txt": str(i) for i in range(200)}
+    project = sealed(make_project, files, config=SRC_ONLY)
+
+    def die(span: tuple[int, int]) -> None:
+        os._exit(9)  # a worker killed mid-run: its spans never come back
+
+    monkeypatch.setattr(hashing, "_check_span", die)
+    with pytest.raises(hashing.WorkerFailed, match="ended early"):
+        verify(project, 2)
+
+
+def test_differences_are_grouped_in_text(make_project: MakeTree, invoke) -> None:
+    project = sealed(make_project)
+    (project.root / "src/app.py").write_text("changed\n")
+    (project.root / "src/extra.py").write_text("")
+    (project.root / "package.json").unlink()
+    result = invoke("--project", str(project.root), "verify")
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "INCIDENT: the sealed build does not match its baseline (INV-D-02): "
+        "1 modified, 1 added, 1 removed, 0 unreadable"
+    )
+    assert lines[1:] == [
+        "modified:",
+        lines[2],
+        "added:",
+        "  src/extra.py  new a file under the sealed paths [INV-D-02]",
+        "removed:",
+        "  package.json  sealed file is gone [INV-D-02]",
+    ]
+    assert lines[2].startswith("  src/app.py  content changed (sha256 ")
+
+
+def test_difference_is_a_value() -> None:
+    assert Difference("added", "a", "x") == Difference("added", "a", "x", "INV-D-02")
