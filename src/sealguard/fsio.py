@@ -12,10 +12,8 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data`: temp file, fsync, rename, fsync of the folder."""
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+def _write_synced(path: Path, data: bytes, flags: int, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | flags, mode)
     try:
         view = memoryview(data)
         while view:
@@ -23,18 +21,17 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data`: temp file, fsync, rename, fsync of the folder."""
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    _write_synced(temp, data, os.O_TRUNC, mode)
     os.replace(temp, path)
     fsync_dir(path.parent)
 
 
 def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Create `path` with `data`; fails with FileExistsError rather than overwrite."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_synced(path, data, os.O_EXCL, mode)
     fsync_dir(path.parent)
