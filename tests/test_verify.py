@@ -29,7 +29,7 @@ def sealed(
 
 
 def changes(project: Project, jobs: int = 1) -> set[tuple[str, str]]:
-    report = verify(project, jobs)
+    report = verify(project, load_config(project.config_file), jobs)
     return {(d.change, d.path) for d in report.differences}
 
 
@@ -52,7 +52,7 @@ def test_content_change_is_named(make_project: MakeTree, invoke) -> None:
 def test_mode_change(make_project: MakeTree) -> None:
     project = sealed(make_project)
     os.chmod(project.root / "src/app.py", 0o755)
-    report = verify(project, 1)
+    report = verify(project, load_config(project.config_file), 1)
     assert [(d.change, d.path, d.detail) for d in report.differences] == [
         ("modified", "src/app.py", "mode changed 0644 -> 0755")
     ]
@@ -94,7 +94,7 @@ def test_symlink_is_recorded_not_followed_and_retarget_is_caught(
     assert changes(project) == set()
     os.unlink(project.root / "src/current")
     os.symlink("lib/util.py", project.root / "src/current")
-    report = verify(project, 1)
+    report = verify(project, load_config(project.config_file), 1)
     assert [(d.path, d.detail) for d in report.differences] == [
         ("src/current", "symlink retargeted: 'app.py' -> 'lib/util.py'")
     ]
@@ -106,7 +106,7 @@ def test_file_replaced_by_directory(make_project: MakeTree) -> None:
     target.unlink()
     target.mkdir()
     (target / "inner.py").write_text("")
-    report = verify(project, 1)
+    report = verify(project, load_config(project.config_file), 1)
     found = {(d.change, d.path, d.detail) for d in report.differences}
     assert ("modified", "src/app.py", "was a file, now a directory") in found
     assert ("added", "src/app.py/inner.py", "new a file under the sealed paths") in found
@@ -116,7 +116,7 @@ def test_directory_replaced_by_file(make_project: MakeTree) -> None:
     project = sealed(make_project)
     shutil.rmtree(project.root / "src/lib")
     (project.root / "src/lib").write_text("now a file")
-    report = verify(project, 1)
+    report = verify(project, load_config(project.config_file), 1)
     found = {(d.change, d.path) for d in report.differences}
     assert found == {("removed", "src/lib/util.py"), ("added", "src/lib")}
     removed = next(d for d in report.differences if d.change == "removed")
@@ -127,7 +127,7 @@ def test_file_replaced_by_symlink(make_project: MakeTree) -> None:
     project = sealed(make_project)
     (project.root / "src/app.py").unlink()
     os.symlink("lib/util.py", project.root / "src/app.py")
-    report = verify(project, 1)
+    report = verify(project, load_config(project.config_file), 1)
     assert [(d.change, d.detail) for d in report.differences] == [
         ("modified", "was a file, now a symlink to 'lib/util.py'")
     ]
@@ -154,7 +154,7 @@ def test_unreadable_file_is_reported_not_a_crash(
         os.chmod(project.root / "src/app.py", 0o000)
     else:  # root reads everything, so the refusal is simulated at the one open() that counts
         monkeypatch.setattr(hashing.os, "open", deny)
-    report = verify(project, 1)
+    report = verify(project, load_config(project.config_file), 1)
     assert [(d.change, d.path, d.detail) for d in report.differences] == [
         ("unreadable", "src/app.py", "cannot be read: Permission denied")
     ]
@@ -181,16 +181,18 @@ def test_baseline_edited_is_inv_d_01_and_tree_not_trusted(make_project: MakeTree
 def test_baseline_removed(make_project: MakeTree) -> None:
     project = sealed(make_project)
     project.baseline_file.unlink()
-    report = verify(project, 1)
+    report = verify(project, load_config(project.config_file), 1)
     assert [(d.invariant, d.change) for d in report.differences] == [("INV-D-01", "removed")]
 
 
 def test_baseline_without_log(make_project: MakeTree) -> None:
     project = sealed(make_project)
     project.log_file.unlink()
-    report = verify(project, 1)
-    assert [d.detail for d in report.differences] == [
-        "no sealing of this baseline is recorded in the governance log"
+    report = verify(project, load_config(project.config_file), 1)
+    assert [(d.invariant, d.detail) for d in report.differences] == [
+        ("INV-D-03", "checkpoint.history #1: covers 1 lines but the log holds 0"),
+        ("INV-D-03", "checkpoint: covers 1 lines but the log holds 0"),
+        ("INV-D-01", "no sealing of this baseline is recorded in the governance log"),
     ]
 
 
@@ -244,7 +246,7 @@ def test_a_dead_worker_fails_the_run_instead_of_passing(
 
     monkeypatch.setattr(hashing, "_check_span", die)
     with pytest.raises(hashing.WorkerFailed, match="ended early"):
-        verify(project, 2)
+        verify(project, load_config(project.config_file), 2)
 
 
 def test_differences_are_grouped_in_text(make_project: MakeTree, invoke) -> None:

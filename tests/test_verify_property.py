@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sealguard.config import parse_config
+from sealguard.config import load_config, parse_config
 from sealguard.exitcodes import ExitCode
 from sealguard.project import Project
 from sealguard.render import verify_exit_code
@@ -90,8 +90,8 @@ def test_any_single_change_is_detected_and_named(
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         project = build(root, tree, symlinks)
-        assert verify(project, 1).intact
+        assert verify(project, load_config(project.config_file), 1).intact
         expected = apply(root, change, tree, symlinks, pick)
-        report = verify(project, 1)
+        report = verify(project, load_config(project.config_file), 1)
         assert verify_exit_code(report) == ExitCode.INCIDENT
         assert {d.path for d in report.differences} == expected

@@ -96,12 +96,14 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
 @click.pass_context
 def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     """Check that the baseline and every sealed file are exactly as sealed (INV-D-01, INV-D-02)."""
+    from sealguard.config import load_config
     from sealguard.verify import verify as verify_build
 
     project = _project(ctx)
+    config = load_config(project.config_file)
     started = time.perf_counter()
     with progress_bar("verifying") as start_progress:
-        report = verify_build(project, jobs or default_jobs(), start_progress)
+        report = verify_build(project, config, jobs or default_jobs(), start_progress)
     elapsed = time.perf_counter() - started
     if as_json:
         output.write_json(render.verify_json(report, elapsed))

@@ -20,8 +20,14 @@ class SealConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froze
     exclude: list[str] = []
 
 
+class LedgerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    key_file: str | None = None  # default: governance/runtime/keys/log_ed25519.pem
+    witness: str | None = None  # a folder that receives a copy of every checkpoint
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     seal: SealConfig
+    ledger: LedgerConfig = LedgerConfig()
 
     def selector(self) -> PathSelector:
         return make_selector(self.seal.paths, self.seal.exclude)

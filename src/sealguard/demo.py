@@ -38,7 +38,7 @@ def _copy_product(target: Path) -> None:
 
 def _verify_and_show(project: Project) -> bool:
     started = time.perf_counter()
-    report = verify(project, default_jobs())
+    report = verify(project, load_config(project.config_file), default_jobs())
     output.write(render.verify_text(report, time.perf_counter() - started))
     return report.intact
 

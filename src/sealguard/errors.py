@@ -35,3 +35,9 @@ class IntegrityError(SealguardError):
     """Evidence cannot be trusted (an invariant is violated); maps to INCIDENT."""
 
     exit_code = ExitCode.INCIDENT
+
+
+class EvidenceWriteError(SealguardError):
+    """Evidence (the log, a checkpoint) could not be written durably; never retried."""
+
+    exit_code = ExitCode.IO

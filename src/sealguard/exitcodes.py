@@ -16,5 +16,6 @@ class ExitCode(IntEnum):
     USAGE = 64  # the command was called wrongly
     DATA = 65  # bad input data (a manifest, a log, a file that cannot be sealed)
     INTERNAL = 70  # an unexpected error; the traceback is written to a file
+    IO = 74  # evidence could not be written durably (a short write, a failed fsync)
     CONFIG = 78  # the configuration is missing or invalid
     INTERRUPTED = 130  # Ctrl-C or SIGTERM

@@ -12,23 +12,28 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_synced(path: Path, data: bytes, flags: int, mode: int) -> None:
+def _write_synced(path: Path, data: bytes, flags: int, mode: int, durable: bool = True) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | flags, mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data`: temp file, fsync, rename, fsync of the folder."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    """Replace `path` with `data`: temp file, fsync, rename, fsync of the folder.
+
+    `durable=False` skips both fsyncs, for caches that are checked before use.
+    """
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _write_synced(temp, data, os.O_TRUNC, mode)
+    _write_synced(temp, data, os.O_TRUNC, mode, durable)
     os.replace(temp, path)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:

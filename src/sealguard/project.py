@@ -2,13 +2,17 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sealguard.errors import ConfigError
 from sealguard.globs import GOVERNANCE_DIR
+from sealguard.ledger.layout import LOG_NAME, Ledger
+
+if TYPE_CHECKING:
+    from sealguard.config import Config
 
 CONFIG_NAME = "sealguard.toml"
 BASELINE_NAME = "BASELINE_REF.sha256"
-LOG_NAME = "GOVERNANCE_LOG.ndjson"
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,12 @@ class Project:
     @property
     def log_file(self) -> Path:
         return self.runtime / LOG_NAME
+
+    def ledger(self, config: "Config") -> Ledger:
+        """The governance log with the key and witness the config names (paths from the root)."""
+        key_file = self.root / config.ledger.key_file if config.ledger.key_file else None
+        witness = self.root / config.ledger.witness if config.ledger.witness else None
+        return Ledger.in_folder(self.runtime, key_file, witness)
 
     def display(self, path: Path) -> str:
         """`path` relative to the project root when it is inside it, for messages."""

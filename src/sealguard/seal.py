@@ -105,7 +105,7 @@ def seal(
     files = [e for e in entries if e.kind == "file"]
     size = sum(s.size for s in states)
     event = ledger.append(
-        project.log_file,
+        project.ledger(config),
         "baseline_sealed",
         {
             "baseline": project.display(project.baseline_file),

@@ -11,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sealguard import ledger
-from sealguard.errors import UsageError
+from sealguard.config import Config
+from sealguard.errors import DataError, UsageError
 from sealguard.globs import make_selector
 from sealguard.hashing import Progress, checking_entries, collect_checks
 from sealguard.integrity import Difference, find_added
 from sealguard.manifest import Manifest, parse_manifest
 from sealguard.project import Project
+from sealguard.runtime import check_runtime_area
 from sealguard.scan import scan
 from sealguard.state import baseline_record
 
@@ -31,19 +33,41 @@ class VerifyReport:
     bytes: int = 0
     differences: list[Difference] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
+    log: ledger.LogReport | None = None
 
     @property
     def intact(self) -> bool:
         return not self.differences and not self.not_checked
 
 
-def _check_baseline(project: Project, report: VerifyReport) -> bytes | None:
+def _check_log(
+    project: Project, ledger_: ledger.Ledger, report: VerifyReport
+) -> list[ledger.Event] | None:
+    """INV-D-03 and INV-D-04; returns the events when they can be read."""
+    report.log = ledger.audit(ledger_)
+    shown = project.display(ledger_.log)
+    report.differences += [
+        Difference("modified", shown, p.message, "INV-D-03") for p in report.log.problems
+    ]
+    if not ledger_.log.exists():
+        return None
+    try:
+        events = ledger.read_events(ledger_.log)
+    except DataError as exc:
+        report.not_checked.append(
+            f"INV-D-01, INV-D-04: the governance log cannot be read ({exc.message})"
+        )
+        return None
+    report.differences += check_runtime_area(ledger_, events, project.display(ledger_.folder))
+    return events
+
+
+def _check_baseline(
+    project: Project, events: list[ledger.Event] | None, report: VerifyReport
+) -> bytes | None:
     """INV-D-01; returns the baseline's bytes when they can be trusted."""
     name = report.baseline
-    log_exists = project.log_file.exists()
-    if not project.baseline_file.exists() and not log_exists:
-        raise UsageError(f"{project.root}: not sealed yet; run `sealguard seal` first")
-    record = baseline_record(ledger.read_events(project.log_file)) if log_exists else None
+    record = baseline_record(events) if events is not None else None
     report.recorded_sha256 = record["baseline_sha256"] if record else None
     try:
         data = project.baseline_file.read_bytes()
@@ -91,11 +115,18 @@ def _check_tree(
 
 
 def verify(
-    project: Project, jobs: int, start_progress: Callable[[int], Progress | None] | None = None
+    project: Project,
+    config: Config,
+    jobs: int,
+    start_progress: Callable[[int], Progress | None] | None = None,
 ) -> VerifyReport:
-    """Check INV-D-01 then INV-D-02; `start_progress(total)` gives a per-span callback."""
+    """Check INV-D-03 and INV-D-04 (the log and the runtime area), INV-D-01, then INV-D-02;
+    `start_progress(total)` gives a per-span progress callback."""
+    if not project.baseline_file.exists() and not project.log_file.exists():
+        raise UsageError(f"{project.root}: not sealed yet; run `sealguard seal` first")
     report = VerifyReport(baseline=project.display(project.baseline_file))
-    data = _check_baseline(project, report)
+    events = _check_log(project, project.ledger(config), report)
+    data = _check_baseline(project, events, report)
     if data is None:
         report.not_checked.append(
             "INV-D-02: the baseline cannot be trusted, so the tree was not compared with it"

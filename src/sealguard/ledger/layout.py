@@ -1,0 +1,46 @@
+"""Where a ledger keeps its files, and the settings it writes with."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+LOG_NAME = "GOVERNANCE_LOG.ndjson"
+CHECKPOINT_NAME = "checkpoint"
+HISTORY_NAME = "checkpoint.history"
+STATE_NAME = ".ledger-state.json"
+KEY_NAME = "keys/log_ed25519.pem"
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """A governance log in `folder`, its log key, and an optional witness folder."""
+
+    folder: Path
+    key_file: Path
+    witness: Path | None = None
+
+    @classmethod
+    def in_folder(
+        cls, folder: Path, key_file: Path | None = None, witness: Path | None = None
+    ) -> "Ledger":
+        return cls(folder, key_file or folder / KEY_NAME, witness)
+
+    @property
+    def log(self) -> Path:
+        return self.folder / LOG_NAME
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / CHECKPOINT_NAME
+
+    @property
+    def history(self) -> Path:
+        return self.folder / HISTORY_NAME
+
+    @property
+    def state(self) -> Path:
+        return self.folder / STATE_NAME
+
+    def own_files(self) -> set[Path]:
+        """Files the ledger's own checks hold (not listed as runtime files in the log)."""
+        files = {self.log, self.checkpoint, self.history, self.state, self.key_file}
+        return files | {self.key_file.parent / ".gitignore"}

@@ -1,0 +1,97 @@
+"""RFC 6962 / RFC 9162 Merkle tree hashing, proofs and their verification. Pure functions.
+
+leaf = SHA-256(0x00 || line), node = SHA-256(0x01 || left || right); the root of an empty tree
+is SHA-256 of nothing. A tree of n leaves splits at the largest power of two below n.
+"""
+
+import hashlib
+from collections.abc import Sequence
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(line: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + line).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+class CompactRange:
+    """The roots of the perfect subtrees that make up a tree of `size` leaves, left to right.
+
+    Appending a leaf costs one hash on average; the root costs one hash per subtree.
+    """
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        self.size = size
+        self.hashes = list(hashes)
+        if len(self.hashes) != bin(size).count("1"):
+            raise ValueError(
+                f"a tree of {size} leaves has {bin(size).count('1')} subtrees, not {len(hashes)}"
+            )
+
+    def push(self, leaf: bytes) -> None:
+        hashes, merged = self.hashes, self.size
+        hashes.append(leaf)
+        while merged & 1:  # each trailing 1 bit of the old size is a subtree to merge with
+            right = hashes.pop()
+            hashes[-1] = node_hash(hashes[-1], right)
+            merged >>= 1
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return EMPTY_ROOT
+        root = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            root = node_hash(left, root)
+        return root
+
+    def copy(self) -> "CompactRange":
+        return CompactRange(self.size, self.hashes)
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly below n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def subtree_root(leaves: Sequence[bytes]) -> bytes:
+    tree = CompactRange()
+    for leaf in leaves:
+        tree.push(leaf)
+    return tree.root()
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(index, leaves): the audit path of one leaf."""
+    if not 0 <= index < len(leaves):
+        raise IndexError(f"leaf {index} is not in a tree of {len(leaves)}")
+    if len(leaves) == 1:
+        return []
+    k = _split(len(leaves))
+    if index < k:
+        return [*inclusion_proof(leaves[:k], index), subtree_root(leaves[k:])]
+    return [*inclusion_proof(leaves[k:], index - k), subtree_root(leaves[:k])]
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes | None:
+    """RFC 9162 §2.1.3.2: the root that `proof` leads to, or None when the proof is malformed."""
+    if index >= size or index < 0:
+        return None
+    fn, sn, result = index, size - 1, leaf
+    for sibling in proof:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            result = node_hash(sibling, result)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            result = node_hash(result, sibling)
+        fn >>= 1
+        sn >>= 1
+    return result if sn == 0 else None

@@ -1,0 +1,136 @@
+"""Checkpoints in the C2SP tlog-checkpoint format, signed as C2SP signed notes with Ed25519.
+
+    <origin>
+    <tree size, decimal>
+    <root hash, base64>
+    <blank line>
+    — <key name> <base64(key id (4 bytes) || Ed25519 signature (64 bytes))>
+
+The key id is the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || public key).
+"""
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space
+ED25519 = b"\x01"
+
+
+class NoteError(ValueError):
+    """A checkpoint that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    text: str  # the signed body, ending with a newline
+    signatures: tuple[tuple[str, bytes, bytes], ...]  # (key name, key id, signature)
+
+    def note(self) -> str:
+        lines = [
+            f"{SIGNATURE_PREFIX}{name} {base64.b64encode(kid + sig).decode()}\n"
+            for name, kid, sig in self.signatures
+        ]
+        return self.text + "\n" + "".join(lines)
+
+
+def key_id(name: str, public: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + ED25519 + public).digest()[:4]
+
+
+def verifier_key(name: str, public: bytes) -> str:
+    """The signed-note verifier key string: <name>+<hex key id>+<base64(0x01 || key)>."""
+    return f"{name}+{key_id(name, public).hex()}+{base64.b64encode(ED25519 + public).decode()}"
+
+
+def parse_verifier_key(text: str) -> tuple[str, bytes]:
+    try:
+        name, kid, data = text.strip().split("+", 2)  # the base64 key may hold "+"
+        raw = base64.b64decode(data, validate=True)
+    except (ValueError, binascii.Error):
+        raise NoteError("not a verifier key '<name>+<key id>+<base64 key>'") from None
+    if raw[:1] != ED25519 or len(raw) != 33 or key_id(name, raw[1:]).hex() != kid:
+        raise NoteError("the verifier key is not an Ed25519 key matching its key id")
+    return name, raw[1:]
+
+
+def body(origin: str, size: int, root: bytes) -> str:
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n"
+
+
+def sign(origin: str, size: int, root: bytes, name: str, key: Ed25519PrivateKey) -> Checkpoint:
+    text = body(origin, size, root)
+    public = key.public_key().public_bytes_raw()
+    signature = key.sign(text.encode())
+    return Checkpoint(origin, size, root, text, ((name, key_id(name, public), signature),))
+
+
+def parse(note: str) -> Checkpoint:
+    """Read one signed checkpoint note; raises NoteError saying what is wrong."""
+    text, sep, signature_block = note.partition("\n\n")
+    if not sep:
+        raise NoteError("no blank line between the checkpoint and its signatures")
+    lines = text.split("\n")
+    if len(lines) < 3:
+        raise NoteError("a checkpoint needs an origin, a size and a root hash")
+    origin, size_text, root_text = lines[:3]
+    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+        raise NoteError(f"the tree size {size_text!r} is not a decimal number")
+    try:
+        root = base64.b64decode(root_text, validate=True)
+    except binascii.Error:
+        raise NoteError("the root hash is not base64") from None
+    if len(root) != 32:
+        raise NoteError("the root hash is not 32 bytes")
+    signatures = []
+    for line in signature_block.rstrip("\n").split("\n"):
+        if not line.startswith(SIGNATURE_PREFIX):
+            raise NoteError(f"not a signature line: {line[:40]!r}")
+        name, _, data = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except binascii.Error:
+            raise NoteError("a signature is not base64") from None
+        if len(raw) != 68:
+            raise NoteError("an Ed25519 signature line must hold 4 + 64 bytes")
+        signatures.append((name, raw[:4], raw[4:]))
+    return Checkpoint(origin, int(size_text), root, text + "\n", tuple(signatures))
+
+
+def signed_by(checkpoint: Checkpoint, name: str, public: bytes) -> bool:
+    """True when a signature of `name`'s key over the exact text verifies."""
+    key = Ed25519PublicKey.from_public_bytes(public)
+    wanted = key_id(name, public)
+    for signer, kid, signature in checkpoint.signatures:
+        if signer == name and kid == wanted:
+            try:
+                key.verify(signature, checkpoint.text.encode())
+            except InvalidSignature:
+                return False
+            return True
+    return False
+
+
+def split_history(text: str) -> list[str]:
+    """The notes of a checkpoint history, where each note is followed by a blank line.
+
+    A last note cut short by a crash comes back as it is, for `parse` to refuse.
+    """
+    notes: list[str] = []
+    block: list[str] = []
+    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+        if line == "" and block and block[-1].startswith(SIGNATURE_PREFIX):
+            notes.append("\n".join(block) + "\n")
+            block = []
+        else:
+            block.append(line)
+    if block:
+        notes.append("\n".join(block) + "\n")
+    return notes

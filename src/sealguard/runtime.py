@@ -1,0 +1,107 @@
+"""The runtime area, governance/runtime/ (INV-D-04): sealguard writes there, and says so.
+
+Every file sealguard writes under the runtime folder is recorded in the log with its SHA-256
+(`runtime_file` events). The ledger's own files (log, checkpoints, cache, key) are held by the
+ledger's checks instead. `check_runtime_area` reports a file nobody recorded, a recorded file
+that changed, and one that is gone.
+"""
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sealguard import ledger
+from sealguard.fsio import write_atomic
+from sealguard.integrity import Difference
+
+RUNTIME_FILE = "runtime_file"
+
+
+def _rel(ledger_: ledger.Ledger, path: Path) -> str:
+    return path.relative_to(ledger_.folder).as_posix()
+
+
+def record_files(ledger_: ledger.Ledger, files: Mapping[Path, bytes]) -> list[ledger.Event]:
+    """Write each file (atomically), then journal them all in one append."""
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, data)
+    return ledger.append_many(
+        ledger_,
+        [
+            (
+                RUNTIME_FILE,
+                {
+                    "path": _rel(ledger_, path),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                },
+            )
+            for path, data in files.items()
+        ],
+    )
+
+
+def recorded_files(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Runtime-relative path -> the SHA-256 the log last recorded for it. Pure."""
+    return {e["path"]: e["sha256"] for e in events if e.get("type") == RUNTIME_FILE}
+
+
+def _own(ledger_: ledger.Ledger, path: Path) -> bool:
+    own = ledger_.own_files()
+    if path in own:
+        return True
+    # a temp file left by an interrupted atomic write of one of the ledger's own files
+    return any(path.parent == f.parent and path.name.startswith(f".{f.name}.tmp-") for f in own)
+
+
+def _present(ledger_: ledger.Ledger) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for folder, _dirs, names in os.walk(ledger_.folder):
+        for name in names:
+            path = Path(folder) / name
+            if not _own(ledger_, path):
+                found[_rel(ledger_, path)] = path
+    return found
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def check_runtime_area(
+    ledger_: ledger.Ledger, events: Iterable[Mapping[str, Any]], shown: str
+) -> list[Difference]:
+    """INV-D-04 differences; `shown` prefixes paths in messages (e.g. "governance/runtime")."""
+    expected = recorded_files(events)
+    present = _present(ledger_)
+    found: list[Difference] = []
+    for rel, path in sorted(present.items()):
+        where = f"{shown}/{rel}"
+        if rel not in expected:
+            found.append(
+                Difference(
+                    "added",
+                    where,
+                    "not written by sealguard (no runtime_file event records it)",
+                    "INV-D-04",
+                )
+            )
+        elif (actual := _sha256(path)) is None:
+            found.append(Difference("unreadable", where, "cannot be read", "INV-D-04"))
+        elif actual != expected[rel]:
+            found.append(
+                Difference(
+                    "modified", where, "differs from the SHA-256 the log recorded", "INV-D-04"
+                )
+            )
+    for rel in sorted(set(expected) - set(present)):
+        found.append(
+            Difference("removed", f"{shown}/{rel}", "recorded in the log, now gone", "INV-D-04")
+        )
+    return found
