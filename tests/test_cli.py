@@ -28,10 +28,16 @@ def test_exit_code_table_in_readme_matches_the_code() -> None:
 def test_every_command_has_help_and_is_in_the_readme(invoke) -> None:
     text = README.read_text()
     assert isinstance(cli, click.Group)
-    for name, command in cli.commands.items():
+    commands = [((name,), command) for name, command in cli.commands.items()]
+    for path, command in commands:
+        if isinstance(command, click.Group):
+            commands += [((*path, sub), c) for sub, c in command.commands.items()]
+    assert len(commands) > len(cli.commands)
+    for path, command in commands:
+        name = " ".join(path)
         assert command.help, f"{name} has no help text"
         assert f"`sealguard {name}" in text, f"{name} is not in the README"
-        result = invoke(name, "--help")
+        result = invoke(*path, "--help")
         assert result.exit_code == 0 and "Usage: sealguard" in result.output
 
 

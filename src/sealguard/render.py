@@ -6,6 +6,8 @@ from sealguard.exitcodes import ExitCode
 from sealguard.integrity import CHANGES, Difference, group_by_change
 
 if TYPE_CHECKING:
+    from sealguard.ledger import LogReport
+    from sealguard.ledger.proof import ProofCheck
     from sealguard.seal import SealReport
     from sealguard.verify import VerifyReport
 
@@ -79,3 +81,89 @@ def seal_text(report: "SealReport", baseline: str, seconds: float) -> str:
         f"baseline: {baseline} (sha256 {report.baseline_sha256})\n"
         f"journaled as event seq {report.event['seq']} in the governance log"
     )
+
+
+def log_exit_code(report: "LogReport") -> ExitCode:
+    return ExitCode.OK if report.intact else ExitCode.INCIDENT
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode()
+
+
+def log_text(report: "LogReport") -> str:
+    lines = []
+    if report.intact:
+        lines.append(
+            f"INTACT: {report.lines:,} lines, tree root {_b64(report.root)}; "
+            f"{report.checkpoints:,} checkpoints hold "
+            f"(the latest covers {report.latest or 0:,} lines)"
+        )
+    else:
+        first = report.first_problem()
+        lines.append(
+            "INCIDENT: the governance log is not intact (INV-D-03): "
+            + (first.message if first else "")
+        )
+        lines.extend(f"  {p.kind}: {p.message}" for p in report.problems)
+    if report.torn_tails:
+        lines.append(
+            "torn writes accounted for by torn_tail events: lines "
+            + ", ".join(map(str, report.torn_tails))
+        )
+    if report.unpublished:
+        lines.append(
+            f"note: the last {report.unpublished} lines were written and announced "
+            "but their checkpoint "
+            "was not published (a crash); the next append publishes it"
+        )
+    if report.pending_tail:
+        lines.append(
+            f"note: {report.pending_tail} bytes after the last newline (a write cut short); "
+            "the next append records them as a torn tail"
+        )
+    return "\n".join(lines)
+
+
+def log_json(report: "LogReport") -> dict[str, Any]:
+    first = report.first_problem()
+    return {
+        "command": "log verify",
+        "intact": report.intact,
+        "exit_code": int(log_exit_code(report)),
+        "lines": report.lines,
+        "bytes": report.length,
+        "root": _b64(report.root),
+        "checkpoints": report.checkpoints,
+        "latest_checkpoint_size": report.latest,
+        "torn_tails": report.torn_tails,
+        "pending_tail_bytes": report.pending_tail,
+        "unpublished_lines": report.unpublished,
+        "first_problem": None
+        if first is None
+        else {"kind": first.kind, "line": first.line, "message": first.message},
+        "problems": [
+            {"kind": p.kind, "line": p.line, "message": p.message} for p in report.problems
+        ],
+    }
+
+
+def event_line(event: dict[str, Any]) -> str:
+    """One event on one line: seq, time, type, then its other fields as key=value."""
+    rest = " ".join(
+        f"{k}={v}"
+        for k, v in sorted(event.items())
+        if k not in ("seq", "ts", "type") and not isinstance(v, dict | list)
+    )
+    head = f"{event.get('seq', '?'):>6} {event.get('ts', '?')} {event.get('type', '?')}"
+    return f"{head} {rest}".rstrip()
+
+
+def proof_text(check: "ProofCheck") -> str:
+    verdict = "VALID" if check.valid else "INVALID"
+    text = f"{verdict}: {check.reason}"
+    if check.valid and check.key_source != "--key":
+        text += " (checked with the key inside the bundle; pass --key with a key you trust)"
+    return text

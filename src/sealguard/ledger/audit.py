@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sealguard.ledger import note
+from sealguard.ledger import note, pending
 from sealguard.ledger.canonical import all_canonical, canonical_problem, decode_line
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.merkle import CompactRange, leaf_hash
@@ -37,6 +37,7 @@ class LogReport:
     latest: int | None = None  # size of the newest checkpoint
     torn_tails: list[int] = field(default_factory=list)  # lines that are accounted fragments
     pending_tail: int = 0  # bytes after the last newline, not yet accounted for
+    unpublished: int = 0  # lines a writer announced and wrote, awaiting their checkpoint (a crash)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -85,6 +86,9 @@ class _Scan:
         self.report, self.wanted = report, wanted
         self.tree = CompactRange()
         self.roots: dict[int, bytes] = {0: self.tree.root()} if 0 in wanted else {}
+        self.offsets: dict[int, int] = {
+            0: 0
+        }  # byte offset where line `size` starts, at wanted sizes
         self.fragment: tuple[int, int, bytes] | None = (
             None  # (index, offset, bytes) awaiting its event
         )
@@ -93,25 +97,33 @@ class _Scan:
     def problem(self, index: int, message: str) -> None:
         self.report.problems.append(Problem("LINE", f"line {index + 1}: {message}", index + 1))
 
+    def _all_good(self, lines: list[bytes], start: int) -> bool:
+        """The fast path: the whole batch canonical, numbered and typed, checked in bulk."""
+        values = all_canonical(lines) if self.fragment is None else None
+        if values is None:
+            return False
+        seqs = [v.get("seq") if isinstance(v, dict) else None for v in values]
+        if seqs != list(range(start, start + len(lines))):
+            return False
+        if not all(isinstance(v.get("type"), str) and isinstance(v.get("ts"), str) for v in values):
+            return False
+        if start == 0 and values:
+            self.first_event = values[0]
+        return True
+
     def batch(self, lines: list[bytes], offset: int) -> None:
         start = self.tree.size
-        values = all_canonical(lines) if self.fragment is None else None
-        if (
-            values is not None
-            and [v.get("seq") if isinstance(v, dict) else None for v in values]
-            == list(range(start, start + len(lines)))
-            and all(isinstance(v.get("type"), str) and isinstance(v.get("ts"), str) for v in values)
-        ):
-            if start == 0 and values:
-                self.first_event = values[0]
-        else:
+        if not self._all_good(lines, start):
+            at = offset
             for i, line in enumerate(lines):
-                self.line(start + i, line, offset)
-                offset += len(line) + 1
+                self.line(start + i, line, at)
+                at += len(line) + 1
         for line in lines:
             self.tree.push(leaf_hash(line))
+            offset += len(line) + 1
             if self.tree.size in self.wanted:
                 self.roots[self.tree.size] = self.tree.root()
+                self.offsets[self.tree.size] = offset
 
     def line(self, index: int, line: bytes, offset: int) -> None:
         problem = canonical_problem(line)
@@ -236,7 +248,7 @@ def _hold(
                     _fork_line(cp.size, sources, scan),
                 )
             )
-    report.checkpoints = len(sources)
+    report.checkpoints = len({s.checkpoint.note() for s in sources})  # distinct notes
     report.latest = max((s.checkpoint.size for s in sources), default=None)
 
 
@@ -262,6 +274,32 @@ def _fork_message(where: str, size: int, sources: list[_Source], scan: _Scan) ->
     )
 
 
+def _check_unsigned(
+    ledger: Ledger, published: int, scan: _Scan, key: tuple[str, bytes] | None, report: LogReport
+) -> None:
+    """Bytes after the last local checkpoint are a crash's leftovers only if announced."""
+    start = scan.offsets.get(published)
+    if start is None or published > report.lines:
+        return  # TRUNCATION already reported
+    with ledger.log.open("rb") as stream:
+        stream.seek(start)
+        tail = stream.read()
+    if not tail:
+        return
+    intent = pending.read(ledger, key[1]) if key else None
+    if intent is not None and intent.covers(published, start, tail):
+        report.unpublished = report.lines - published
+        return
+    report.problems.append(
+        Problem(
+            "UNSIGNED",
+            f"line {published + 1} onwards ({len(tail)} bytes) follows the last checkpoint but was "
+            "not announced by a sealguard writer",
+            published + 1,
+        )
+    )
+
+
 def audit(ledger: Ledger) -> LogReport:
     """Recompute and check the whole log; the report lists every problem found."""
     report = LogReport()
@@ -277,5 +315,11 @@ def audit(ledger: Ledger) -> LogReport:
     report.lines, report.root = scan.tree.size, scan.tree.root()
     key = _log_key(scan.first_event, report) if report.lines else None
     _hold(sources, scan, key, report)
+    local = [
+        s.checkpoint.size
+        for s in sources
+        if s.name.split(" #")[0] in (ledger.history.name, ledger.checkpoint.name)
+    ]
+    _check_unsigned(ledger, max(local, default=0), scan, key, report)
     report.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return report

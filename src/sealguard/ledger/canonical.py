@@ -14,6 +14,8 @@ import rfc8785
 
 SAFE_INT = 2**53 - 1
 _decoder = msgspec.json.Decoder()
+# msgspec reports bad UTF-8 inside a string as UnicodeDecodeError, the rest as DecodeError
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 
 
 class EventValueError(ValueError):
@@ -50,7 +52,7 @@ def canonical_problem(line: bytes) -> str | None:
     """Why `line` is not a canonical event line, or None when it is one."""
     try:
         value = _decoder.decode(line)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:
         return f"not JSON ({exc})"
     if not isinstance(value, dict):
         return "not a JSON object"
@@ -71,7 +73,7 @@ def all_canonical(lines: list[bytes]) -> list[Any] | None:
     joined = b"[" + b",".join(lines) + b"]"
     try:
         values = _decoder.decode(joined)
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return None
     if msgspec.json.encode(values, order="sorted") != joined or (
         b"." in joined and _has_float(values)

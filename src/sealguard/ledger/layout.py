@@ -7,6 +7,7 @@ LOG_NAME = "GOVERNANCE_LOG.ndjson"
 CHECKPOINT_NAME = "checkpoint"
 HISTORY_NAME = "checkpoint.history"
 STATE_NAME = ".ledger-state.json"
+PENDING_NAME = ".ledger-pending"
 KEY_NAME = "keys/log_ed25519.pem"
 
 
@@ -40,7 +41,11 @@ class Ledger:
     def state(self) -> Path:
         return self.folder / STATE_NAME
 
+    @property
+    def pending(self) -> Path:
+        return self.folder / PENDING_NAME
+
     def own_files(self) -> set[Path]:
         """Files the ledger's own checks hold (not listed as runtime files in the log)."""
-        files = {self.log, self.checkpoint, self.history, self.state, self.key_file}
+        files = {self.log, self.checkpoint, self.history, self.state, self.pending, self.key_file}
         return files | {self.key_file.parent / ".gitignore"}

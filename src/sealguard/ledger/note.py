@@ -11,6 +11,7 @@ The key id is the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || public ke
 
 import base64
 import binascii
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -104,17 +105,22 @@ def parse(note: str) -> Checkpoint:
     return Checkpoint(origin, int(size_text), root, text + "\n", tuple(signatures))
 
 
+@functools.lru_cache(maxsize=65536)
+def _verifies(public: bytes, signature: bytes, text: str) -> bool:
+    """Ed25519 verification; remembered, as a history is checked again and again."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, text.encode())
+    except InvalidSignature:
+        return False
+    return True
+
+
 def signed_by(checkpoint: Checkpoint, name: str, public: bytes) -> bool:
     """True when a signature of `name`'s key over the exact text verifies."""
-    key = Ed25519PublicKey.from_public_bytes(public)
     wanted = key_id(name, public)
     for signer, kid, signature in checkpoint.signatures:
         if signer == name and kid == wanted:
-            try:
-                key.verify(signature, checkpoint.text.encode())
-            except InvalidSignature:
-                return False
-            return True
+            return _verifies(public, signature, checkpoint.text)
     return False
 
 

@@ -1,12 +1,11 @@
 """Reading events back from the governance log, for the state of observation and `log show`."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from sealguard.errors import DataError
-from sealguard.ledger.canonical import decode_line
+from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 
 Event = dict[str, Any]
 
@@ -21,7 +20,7 @@ def read_events(log_file: Path) -> list[Event]:
     for number, line in enumerate(lines, start=1):
         try:
             value = decode_line(line)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             value = None
         if not isinstance(value, dict):
             if fragment is not None:
@@ -46,3 +45,33 @@ def _accounts_for(event: Event, line_number: int) -> bool:
         and isinstance(fragment, dict)
         and fragment.get("line") == line_number - 1
     )
+
+
+def read_first_event(log_file: Path) -> Event | None:
+    """The first event (it carries the log key), or None when the log is empty or unreadable."""
+    with log_file.open("rb") as stream:
+        line = stream.readline()
+    try:
+        value = decode_line(line.rstrip(b"\n"))
+    except DECODE_ERRORS:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _when(event: Event) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(event.get("ts")))
+    except ValueError:
+        return None
+
+
+def select(events: list[Event], since: datetime | None, event_type: str | None) -> list[Event]:
+    """Events of `event_type` (all when None) whose `ts` is at or after `since` (aware, UTC)."""
+    chosen = []
+    for event in events:
+        when = _when(event)
+        if since is not None and (when is None or when < since):
+            continue
+        if event_type is None or event.get("type") == event_type:
+            chosen.append(event)
+    return chosen

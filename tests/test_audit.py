@@ -1,0 +1,183 @@
+"""log verify: any change to the log is found against its checkpoints (INV-D-03)."""
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sealguard.ledger import Ledger, audit
+from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
+from sealguard.ledger.merkle import CompactRange, leaf_hash
+from sealguard.ledger.note import sign
+
+from .ledger_helpers import lines_of, make_log, write_lines
+
+
+@pytest.fixture(scope="module")
+def fifty(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    return make_log(tmp_path_factory.mktemp("fifty") / "rt", 50)
+
+
+def _copy(ledger: Ledger, target: Path) -> Ledger:
+    shutil.copytree(ledger.folder, target)
+    return Ledger.in_folder(target)
+
+
+def test_an_untouched_log_is_intact(fifty: Ledger) -> None:
+    report = audit(fifty)
+    assert report.intact and report.lines == 50 and report.latest == 50
+    assert report.checkpoints == 50
+
+
+def test_every_single_byte_change_at_every_offset_is_detected(
+    fifty: Ledger, tmp_path: Path
+) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    original = fifty.log.read_bytes()
+    rng = random.Random(50)
+    for offset in range(len(original)):
+        for flip in (0x01, rng.randrange(1, 256)):
+            changed = bytearray(original)
+            changed[offset] ^= flip
+            ledger.log.write_bytes(bytes(changed))
+            report = audit(ledger)
+            assert not report.intact, f"byte {offset} ^ {flip:#x} went unnoticed"
+    ledger.log.write_bytes(original)
+    assert audit(ledger).intact
+
+
+def test_the_first_bad_line_is_named(fifty: Ledger, tmp_path: Path) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    lines = lines_of(ledger)
+    lines[16] = lines[16].replace(b"event number 16", b"event number 61")
+    write_lines(ledger, lines)
+    report = audit(ledger)
+    first = report.first_problem()
+    assert first is not None and first.kind == "FORK" and first.line == 17
+    assert "line 17 altered" in first.message
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind", "line"),
+    [
+        ("delete", "LINE", 11),
+        ("insert", "FORK", 11),  # the forged line carries the right seq; its root gives it away
+        ("duplicate", "LINE", 11),
+        ("reorder", "LINE", 11),
+    ],
+)
+def test_line_operations_are_detected(
+    fifty: Ledger, tmp_path: Path, operation: str, kind: str, line: int
+) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    lines = lines_of(ledger)
+    if operation == "delete":
+        del lines[10]
+    elif operation == "insert":
+        lines.insert(10, b'{"seq":10,"ts":"2026-01-01T00:00:00Z","type":"forged"}')
+    elif operation == "duplicate":
+        lines.insert(10, lines[9])
+    else:
+        lines[10], lines[11] = lines[11], lines[10]
+    write_lines(ledger, lines)
+    report = audit(ledger)
+    assert not report.intact
+    first = report.first_problem()
+    assert first is not None and (first.kind, first.line) == (kind, line)
+    assert {p.kind for p in report.problems} & {"FORK", "TRUNCATION"}
+
+
+def test_truncation_at_every_line_boundary(fifty: Ledger, tmp_path: Path) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    lines = lines_of(ledger)
+    for keep in range(50):
+        write_lines(ledger, lines[:keep])
+        report = audit(ledger)
+        kinds = {p.kind for p in report.problems}
+        assert "TRUNCATION" in kinds, keep
+        assert any(
+            f"covers 50 lines but the log holds {keep}" in p.message for p in report.problems
+        )
+
+
+def test_a_renumbered_rewrite_is_a_fork(fifty: Ledger, tmp_path: Path) -> None:
+    """An attacker deletes line 5 and renumbers the rest: every line looks fine, the roots do not."""
+    import json
+
+    from sealguard.ledger.canonical import encode_event
+
+    ledger = _copy(fifty, tmp_path / "rt")
+    events = [json.loads(line) for line in lines_of(ledger)]
+    del events[5]
+    for seq, event in enumerate(events):
+        event["seq"] = seq
+    write_lines(ledger, [encode_event(e) for e in events])
+    report = audit(ledger)
+    assert {p.kind for p in report.problems} >= {"FORK", "TRUNCATION"}
+    assert report.first_problem().line == 6  # type: ignore[union-attr]
+
+
+def test_a_checkpoint_signed_by_another_key(fifty: Ledger, tmp_path: Path) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    intruder = create_key(tmp_path / "other.pem")
+    tree = CompactRange()
+    for line in lines_of(ledger):
+        tree.push(leaf_hash(line))
+    origin = audit(ledger) and __import__("json").loads(lines_of(ledger)[0])["log_key"]["origin"]
+    forged = sign(origin, 50, tree.root(), origin, intruder)
+    ledger.checkpoint.write_text(forged.note())
+    report = audit(ledger)
+    assert [p.kind for p in report.problems] == ["SIGNATURE"]
+
+
+def test_witness_catches_a_consistent_rollback_by_someone_with_the_key(tmp_path: Path) -> None:
+    """With the key, an attacker can rewrite log and local checkpoints; the witness still knows."""
+    witness = tmp_path / "witness"
+    ledger = make_log(tmp_path / "rt", 10, witness=witness)
+    lines = lines_of(ledger)
+    # roll the log back to 6 lines and re-sign local checkpoints with the stolen key
+    write_lines(ledger, lines[:6])
+    tree = CompactRange()
+    for line in lines[:6]:
+        tree.push(leaf_hash(line))
+    key = load_key(ledger.key_file)
+    origin = origin_for(public_bytes(key))
+    forged = sign(origin, 6, tree.root(), origin, key).note()
+    ledger.checkpoint.write_text(forged)
+    ledger.history.write_text(forged + "\n")
+    shadow = Ledger.in_folder(ledger.folder, ledger.key_file)  # no witness
+    report = audit(Ledger.in_folder(ledger.folder, witness=witness))
+    assert not report.intact
+    assert any(p.kind in ("FORK", "TRUNCATION") and "witness" in p.message for p in report.problems)
+    assert audit(shadow).intact  # without the witness nothing would show
+
+
+def test_unaccounted_garbage_line(fifty: Ledger, tmp_path: Path) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    with ledger.log.open("ab") as stream:
+        stream.write(b"garbage\n")
+    report = audit(ledger)
+    assert report.first_problem().message.startswith("line 51: not a JSON event")  # type: ignore[union-attr]
+
+
+def test_unreadable_checkpoint_is_reported(fifty: Ledger, tmp_path: Path) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    ledger.checkpoint.write_text("nonsense\n")
+    report = audit(ledger)
+    assert [p.kind for p in report.problems] == ["CHECKPOINT"]
+    assert "unreadable checkpoint" in report.problems[0].message
+
+
+def test_a_history_that_goes_backwards_is_a_rollback(fifty: Ledger, tmp_path: Path) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    notes = ledger.history.read_text().split("\n\n\u2014")
+    assert len(notes) > 3
+    text = ledger.history.read_text()
+    from sealguard.ledger.note import split_history
+
+    parts = split_history(text)
+    parts[3], parts[4] = parts[4], parts[3]
+    ledger.history.write_text("".join(p + "\n" for p in parts))
+    report = audit(ledger)
+    assert [p.kind for p in report.problems] == ["ROLLBACK"]

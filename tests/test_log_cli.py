@@ -1,0 +1,117 @@
+"""The `sealguard log` commands, and the log and runtime checks inside `sealguard verify`."""
+
+import json
+import tarfile
+from pathlib import Path
+
+from sealguard.ledger import Ledger, append
+from sealguard.runtime import record_files
+
+from .conftest import MakeTree
+
+
+def _sealed(make_project: MakeTree, invoke, **kw: str):  # type: ignore[no-untyped-def]
+    project = make_project(**kw)
+    assert invoke("--project", str(project.root), "seal").exit_code == 0
+    return project
+
+
+def test_log_verify_text_and_json(make_project: MakeTree, invoke) -> None:
+    project = _sealed(make_project, invoke)
+    result = invoke("--project", str(project.root), "log", "verify")
+    assert result.exit_code == 0 and result.output.startswith("INTACT: 1 lines, tree root ")
+    lines = project.log_file.read_bytes()
+    project.log_file.write_bytes(lines.replace(b'"files":4', b'"files":5'))
+    result = invoke("--project", str(project.root), "log", "verify", "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 3 and data["intact"] is False
+    assert data["first_problem"]["kind"] == "FORK" and data["first_problem"]["line"] == 1
+
+
+def test_log_verify_before_any_log_is_a_usage_error(make_project: MakeTree, invoke) -> None:
+    project = make_project()
+    result = invoke("--project", str(project.root), "log", "verify")
+    assert result.exit_code == 64 and "no governance log yet" in result.stderr
+
+
+def test_log_show_filters(make_project: MakeTree, invoke) -> None:
+    project = _sealed(make_project, invoke)
+    ledger = Ledger.in_folder(project.runtime)
+    append(ledger, "note", {"text": "hello"})
+    result = invoke("--project", str(project.root), "log", "show", "--type", "note")
+    assert result.exit_code == 0
+    assert result.output.strip().endswith("note text=hello")
+    assert result.output.count("\n") == 1
+    result = invoke(
+        "--project", str(project.root), "log", "show", "--since", "2999-01-01", "--json"
+    )
+    assert json.loads(result.output) == []
+    result = invoke("--project", str(project.root), "log", "show", "--json")
+    assert [e["type"] for e in json.loads(result.output)] == ["baseline_sealed", "note"]
+
+
+def test_export_holds_what_an_auditor_needs(make_project: MakeTree, invoke, tmp_path: Path) -> None:
+    project = _sealed(make_project, invoke)
+    target = tmp_path / "export.tar.gz"
+    result = invoke("--project", str(project.root), "log", "export", "-o", str(target))
+    assert result.exit_code == 0
+    with tarfile.open(target) as archive:
+        names = archive.getnames()
+        archive.extractall(tmp_path / "out", filter="data")
+    assert names == [
+        "GOVERNANCE_LOG.ndjson",
+        "checkpoint",
+        "checkpoint.history",
+        "log.vkey",
+        "README.txt",
+    ]
+    assert "sealguard log verify --dir ." in (tmp_path / "out/README.txt").read_text()
+    vkey = (tmp_path / "out/log.vkey").read_text().strip()
+    assert vkey.startswith("sealguard.local/log/")
+    result = invoke("log", "verify", "--dir", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+
+
+def test_verify_reports_a_broken_log_as_inv_d_03(make_project: MakeTree, invoke) -> None:
+    project = _sealed(make_project, invoke)
+    with project.log_file.open("ab") as stream:
+        stream.write(b'{"seq":1,"ts":"x","type":"forged"}\n')
+    Path(project.runtime / ".ledger-state.json").unlink()
+    result = invoke("--project", str(project.root), "verify", "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 3
+    assert {d["invariant"] for d in data["differences"]} == {"INV-D-03"}
+
+
+def test_runtime_area_inv_d_04(make_project: MakeTree, invoke) -> None:
+    project = _sealed(make_project, invoke)
+    ledger = Ledger.in_folder(project.runtime)
+    record_files(
+        ledger, {project.runtime / "events/a.json": b"{}", project.runtime / "events/b.json": b"[]"}
+    )
+    assert invoke("--project", str(project.root), "verify").exit_code == 0
+    (project.runtime / "events/a.json").write_bytes(b'{"edited":true}')
+    (project.runtime / "events/b.json").unlink()
+    (project.runtime / "stray.txt").write_text("dropped here by someone")
+    result = invoke("--project", str(project.root), "verify", "--json")
+    found = {
+        (d["change"], d["path"], d["invariant"]) for d in json.loads(result.output)["differences"]
+    }
+    assert found == {
+        ("modified", "governance/runtime/events/a.json", "INV-D-04"),
+        ("removed", "governance/runtime/events/b.json", "INV-D-04"),
+        ("added", "governance/runtime/stray.txt", "INV-D-04"),
+    }
+
+
+def test_configured_witness_is_checked_by_verify(
+    make_project: MakeTree, invoke, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness"
+    config = f'[seal]\npaths = ["src/**"]\n[ledger]\nwitness = "{witness}"\n'
+    project = _sealed(make_project, invoke, config=config)
+    assert (witness / "checkpoint").exists()
+    (witness / "checkpoint").unlink()
+    (witness / "checkpoint.history").unlink()
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 3 and "the witness holds no checkpoint" in result.output
