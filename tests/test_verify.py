@@ -14,6 +14,7 @@ from sealguard.integrity import Difference
 from sealguard.project import Project
 from sealguard.seal import seal
 from sealguard.verify import verify
+from sealguard.workers import WorkerFailed
 
 from .conftest import MakeTree
 
@@ -245,7 +246,7 @@ def test_a_dead_worker_fails_the_run_instead_of_passing(
         os._exit(9)  # a worker killed mid-run: its spans never come back
 
     monkeypatch.setattr(hashing, "_check_span", die)
-    with pytest.raises(hashing.WorkerFailed, match="ended early"):
+    with pytest.raises(WorkerFailed, match="ended early"):
         verify(project, load_config(project.config_file), 2)
 
 

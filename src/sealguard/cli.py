@@ -158,6 +158,7 @@ def log() -> None:
 
 
 @log.command("verify")
+@jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON report.")
 @click.option(
     "--dir",
@@ -166,7 +167,7 @@ def log() -> None:
     help="Verify a copied or exported log folder instead of the project's.",
 )
 @click.pass_context
-def log_verify(ctx: click.Context, as_json: bool, folder: Path | None) -> int:
+def log_verify(ctx: click.Context, jobs: int | None, as_json: bool, folder: Path | None) -> int:
     """Recompute the log's tree and hold it against every checkpoint (INV-D-03)."""
     from sealguard.errors import UsageError
     from sealguard.ledger import audit
@@ -174,7 +175,7 @@ def log_verify(ctx: click.Context, as_json: bool, folder: Path | None) -> int:
     ledger_ = _ledger(ctx, folder)
     if not ledger_.log.exists() and not ledger_.checkpoint.exists():
         raise UsageError(f"{ledger_.log}: no governance log yet; `sealguard seal` starts it")
-    report = audit(ledger_)
+    report = audit(ledger_, jobs or default_jobs())
     output.write_json(render.log_json(report)) if as_json else output.write(render.log_text(report))
     return int(render.log_exit_code(report))
 

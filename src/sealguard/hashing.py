@@ -9,19 +9,15 @@ the paths themselves are inherited through fork, so only span bounds and results
 import errno
 import hashlib
 import io
-import multiprocessing
 import os
-import signal
 import stat
-import traceback
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from multiprocessing.connection import Connection, wait
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sealguard.errors import SealguardError
 from sealguard.integrity import Difference, FileState, compare_entry
 from sealguard.manifest import Entry
+from sealguard.workers import forked
 
 BUFFER_SIZE = 1 << 20
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
@@ -118,74 +114,6 @@ def _spans(count: int, jobs: int) -> list[tuple[int, int]]:
     return [(start, min(start + step, count)) for start in range(0, count, step)]
 
 
-class WorkerFailed(SealguardError):
-    """A hashing worker process failed; its traceback is in the message."""
-
-
-def _worker(
-    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], ticket: Any, out: Any
-) -> None:
-    """Take the next span until none is left; send each result, or the failure, to `out`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    try:
-        while True:
-            with ticket.get_lock():
-                index = ticket.value
-                ticket.value = index + 1
-            if index >= len(spans):
-                break
-            out.send(work(spans[index]))
-    except BaseException:
-        out.send(WorkerFailed(f"a hashing worker failed:\n{traceback.format_exc()}"))
-    finally:
-        out.close()
-
-
-def _start_workers(
-    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], jobs: int
-) -> list[tuple[Any, Any]]:
-    """Fork `jobs` workers now; each takes spans one at a time from a shared counter, so a few
-    large files cannot leave one core idle. Returns (result reader, process) pairs."""
-    context = multiprocessing.get_context("fork")
-    ticket = context.Value("q", 0)
-    started = []
-    for _ in range(jobs):
-        reader, writer = context.Pipe(duplex=False)
-        worker = context.Process(target=_worker, args=(work, spans, ticket, writer), daemon=True)
-        worker.start()
-        writer.close()
-        started.append((reader, worker))
-    return started
-
-
-def _results(started: list[tuple[Any, Any]], expected: int) -> Generator[Any, None, None]:
-    """Every span's result from the workers, unordered; fails unless all of them come back."""
-    readers: list[Any] = [reader for reader, _ in started]
-    received = 0
-    try:
-        while readers:
-            for reader in cast(list[Connection], wait(readers)):
-                try:
-                    result = reader.recv()
-                except EOFError:
-                    readers.remove(reader)
-                    continue
-                if isinstance(result, WorkerFailed):
-                    raise result
-                received += 1
-                yield result
-        if received != expected:
-            codes = [worker.exitcode for _, worker in started]
-            raise WorkerFailed(
-                f"hashing workers ended early (exit codes {codes}); results are incomplete"
-            )
-    finally:
-        for reader, worker in started:
-            reader.close()
-            worker.terminate()
-            worker.join()
-
-
 @contextmanager
 def spans_running(
     root_fd: int, items: Sequence[Any], work: Callable[[tuple[int, int]], T], jobs: int
@@ -198,16 +126,8 @@ def spans_running(
     if jobs <= 1 or len(items) < SERIAL_BELOW:
         yield map(work, spans)
         return
-    started = _start_workers(work, spans, jobs)
-    results: Generator[Any, None, None] = _results(started, len(spans))
-    try:
+    with forked(work, spans, jobs) as results:
         yield results
-    finally:
-        results.close()
-        for reader, worker in started:  # when the results were never read
-            reader.close()
-            worker.terminate()
-            worker.join()
 
 
 def hash_paths(

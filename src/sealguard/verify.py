@@ -41,10 +41,10 @@ class VerifyReport:
 
 
 def _check_log(
-    project: Project, ledger_: ledger.Ledger, report: VerifyReport
+    project: Project, ledger_: ledger.Ledger, report: VerifyReport, jobs: int
 ) -> list[ledger.Event] | None:
     """INV-D-03 and INV-D-04; returns the events when they can be read."""
-    report.log = ledger.audit(ledger_)
+    report.log = ledger.audit(ledger_, jobs)
     shown = project.display(ledger_.log)
     report.differences += [
         Difference("modified", shown, p.message, "INV-D-03") for p in report.log.problems
@@ -125,7 +125,7 @@ def verify(
     if not project.baseline_file.exists() and not project.log_file.exists():
         raise UsageError(f"{project.root}: not sealed yet; run `sealguard seal` first")
     report = VerifyReport(baseline=project.display(project.baseline_file))
-    events = _check_log(project, project.ledger(config), report)
+    events = _check_log(project, project.ledger(config), report, jobs)
     data = _check_baseline(project, events, report)
     if data is None:
         report.not_checked.append(

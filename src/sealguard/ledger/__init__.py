@@ -3,7 +3,7 @@
 Callers use `append`, `append_many` and `read_events`; `audit` checks the whole log.
 """
 
-from sealguard.ledger.audit import LogReport, Problem, audit
+from sealguard.ledger.auditor import LogReport, Problem, audit
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.reader import Event, read_events
 from sealguard.ledger.writer import append, append_many, utc_now

@@ -6,6 +6,7 @@ whole log uses msgspec's sorted compact encoding, which gives the same bytes on 
 is fast enough for millions of lines (tests hold the two to agreement).
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,14 @@ SAFE_INT = 2**53 - 1
 _decoder = msgspec.json.Decoder()
 # msgspec reports bad UTF-8 inside a string as UnicodeDecodeError, the rest as DecodeError
 DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"float {text}")
+
+
+_no_float_decoder = msgspec.json.Decoder(float_hook=_no_float)  # a float fails the fast path
+_LONG_DIGITS = re.compile(rb"\d{16}")
 
 
 class EventValueError(ValueError):

@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 
 
 def leaf_hash(line: bytes) -> bytes:
@@ -34,12 +35,11 @@ class CompactRange:
 
     def push(self, leaf: bytes) -> None:
         hashes, merged = self.hashes, self.size
-        hashes.append(leaf)
+        self.size = merged + 1
         while merged & 1:  # each trailing 1 bit of the old size is a subtree to merge with
-            right = hashes.pop()
-            hashes[-1] = node_hash(hashes[-1], right)
+            leaf = _sha256(b"\x01" + hashes.pop() + leaf).digest()
             merged >>= 1
-        self.size += 1
+        hashes.append(leaf)
 
     def root(self) -> bytes:
         if not self.hashes:

@@ -17,9 +17,9 @@ from typing import Any
 
 from sealguard.errors import DataError, UsageError
 from sealguard.ledger import note
-from sealguard.ledger.audit import _batches
 from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 from sealguard.ledger.layout import Ledger
+from sealguard.ledger.lines import batches
 from sealguard.ledger.merkle import inclusion_proof, leaf_hash, root_from_inclusion
 from sealguard.ledger.reader import read_first_event
 
@@ -45,7 +45,7 @@ def prove(ledger: Ledger, seq: int) -> dict[str, Any]:
         )
     leaves: list[bytes] = []
     line = b""
-    for lines, _ in _batches(ledger.log, []):
+    for lines, _ in batches(ledger.log, []):
         for item in lines:
             if len(leaves) == seq:
                 line = item

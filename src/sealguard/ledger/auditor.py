@@ -7,18 +7,18 @@ must carry a good signature of the log key, a size no larger than the log (else 
 and, at that size, the same root (else FORK).
 """
 
-import hashlib
-from collections.abc import Iterator
+import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sealguard.ledger import note, pending
-from sealguard.ledger.canonical import all_canonical, canonical_problem, decode_line
 from sealguard.ledger.layout import Ledger
+from sealguard.ledger.lines import READ_SIZE, LineChecker, batches
 from sealguard.ledger.merkle import CompactRange, leaf_hash
+from sealguard.workers import forked
 
-CHUNK_LINES = 8192
+PARALLEL_FROM = 8 << 20  # bytes; a smaller log is checked in-process, faster than forking
 
 
 @dataclass(frozen=True)
@@ -59,115 +59,23 @@ class _Source:
     checkpoint: note.Checkpoint
 
 
-def _batches(log: Path, tail: list[bytes]) -> Iterator[tuple[list[bytes], int]]:
-    """Batches of complete lines with the byte offset of their first; bytes after the last
-    newline (a torn write) are left in `tail`. A missing log has no lines."""
-    pending, offset = b"", 0
-    try:
-        stream = log.open("rb")
-    except FileNotFoundError:
-        tail.append(b"")
-        return
-    with stream:
-        while chunk := stream.read(1 << 22):
-            parts = (pending + chunk).split(b"\n")
-            pending = parts.pop()
-            for start in range(0, len(parts), CHUNK_LINES):
-                batch = parts[start : start + CHUNK_LINES]
-                yield batch, offset
-                offset += sum(len(line) for line in batch) + len(batch)
-    tail.append(pending)
+class _Tree:
+    """Grows the RFC 6962 tree over the lines; keeps roots and byte offsets at wanted sizes."""
 
-
-class _Scan:
-    """Walks the lines once: checks each, grows the tree, keeps the roots at wanted sizes."""
-
-    def __init__(self, report: LogReport, wanted: set[int]) -> None:
-        self.report, self.wanted = report, wanted
+    def __init__(self, wanted: set[int]) -> None:
+        self.wanted = wanted
         self.tree = CompactRange()
-        self.roots: dict[int, bytes] = {0: self.tree.root()} if 0 in wanted else {}
-        self.offsets: dict[int, int] = {
-            0: 0
-        }  # byte offset where line `size` starts, at wanted sizes
-        self.fragment: tuple[int, int, bytes] | None = (
-            None  # (index, offset, bytes) awaiting its event
-        )
-        self.first_event: dict[str, Any] | None = None
-
-    def problem(self, index: int, message: str) -> None:
-        self.report.problems.append(Problem("LINE", f"line {index + 1}: {message}", index + 1))
-
-    def _all_good(self, lines: list[bytes], start: int) -> bool:
-        """The fast path: the whole batch canonical, numbered and typed, checked in bulk."""
-        values = all_canonical(lines) if self.fragment is None else None
-        if values is None:
-            return False
-        seqs = [v.get("seq") if isinstance(v, dict) else None for v in values]
-        if seqs != list(range(start, start + len(lines))):
-            return False
-        if not all(isinstance(v.get("type"), str) and isinstance(v.get("ts"), str) for v in values):
-            return False
-        if start == 0 and values:
-            self.first_event = values[0]
-        return True
+        self.roots: dict[int, bytes] = {0: self.tree.root()}
+        self.offsets: dict[int, int] = {0: 0}  # where line `size` starts, at wanted sizes
 
     def batch(self, lines: list[bytes], offset: int) -> None:
-        start = self.tree.size
-        if not self._all_good(lines, start):
-            at = offset
-            for i, line in enumerate(lines):
-                self.line(start + i, line, at)
-                at += len(line) + 1
+        tree, wanted = self.tree, self.wanted
         for line in lines:
-            self.tree.push(leaf_hash(line))
+            tree.push(leaf_hash(line))
             offset += len(line) + 1
-            if self.tree.size in self.wanted:
-                self.roots[self.tree.size] = self.tree.root()
-                self.offsets[self.tree.size] = offset
-
-    def line(self, index: int, line: bytes, offset: int) -> None:
-        problem = canonical_problem(line)
-        if problem is not None and problem.startswith("not JSON"):
-            if self.fragment is not None:
-                self.problem(
-                    self.fragment[0], "not a JSON event, and no torn_tail event accounts for it"
-                )
-            self.fragment = (index, offset, line)
-            return
-        event = decode_line(line) if problem is None else None
-        self._account(index, event)
-        if problem is not None or not isinstance(event, dict):
-            self.problem(index, problem or "not a JSON object")
-            return
-        if index == 0:
-            self.first_event = event
-        if event.get("seq") != index:
-            seq = event.get("seq")
-            self.problem(
-                index, f"seq is {seq!r}, expected {index} (a line removed, inserted or moved?)"
-            )
-        elif not isinstance(event.get("type"), str) or not isinstance(event.get("ts"), str):
-            self.problem(index, "an event needs a string `type` and `ts`")
-
-    def _account(self, index: int, event: Any) -> None:
-        if self.fragment is None:
-            return
-        frag_index, frag_offset, data = self.fragment
-        self.fragment = None
-        expected = {
-            "line": frag_index,
-            "offset": frag_offset,
-            "length": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
-        if (
-            isinstance(event, dict)
-            and event.get("type") == "torn_tail"
-            and event.get("fragment") == expected
-        ):
-            self.report.torn_tails.append(frag_index + 1)
-        else:
-            self.problem(frag_index, "not a JSON event, and no torn_tail event accounts for it")
+            if tree.size in wanted:
+                self.roots[tree.size] = tree.root()
+                self.offsets[tree.size] = offset
 
 
 def _read_checkpoints(ledger: Ledger, report: LogReport) -> list[_Source]:
@@ -212,7 +120,7 @@ def _log_key(first: dict[str, Any] | None, report: LogReport) -> tuple[str, byte
 
 
 def _hold(
-    sources: list[_Source], scan: _Scan, key: tuple[str, bytes] | None, report: LogReport
+    sources: list[_Source], scan: _Tree, key: tuple[str, bytes] | None, report: LogReport
 ) -> None:
     previous: dict[str, int] = {}
     for source in sources:
@@ -252,7 +160,7 @@ def _hold(
     report.latest = max((s.checkpoint.size for s in sources), default=None)
 
 
-def _last_good_size(size: int, sources: list[_Source], scan: _Scan) -> int:
+def _last_good_size(size: int, sources: list[_Source], scan: _Tree) -> int:
     good = [
         s.checkpoint.size
         for s in sources
@@ -261,11 +169,11 @@ def _last_good_size(size: int, sources: list[_Source], scan: _Scan) -> int:
     return max(good, default=0)
 
 
-def _fork_line(size: int, sources: list[_Source], scan: _Scan) -> int:
+def _fork_line(size: int, sources: list[_Source], scan: _Tree) -> int:
     return _last_good_size(size, sources, scan) + 1
 
 
-def _fork_message(where: str, size: int, sources: list[_Source], scan: _Scan) -> str:
+def _fork_message(where: str, size: int, sources: list[_Source], scan: _Tree) -> str:
     low = _last_good_size(size, sources, scan) + 1
     lines = f"line {size}" if low == size else f"lines {low}-{size}"
     return (
@@ -275,7 +183,7 @@ def _fork_message(where: str, size: int, sources: list[_Source], scan: _Scan) ->
 
 
 def _check_unsigned(
-    ledger: Ledger, published: int, scan: _Scan, key: tuple[str, bytes] | None, report: LogReport
+    ledger: Ledger, published: int, scan: _Tree, key: tuple[str, bytes] | None, report: LogReport
 ) -> None:
     """Bytes after the last local checkpoint are a crash's leftovers only if announced."""
     start = scan.offsets.get(published)
@@ -300,26 +208,86 @@ def _check_unsigned(
     )
 
 
-def audit(ledger: Ledger) -> LogReport:
+def _line_start(log: Path, target: int) -> int:
+    """The offset of the first line starting at or after byte `target`."""
+    with log.open("rb") as stream:
+        stream.seek(max(target - 1, 0))
+        stream.readline()
+        return stream.tell() if target else 0
+
+
+def _ranges(log: Path, jobs: int) -> list[tuple[int, int]]:
+    """`jobs` byte ranges of whole lines covering the log (fewer when lines are long)."""
+    size = log.stat().st_size
+    starts = sorted({_line_start(log, size * k // jobs) for k in range(jobs)})
+    return [(a, b) for a, b in zip(starts, [*starts[1:], size], strict=True) if a < b]
+
+
+def _check_range(log: Path, start: int, stop: int) -> LineChecker:
+    """The line checks of one range; a fragment at its end is settled with the next line."""
+    index = 0
+    with log.open("rb") as stream:  # the range's first line number: count the newlines before it
+        while stream.tell() < start:
+            index += stream.read(min(READ_SIZE, start - stream.tell())).count(b"\n")
+    checker = LineChecker(first=index)
+    for lines, offset in batches(log, [], start, stop):
+        checker.batch(lines, offset)
+    if checker.fragment is not None:
+        for lines, offset in batches(log, [], stop):
+            checker.batch(lines[:1], offset)
+            break
+    checker.finish()
+    return checker
+
+
+def _check_lines(ledger: Ledger, jobs: int, tree: _Tree, tail: list[bytes]) -> list[LineChecker]:
+    """Line checks in forked workers while this process grows the tree; in-process when small."""
+    size = ledger.log.stat().st_size if ledger.log.exists() else 0
+    if jobs <= 1 or size < PARALLEL_FROM:
+        checker = LineChecker()
+        for lines, offset in batches(ledger.log, tail):
+            checker.batch(lines, offset)
+            tree.batch(lines, offset)
+        checker.finish()
+        return [checker]
+    ranges = _ranges(ledger.log, jobs)
+    work = lambda span: _check_range(ledger.log, *ranges[span[0]])  # noqa: E731
+    with forked(work, [(i, i + 1) for i in range(len(ranges))], jobs) as results:
+        for lines, offset in batches(ledger.log, tail):
+            tree.batch(lines, offset)
+        return sorted(results, key=lambda checker: checker.first)
+
+
+def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
     """Recompute and check the whole log; the report lists every problem found."""
     report = LogReport()
     sources = _read_checkpoints(ledger, report)
-    scan = _Scan(report, {s.checkpoint.size for s in sources})
+    tree = _Tree({s.checkpoint.size for s in sources})
     tail: list[bytes] = []
-    for lines, offset in _batches(ledger.log, tail):
-        scan.batch(lines, offset)
-        report.length = offset + sum(len(line) for line in lines) + len(lines)
-    report.pending_tail = len(tail[0])
-    if scan.fragment is not None:
-        scan.problem(scan.fragment[0], "not a JSON event, and no torn_tail event accounts for it")
-    report.lines, report.root = scan.tree.size, scan.tree.root()
-    key = _log_key(scan.first_event, report) if report.lines else None
-    _hold(sources, scan, key, report)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of short-lived, acyclic dicts: the cycle collector only slows them down
+    try:
+        checkers = _check_lines(ledger, jobs, tree, tail)
+    finally:
+        if collecting:
+            gc.enable()
+    for checker in checkers:
+        report.problems += [Problem("LINE", p.message, p.line) for p in checker.problems]
+        report.torn_tails += checker.torn_tails
+    report.pending_tail = len(tail[0]) if tail else 0
+    report.lines, report.root = tree.tree.size, tree.tree.root()
+    report.length = _length(ledger, report)
+    key = _log_key(checkers[0].first_event, report) if report.lines else None
+    _hold(sources, tree, key, report)
     local = [
         s.checkpoint.size
         for s in sources
         if s.name.split(" #")[0] in (ledger.history.name, ledger.checkpoint.name)
     ]
-    _check_unsigned(ledger, max(local, default=0), scan, key, report)
+    _check_unsigned(ledger, max(local, default=0), tree, key, report)
     report.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return report
+
+
+def _length(ledger: Ledger, report: LogReport) -> int:
+    return (ledger.log.stat().st_size if ledger.log.exists() else 0) - report.pending_tail

@@ -181,3 +181,30 @@ def test_a_history_that_goes_backwards_is_a_rollback(fifty: Ledger, tmp_path: Pa
     ledger.history.write_text("".join(p + "\n" for p in parts))
     report = audit(ledger)
     assert [p.kind for p in report.problems] == ["ROLLBACK"]
+
+
+@pytest.mark.parametrize("jobs", [2, 3, 5])
+def test_parallel_checks_find_what_the_serial_check_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    from sealguard.ledger import append_many
+    from sealguard.ledger import auditor as audit_module
+
+    ledger = make_log(tmp_path / "rt", 1)
+    for start in range(0, 300, 30):
+        append_many(ledger, [("bulk", {"i": i}) for i in range(start, start + 30)])
+    lines = lines_of(ledger)
+    lines[77] = lines[77].replace(b'"bulk"', b'"BULK"')
+    lines[200] = b"a torn fragment nobody accounted for"
+    write_lines(ledger, lines)
+    serial = audit(ledger, 1)
+    monkeypatch.setattr(audit_module, "PARALLEL_FROM", 0)
+    parallel = audit(ledger, jobs)
+    assert parallel.problems == serial.problems
+    assert (parallel.lines, parallel.root, parallel.length) == (
+        serial.lines,
+        serial.root,
+        serial.length,
+    )
+    assert [p.line for p in serial.problems if p.kind == "LINE"] == [201]
+    assert {p.kind for p in serial.problems} == {"LINE", "FORK"}

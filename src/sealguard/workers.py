@@ -1,0 +1,102 @@
+"""Work spread over forked worker processes: the one process pool sealguard uses.
+
+Workers are forked, so they inherit the parent's data (only span bounds and results cross a
+pipe); each takes the next span from a shared counter, so a few large items cannot leave a
+core idle; every span's result must come back, or the run fails rather than pass.
+"""
+
+import multiprocessing
+import signal
+import traceback
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
+from multiprocessing.connection import Connection, wait
+from typing import Any, TypeVar, cast
+
+from sealguard.errors import SealguardError
+
+T = TypeVar("T")
+Span = tuple[int, int]
+
+
+class WorkerFailed(SealguardError):
+    """A worker process failed; its traceback is in the message."""
+
+
+def _worker(
+    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], ticket: Any, out: Any
+) -> None:
+    """Take the next span until none is left; send each result, or the failure, to `out`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    try:
+        while True:
+            with ticket.get_lock():
+                index = ticket.value
+                ticket.value = index + 1
+            if index >= len(spans):
+                break
+            out.send(work(spans[index]))
+    except BaseException:
+        out.send(WorkerFailed(f"a worker process failed:\n{traceback.format_exc()}"))
+    finally:
+        out.close()
+
+
+def _start_workers(
+    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], jobs: int
+) -> list[tuple[Any, Any]]:
+    """Fork `jobs` workers now; each takes spans one at a time from a shared counter, so a few
+    large items cannot leave a core idle. Returns (result reader, process) pairs."""
+    context = multiprocessing.get_context("fork")
+    ticket = context.Value("q", 0)
+    started = []
+    for _ in range(jobs):
+        reader, writer = context.Pipe(duplex=False)
+        worker = context.Process(target=_worker, args=(work, spans, ticket, writer), daemon=True)
+        worker.start()
+        writer.close()
+        started.append((reader, worker))
+    return started
+
+
+def _results(started: list[tuple[Any, Any]], expected: int) -> Generator[Any, None, None]:
+    """Every span's result from the workers, unordered; fails unless all of them come back."""
+    readers: list[Any] = [reader for reader, _ in started]
+    received = 0
+    try:
+        while readers:
+            for reader in cast(list[Connection], wait(readers)):
+                try:
+                    result = reader.recv()
+                except EOFError:
+                    readers.remove(reader)
+                    continue
+                if isinstance(result, WorkerFailed):
+                    raise result
+                received += 1
+                yield result
+        if received != expected:
+            codes = [worker.exitcode for _, worker in started]
+            raise WorkerFailed(
+                f"worker processes ended early (exit codes {codes}); results are incomplete"
+            )
+    finally:
+        for reader, worker in started:
+            reader.close()
+            worker.terminate()
+            worker.join()
+
+
+@contextmanager
+def forked(work: Callable[[Span], T], spans: list[Span], jobs: int) -> Iterator[Iterator[T]]:
+    """Start `jobs` workers on `spans` now; yields their results, unordered, as they come."""
+    started = _start_workers(work, spans, jobs)
+    results: Generator[Any, None, None] = _results(started, len(spans))
+    try:
+        yield results
+    finally:
+        results.close()
+        for reader, worker in started:  # when the results were never read
+            reader.close()
+            worker.terminate()
+            worker.join()
