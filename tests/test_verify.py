@@ -258,7 +258,7 @@ def test_differences_are_grouped_in_text(make_project: MakeTree, invoke) -> None
     result = invoke("--project", str(project.root), "verify")
     lines = result.output.splitlines()
     assert lines[0] == (
-        "INCIDENT: the sealed build does not match its baseline (INV-D-02): "
+        "INCIDENT: INV-D-02 violated: "
         "1 modified, 1 added, 1 removed, 0 unreadable"
     )
     assert lines[1:] == [

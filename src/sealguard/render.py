@@ -40,9 +40,7 @@ def verify_text(report: "VerifyReport", seconds: float) -> str:
     counts = _counts(report.differences)
     invariants = sorted({d.invariant for d in report.differences})
     lines = [
-        "INCIDENT: the sealed build does not match its baseline ("
-        + ", ".join(invariants or ["INV-D-02"])
-        + "): "
+        f"INCIDENT: {', '.join(invariants) or 'an invariant'} violated: "
         + ", ".join(f"{counts[c]} {c}" for c in CHANGES)
     ]
     for change, items in group_by_change(report.differences).items():
