@@ -28,8 +28,12 @@ def test_seal_writes_manifest_and_journals_its_hash(make_project: MakeTree, invo
     assert events[0]["ts"].endswith("Z")
     lines = [ln for ln in data.decode().splitlines() if not ln.startswith("#")]
     assert [ln.split("  ", 1)[1] for ln in lines] == [
-        "package.json", "src/app.py", "src/lib/util.py", "tests/test_app.py",
-    ]  # fmt: skip
+        "governance/sealguard.toml",
+        "package.json",
+        "src/app.py",
+        "src/lib/util.py",
+        "tests/test_app.py",
+    ]  # fmt: skip  (the config is sealed with the build)
     done = subprocess.run(
         ["sha256sum", "-c", "--strict", "governance/BASELINE_REF.sha256"],
         cwd=project.root, capture_output=True, check=False,

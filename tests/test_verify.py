@@ -257,10 +257,7 @@ def test_differences_are_grouped_in_text(make_project: MakeTree, invoke) -> None
     (project.root / "package.json").unlink()
     result = invoke("--project", str(project.root), "verify")
     lines = result.output.splitlines()
-    assert lines[0] == (
-        "INCIDENT: INV-D-02 violated: "
-        "1 modified, 1 added, 1 removed, 0 unreadable"
-    )
+    assert lines[0] == ("INCIDENT: INV-D-02 violated: 1 modified, 1 added, 1 removed, 0 unreadable")
     assert lines[1:] == [
         "modified:",
         lines[2],

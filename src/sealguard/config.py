@@ -6,10 +6,11 @@ Every error names the file, the line and the key, and maps to exit 78.
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
+from sealguard.durations import parse_duration
 from sealguard.errors import ConfigError
 from sealguard.globs import PathSelector, glob_problem, make_selector
 from sealguard.tomlpos import line_of
@@ -25,9 +26,49 @@ class LedgerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
     witness: str | None = None  # a folder that receives a copy of every checkpoint
 
 
+ReportKind = Literal["vitest-json", "junit-xml", "pytest", "json", "text"]
+SCRUBBERS = (
+    "ansi",
+    "project_root",
+    "temp_paths",
+    "timestamps",
+    "durations",
+    "memory_addresses",
+    "random_seeds",
+)
+NORMALIZERS = (*SCRUBBERS, "sort_tests", "sort_lines")
+_PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+class NormalizeRule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """A custom normaliser: a regex and its placeholder, or a JSON field to redact."""
+
+    regex: str | None = None
+    replacement: str = "<REDACTED>"
+    redact: str | None = None  # a dotted path; `[]` walks a list: "testResults[].startTime"
+
+
+class ProbeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    name: str
+    command: list[str] | str
+    shell: bool = False
+    report: ReportKind = "text"
+    timeout: str = "10m"
+    cwd: str = "."
+    env: dict[str, str] = {}
+    normalize: list[str | NormalizeRule] | None = None  # None: the defaults for the report kind
+    expect_exit: int = 0
+    version: list[str] | str | None = None  # a command that prints the tool's version
+
+    @property
+    def timeout_seconds(self) -> float:
+        return parse_duration(self.timeout)
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     seal: SealConfig
     ledger: LedgerConfig = LedgerConfig()
+    probe: list[ProbeConfig] = []
 
     def selector(self) -> PathSelector:
         return make_selector(self.seal.paths, self.seal.exclude)
@@ -99,6 +140,7 @@ def parse_config(text: str, file: Path) -> Config:
         path, problem = _explain(str(exc))
         raise _error(file, text, path, problem) from None
     _check_globs(config, file, text)
+    _check_probes(config, file, text)
     return config
 
 
@@ -109,6 +151,54 @@ def _check_globs(config: Config, file: Path, text: str) -> None:
                 raise _error(file, text, ["seal", key, index], f'bad glob "{pattern}": {problem}')
     if not config.seal.paths:
         raise _error(file, text, ["seal", "paths"], "must name at least one glob")
+
+
+def _probe_problem(probe: ProbeConfig, seen: set[str]) -> tuple[str, str] | None:
+    """(key, problem) for the first thing wrong with one probe, or None."""
+    if not _PROBE_NAME.fullmatch(probe.name):
+        return "name", f'"{probe.name}" must be letters, digits, "_", "." or "-"'
+    if probe.name in seen:
+        return "name", f'"{probe.name}" names two probes'
+    if not probe.command or (isinstance(probe.command, list) and not probe.command[0]):
+        return "command", "is empty"
+    if isinstance(probe.command, str) and not probe.shell:
+        return "command", "a string command needs shell = true (or write it as an array)"
+    try:
+        if probe.timeout_seconds <= 0:
+            return "timeout", "must be longer than 0s"
+    except ValueError as exc:
+        return "timeout", str(exc)
+    if Path(probe.cwd).is_absolute() or ".." in Path(probe.cwd).parts:
+        return "cwd", "must be a folder inside the project"
+    return None
+
+
+def _normalizer_problem(rule: str | NormalizeRule) -> str | None:
+    if isinstance(rule, str):
+        return (
+            None
+            if rule in NORMALIZERS
+            else f'unknown normaliser "{rule}" (known: {", ".join(NORMALIZERS)})'
+        )
+    if (rule.regex is None) == (rule.redact is None):
+        return "a custom normaliser needs exactly one of `regex` or `redact`"
+    if rule.regex is not None:
+        try:
+            re.compile(rule.regex)
+        except re.error as exc:
+            return f"bad regex: {exc}"
+    return None
+
+
+def _check_probes(config: Config, file: Path, text: str) -> None:
+    seen: set[str] = set()
+    for index, probe in enumerate(config.probe):
+        if found := _probe_problem(probe, seen):
+            raise _error(file, text, ["probe", index, found[0]], found[1])
+        seen.add(probe.name)
+        for number, rule in enumerate(probe.normalize or []):
+            if problem := _normalizer_problem(rule):
+                raise _error(file, text, ["probe", index, "normalize", number], problem)
 
 
 def error_at(file: Path, path: list[str | int], problem: str) -> ConfigError:

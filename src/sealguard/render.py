@@ -33,9 +33,14 @@ def _counts(differences: list[Difference]) -> dict[str, int]:
 def verify_text(report: "VerifyReport", seconds: float) -> str:
     checked = f"{report.files:,} files and {report.symlinks:,} symlinks"
     if report.intact:
+        own = (
+            f"{report.governance_files} sealed governance files too; "
+            if report.governance_files
+            else ""
+        )
         return (
             f"INTACT: {checked} match the baseline (sha256 {report.baseline_sha256}); "
-            f"{size_text(report.bytes)} read in {seconds:.2f} s"
+            f"{own}{size_text(report.bytes)} read in {seconds:.2f} s"
         )
     counts = _counts(report.differences)
     invariants = sorted({d.invariant for d in report.differences})
@@ -61,7 +66,12 @@ def verify_json(report: "VerifyReport", seconds: float) -> dict[str, Any]:
             "sha256": report.baseline_sha256,
             "recorded_sha256": report.recorded_sha256,
         },
-        "checked": {"files": report.files, "symlinks": report.symlinks, "bytes": report.bytes},
+        "checked": {
+            "files": report.files,
+            "symlinks": report.symlinks,
+            "governance_files": report.governance_files,
+            "bytes": report.bytes,
+        },
         "seconds": round(seconds, 3),
         "counts": _counts(report.differences),
         "differences": [

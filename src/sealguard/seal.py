@@ -5,9 +5,13 @@ A baseline is written only where none was ever sealed; replacing one is a govern
 
 import hashlib
 import os
+import shutil
+import stat
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-from sealguard import ledger
+from sealguard import behaviour, ledger
 from sealguard.config import Config, error_at
 from sealguard.errors import DataError, RefusedError
 from sealguard.fsio import write_atomic
@@ -15,6 +19,7 @@ from sealguard.globs import make_selector
 from sealguard.hashing import Progress, hash_paths
 from sealguard.integrity import FileState
 from sealguard.manifest import Entry, Manifest, render_manifest
+from sealguard.probes.run import run_probe
 from sealguard.project import Project
 from sealguard.scan import scan
 
@@ -90,20 +95,76 @@ def _unsealable(state: FileState) -> str:
     return f"{state.path}: {why}"
 
 
-def seal(
-    project: Project, config: Config, jobs: int, progress: Progress | None = None
-) -> SealReport:
-    _refuse_if_sealed(project)
+def _tree_entries(
+    project: Project, config: Config, jobs: int, progress: Progress | None
+) -> tuple[list[Entry], int]:
     present = scan(project.root, config.selector())
     _check_globs_select(project, config, present)
     states = _observe(project, present, jobs, progress)
-    entries = [_entry(state) for state in states]
-    manifest = Manifest(tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries))
+    return [_entry(state) for state in states], sum(s.size for s in states)
+
+
+def _governance_entry(project: Project, path: Path) -> Entry:
+    data = path.read_bytes()
+    return Entry(
+        project.display(path),
+        "file",
+        hashlib.sha256(data).hexdigest(),
+        stat.S_IMODE(path.stat().st_mode),
+    )
+
+
+def _probe_baseline(
+    project: Project, config: Config, entries: list[Entry], jobs: int
+) -> list[Path]:
+    """Run every probe once; refuse unless each passes cleanly and leaves the sealed tree alone."""
+    if not config.probe:
+        return []
+    stale = project.governance / behaviour.BASELINE_DIR
+    if stale.exists() and any(stale.iterdir()):
+        raise RefusedError(
+            f"{project.display(stale)}/ already holds files that were never sealed; "
+            "remove them first"
+        )
+    work = Path(tempfile.mkdtemp(prefix="sealguard-seal-"))
+    evidence = [run_probe(probe, project.root, work, None) for probe in config.probe]
+    for item in evidence:
+        behaviour.refuse_unsound(item)
+    after, _ = _tree_entries(project, config, jobs, None)
+    if after != entries:
+        changed = sorted(
+            {e.path for e in after} ^ {e.path for e in entries}
+            | {a.path for a, b in zip(after, entries, strict=False) if a != b}
+        )
+        raise DataError(
+            f"the probes changed the sealed tree ({', '.join(changed[:5])}); "
+            "exclude what they write "
+            f"or make them write elsewhere (evidence kept in {work})"
+        )
+    files = [
+        path
+        for probe, item in zip(config.probe, evidence, strict=True)
+        for path in behaviour.record(probe, item, project.governance)
+    ]
+    shutil.rmtree(work, ignore_errors=True)
+    return files
+
+
+def seal(
+    project: Project, config: Config, jobs: int, progress: Progress | None = None
+) -> SealReport:
+    """Seal the build: the tree, the config, and (with probes) the behaviour baseline."""
+    _refuse_if_sealed(project)
+    entries, size = _tree_entries(project, config, jobs, progress)
+    behaviour_files = _probe_baseline(project, config, entries, jobs)
+    governance = [_governance_entry(project, p) for p in (project.config_file, *behaviour_files)]
+    manifest = Manifest(
+        tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries + governance)
+    )
     data = render_manifest(manifest)
     write_atomic(project.baseline_file, data)
     digest = hashlib.sha256(data).hexdigest()
     files = [e for e in entries if e.kind == "file"]
-    size = sum(s.size for s in states)
     event = ledger.append(
         project.ledger(config),
         "baseline_sealed",
@@ -112,6 +173,7 @@ def seal(
             "baseline_sha256": digest,
             "files": len(files),
             "symlinks": len(entries) - len(files),
+            "probes": [behaviour.summary(project.governance, p.name) for p in config.probe],
         },
     )
     return SealReport(digest, len(files), len(entries) - len(files), size, event)

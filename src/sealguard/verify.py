@@ -30,6 +30,7 @@ class VerifyReport:
     recorded_sha256: str | None = None
     files: int = 0
     symlinks: int = 0
+    governance_files: int = 0  # the config and behaviour baseline files the manifest lists
     bytes: int = 0
     differences: list[Difference] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
@@ -101,7 +102,13 @@ def _check_tree(
             report.bytes, differences = collect_checks(results, progress)
     finally:
         os.close(root_fd)
-    report.differences += differences
+    # the config and the behaviour baseline are part of the baseline itself
+    report.differences += [
+        Difference(d.change, d.path, d.detail, "INV-D-01")
+        if d.path.startswith("governance/")
+        else d
+        for d in differences
+    ]
     report.differences += find_added(
         (e.path for e in entries), (s for s in present if s.kind != "unreadable")
     )
@@ -110,8 +117,10 @@ def _check_tree(
         for s in present
         if s.kind == "unreadable"
     ]
-    report.files = sum(1 for e in entries if e.kind == "file")
-    report.symlinks = len(entries) - report.files
+    own = sum(1 for e in entries if e.path.startswith("governance/"))
+    report.files = sum(1 for e in entries if e.kind == "file") - own
+    report.symlinks = len(entries) - report.files - own
+    report.governance_files = own
 
 
 def verify(

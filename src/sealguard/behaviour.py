@@ -1,0 +1,96 @@
+"""The behaviour baseline: what each probe gave when the build was sealed.
+
+Under governance/baseline/<probe>/: `output.normalized` (the normalised output) and
+`probe.json` (its hash, the verdict and every test's status, the format signature, the tool
+version, the command and the normalisers in force). Both are listed in BASELINE_REF.sha256.
+"""
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from sealguard.config import ProbeConfig
+from sealguard.errors import DataError
+from sealguard.facts import ProbeBaseline
+from sealguard.probes import normalize
+from sealguard.probes.run import ProbeEvidence
+
+BASELINE_DIR = "baseline"
+
+
+def probe_folder(governance: Path, name: str) -> Path:
+    return governance / BASELINE_DIR / name
+
+
+def refuse_unsound(evidence: ProbeEvidence) -> None:
+    """A baseline is sealed only from a clean, passing run."""
+    facts = evidence.facts
+    problems = []
+    if facts.timed_out:
+        problems.append("it timed out")
+    elif facts.verdict != "PASS":
+        problems.append(
+            f"its verdict is FAIL (exit {facts.exit_code}, expected {facts.expect_exit})"
+        )
+    if facts.report_state not in ("ok", "none"):
+        problems.append(f"its report is {facts.report_state} ({facts.report_problem})")
+    if problems:
+        raise DataError(
+            f"probe {facts.name}: {' and '.join(problems)}; "
+            "a baseline must come from a clean passing run "
+            f"(see {evidence.files['stdout.txt']} and stderr.txt)"
+        )
+
+
+def record(probe: ProbeConfig, evidence: ProbeEvidence, governance: Path) -> list[Path]:
+    """Write the probe's baseline files; returns them."""
+    facts = evidence.facts
+    folder = probe_folder(governance, probe.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    output = folder / "output.normalized"
+    shutil.copyfile(evidence.files["output.normalized"], output)
+    data: dict[str, Any] = {
+        "name": probe.name,
+        "kind": probe.report,
+        "command": probe.command,
+        "expect_exit": probe.expect_exit,
+        "normalize": normalize.describe(probe.normalize, probe.report),
+        "output_sha256": facts.output_sha256,
+        "verdict": facts.verdict,
+        "tests": dict(sorted(facts.tests.items())),
+        "test_count": facts.test_count,
+        "format": facts.format,
+        "tool_version": facts.tool_version,
+    }
+    meta = folder / "probe.json"
+    meta.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return [output, meta]
+
+
+def load(governance: Path, name: str) -> ProbeBaseline | None:
+    """The sealed baseline of one probe, or None when there is none."""
+    try:
+        data = json.loads(
+            (probe_folder(governance, name) / "probe.json").read_text(encoding="utf-8")
+        )
+        return ProbeBaseline(
+            output_sha256=data["output_sha256"],
+            verdict=data["verdict"],
+            tests=data["tests"],
+            test_count=data["test_count"],
+            format=data["format"],
+            tool_version=data["tool_version"],
+        )
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"{probe_folder(governance, name)}/probe.json: unreadable baseline ({exc})"
+        ) from None
+
+
+def summary(governance: Path, name: str) -> dict[str, Any]:
+    """The part of a probe's baseline that the sealing event records."""
+    data = json.loads((probe_folder(governance, name) / "probe.json").read_text(encoding="utf-8"))
+    return {k: data[k] for k in ("name", "output_sha256", "verdict", "test_count", "tool_version")}
