@@ -68,6 +68,7 @@ def run_to_files(
     cwd: Path,
     env: Mapping[str, str],
     outputs: tuple[Path, Path],
+    *,
     timeout: float,
     shell: bool = False,
 ) -> StreamedRun:

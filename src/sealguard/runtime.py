@@ -23,25 +23,58 @@ def _rel(ledger_: ledger.Ledger, path: Path) -> str:
     return path.relative_to(ledger_.folder).as_posix()
 
 
-def record_files(ledger_: ledger.Ledger, files: Mapping[Path, bytes]) -> list[ledger.Event]:
-    """Write each file (atomically), then journal them all in one append."""
-    for path, data in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, data)
-    return ledger.append_many(
-        ledger_,
-        [
+def describe_files(
+    ledger_: ledger.Ledger, paths: Iterable[Path]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Records for files already written in place (such as an export archive)."""
+    records = []
+    for path in paths:
+        data_hash = _sha256(path) or ""
+        records.append(
             (
                 RUNTIME_FILE,
-                {
-                    "path": _rel(ledger_, path),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                },
+                {"path": _rel(ledger_, path), "sha256": data_hash, "size": path.stat().st_size},
             )
-            for path, data in files.items()
-        ],
-    )
+        )
+    return records
+
+
+def _copy(source: Path, target: Path) -> tuple[str, int]:
+    """Copy with bounded memory, fsync, and return (sha256, size) of what was written."""
+    digest, size = hashlib.sha256(), 0
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    with source.open("rb") as src, temp.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    os.replace(temp, target)
+    return digest.hexdigest(), size
+
+
+def write_files(
+    ledger_: ledger.Ledger, files: Mapping[Path, bytes | Path]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Write each file (bytes, or a copy of a file) atomically; returns the records to journal."""
+    records = []
+    for path, content in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            digest, size = _copy(content, path)
+        else:
+            write_atomic(path, content)
+            digest, size = hashlib.sha256(content).hexdigest(), len(content)
+        records.append(
+            (RUNTIME_FILE, {"path": _rel(ledger_, path), "sha256": digest, "size": size})
+        )
+    return records
+
+
+def record_files(ledger_: ledger.Ledger, files: Mapping[Path, bytes | Path]) -> list[ledger.Event]:
+    """Write each file, then journal them all in one append."""
+    return ledger.append_many(ledger_, write_files(ledger_, files))
 
 
 def recorded_files(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -72,6 +105,33 @@ def _sha256(path: Path) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+def check_snapshots(root: Path, events: Iterable[Mapping[str, Any]]) -> list[Difference]:
+    """INV-D-07: every snapshot file still has the hash its event recorded."""
+    found = []
+    for event in events:
+        snapshot = event.get("snapshot") if event.get("type") == "runtime_event" else None
+        if not snapshot:
+            continue
+        folder = root / snapshot["path"]
+        for name, expected in sorted(snapshot["files"].items()):
+            actual = _sha256(folder / name)
+            if actual != expected:
+                what = (
+                    "gone or unreadable"
+                    if actual is None
+                    else "differs from the hash its event recorded"
+                )
+                found.append(
+                    Difference(
+                        "modified" if actual else "removed",
+                        f"{snapshot['path']}/{name}",
+                        what,
+                        "INV-D-07",
+                    )
+                )
+    return found
 
 
 def check_runtime_area(

@@ -18,7 +18,7 @@ from sealguard.hashing import Progress, checking_entries, collect_checks
 from sealguard.integrity import Difference, find_added
 from sealguard.manifest import Manifest, parse_manifest
 from sealguard.project import Project
-from sealguard.runtime import check_runtime_area
+from sealguard.runtime import check_runtime_area, check_snapshots
 from sealguard.scan import scan
 from sealguard.state import baseline_record
 
@@ -60,6 +60,7 @@ def _check_log(
         )
         return None
     report.differences += check_runtime_area(ledger_, events, project.display(ledger_.folder))
+    report.differences += check_snapshots(project.root, events)
     return events
 
 

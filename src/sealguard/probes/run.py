@@ -113,7 +113,7 @@ def run_probe(
     command = _command(probe, report)
     done = run_to_files(
         command, root / probe.cwd, {**os.environ, **probe.env}, (stdout, stderr),
-        probe.timeout_seconds, shell=isinstance(command, str),
+        timeout=probe.timeout_seconds, shell=isinstance(command, str),
     )  # fmt: skip
     console = read_console(_console(stdout) + "\n" + _console(stderr), str(root))
     uses_file = "{report}" in (
