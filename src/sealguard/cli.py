@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from sealguard import __version__, output, render
+from sealguard import __version__, narrative, output, render
 from sealguard.error_handler import guarded
 from sealguard.hashing import default_jobs
 from sealguard.progress import progress_bar
@@ -145,7 +145,7 @@ def observe(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     if as_json:
         output.write_json(to_data(observation.event))
     else:
-        output.write(render.observation_text(observation.event))
+        output.write(narrative.observation_text(observation.event))
     return observation.exit_code
 
 
@@ -162,9 +162,9 @@ def status(ctx: click.Context, as_json: bool) -> int:
     ledger_ = project.ledger(load_config(project.config_file))
     state = fold(read_events(ledger_.log) if ledger_.log.exists() else [])
     if as_json:
-        output.write_json(render.status_json(state))
+        output.write_json(narrative.status_json(state))
     else:
-        output.write(render.status_text(state))
+        output.write(narrative.status_text(state))
     return 0
 
 
@@ -179,7 +179,8 @@ def _find_event(ctx: click.Context, event_id: str) -> "dict[str, Any]":
         if event.get("type") == "runtime_event" and event.get("event_id") == event_id:
             return event
     raise UsageError(
-        f"no observation {event_id} in the governance log (see `sealguard log show --type runtime_event`)"
+        f"no observation {event_id} in the governance log "
+        "(see `sealguard log show --type runtime_event`)"
     )
 
 
@@ -193,7 +194,7 @@ def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
     if as_json:
         output.write_json(event)
     else:
-        output.write(render.observation_text(event))
+        output.write(narrative.observation_text(event))
     return 0
 
 
@@ -204,7 +205,7 @@ def diff(ctx: click.Context, event_id: str) -> int:
     """An observation's diff with the baseline: test status changes, then the outputs' diff."""
     event = _find_event(ctx, event_id)
     project = _project(ctx)
-    output.write(render.diff_text(project.root, event))
+    output.write(narrative.diff_text(project.root, event))
     return 0
 
 
@@ -219,7 +220,7 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
     event = _find_event(ctx, event_id)
     project = _project(ctx)
     log_report = audit(project.ledger(load_config(project.config_file)), default_jobs())
-    output.write(render.diagnosis_text(project.root, event, log_report))
+    output.write(narrative.diagnosis_text(project.root, event, log_report))
     return 0
 
 

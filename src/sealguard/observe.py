@@ -18,6 +18,7 @@ from sealguard.classify import LEVEL, Classification, classify
 from sealguard.config import Config
 from sealguard.errors import RefusedError, UsageError
 from sealguard.events import (
+    Mode,
     ProbeRecord,
     RuntimeEvent,
     SnapshotRecord,
@@ -26,7 +27,7 @@ from sealguard.events import (
     new_id,
     to_data,
 )
-from sealguard.facts import ObservationFacts
+from sealguard.facts import ObservationFacts, ProbeFacts
 from sealguard.facts import Violation as FactViolation
 from sealguard.ledger.export import export
 from sealguard.probes.run import ProbeEvidence, run_probe
@@ -76,6 +77,15 @@ def _violations(project: Project, config: Config, jobs: int) -> tuple[FactViolat
     return tuple(found)
 
 
+def _console(facts: ProbeFacts) -> dict[str, int] | None:
+    summary = facts.console
+    return (
+        {k: getattr(summary, k) for k in ("passed", "failed", "errors", "skipped")}
+        if summary.found
+        else None
+    )
+
+
 def _probe_record(evidence: ProbeEvidence) -> ProbeRecord:
     f = evidence.facts
     b = f.baseline
@@ -83,17 +93,17 @@ def _probe_record(evidence: ProbeEvidence) -> ProbeRecord:
     for status in f.tests.values():
         counts[status] = counts.get(status, 0) + 1
     return ProbeRecord(
-        name=f.name, kind=f.kind, exit_code=f.exit_code, expect_exit=f.expect_exit, timed_out=f.timed_out,
-        signal=f.signal, duration_ms=int(evidence.run.seconds * 1000), verdict=f.verdict,
-        baseline_verdict=b.verdict if b else None, output_sha256=f.output_sha256,
-        baseline_output_sha256=b.output_sha256 if b else None, report_state=f.report_state,
-        report_problem=f.report_problem, test_count=f.test_count,
+        name=f.name, kind=f.kind, exit_code=f.exit_code, expect_exit=f.expect_exit,
+        timed_out=f.timed_out, signal=f.signal, duration_ms=int(evidence.run.seconds * 1000),
+        verdict=f.verdict, baseline_verdict=b.verdict if b else None,
+        output_sha256=f.output_sha256, baseline_output_sha256=b.output_sha256 if b else None,
+        report_state=f.report_state, report_problem=f.report_problem, test_count=f.test_count,
         baseline_test_count=b.test_count if b else None, status_counts=counts,
         status_changes=diffing.status_changes(b.tests, f.tests) if b and f.tests else [],
         format_changed=bool(b and b.format != f.format), tool_version=f.tool_version,
         baseline_tool_version=b.tool_version if b else None, signatures=list(f.signatures),
-        console={k: getattr(f.console, k) for k in ("passed", "failed", "errors", "skipped")} if f.console.found else None,
-        stdout_sha256=evidence.stdout_sha256, stderr_sha256=evidence.stderr_sha256,
+        console=_console(f), stdout_sha256=evidence.stdout_sha256,
+        stderr_sha256=evidence.stderr_sha256,
     )  # fmt: skip
 
 
@@ -104,69 +114,86 @@ def _lines(path: Path | None) -> list[str]:
 def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -> bytes:
     base = behaviour.probe_folder(project.governance, evidence.facts.name) / "output.normalized"
     now = evidence.files.get("output.normalized")
-    lines = diffing.unified(
-        _lines(base), _lines(now), ("baseline/output.normalized", "observed/output.normalized")
-    )
+    names = ("baseline/output.normalized", "observed/output.normalized")
+    lines = diffing.unified(_lines(base), _lines(now), names)
     return diffing.render(evidence.facts.name, record.status_changes, lines).encode()
 
 
-def _wants_snapshot(klass: str, state: ObservationState, now: datetime) -> bool:
-    return klass != "STABLE" or state.last_stable_snapshot_day != now.strftime("%Y-%m-%d")
+@dataclass
+class _Run:
+    """One observation under way: what it found, and what it decided."""
+
+    project: Project
+    ledger: ledger.Ledger
+    state: ObservationState
+    now: datetime
+    evidence: list[ProbeEvidence]
+    facts: ObservationFacts
+    classification: Classification
+    event_id: str
+
+    @property
+    def records(self) -> list[ProbeRecord]:
+        return [_probe_record(e) for e in self.evidence]
+
+    def wants_snapshot(self) -> bool:
+        """Drift and incidents always keep evidence; STABLE once per UTC day."""
+        today = self.now.strftime("%Y-%m-%d")
+        return self.classification.klass != "STABLE" or self.state.last_stable_snapshot_day != today
+
+    def snapshot(self, records: list[ProbeRecord]) -> SnapshotRecord:
+        snapshot_id = "SNP_" + self.event_id[4:]
+        folder = self.ledger.folder / "snapshots" / snapshot_id
+        files: dict[Path, bytes | Path] = {}
+        for item, record in zip(self.evidence, records, strict=True):
+            for name, path in item.files.items():
+                files[folder / item.facts.name / name] = path
+            files[folder / item.facts.name / "diff.txt"] = _diff_text(self.project, item, record)
+        tools = {item.facts.name: item.facts.tool_version for item in self.evidence}
+        described = environment.describe(self.project.root, tools)
+        files[folder / "environment.json"] = json.dumps(described, indent=1).encode()
+        violations = [v.__dict__ for v in (*self.facts.before, *self.facts.after)]
+        files[folder / "sealed-differences.json"] = json.dumps(violations, indent=1).encode()
+        written = runtime.write_files(self.ledger, files)
+        ledger.append_many(self.ledger, written)
+        hashes = {
+            p.relative_to(folder).as_posix(): r[1]["sha256"]
+            for p, r in zip(files, written, strict=True)
+        }
+        return SnapshotRecord(
+            snapshot_id=snapshot_id, path=self.project.display(folder), files=hashes
+        )
+
+    def export_path(self) -> str | None:
+        if self.classification.klass not in ("PRODUCT_DRIFT", "INCIDENT"):
+            return None
+        return (
+            f"{self.project.display(self.project.runtime)}/exports/EXP_{self.event_id[4:]}.tar.gz"
+        )
+
+    def event(self, records: list[ProbeRecord], snapshot: SnapshotRecord | None) -> RuntimeEvent:
+        klass = self.classification.klass
+        after: Mode = {"PRODUCT_DRIFT": "FROZEN", "INCIDENT": "HALTED"}.get(klass, self.state.mode)  # type: ignore[assignment]
+        actions = (["snapshot", "diff"] if snapshot else []) + _ACTIONS.get(klass, [])
+        steps = [
+            Step(rule=s.rule, klass=s.klass, matched=s.matched, detail=s.detail, probe=s.probe)
+            for s in self.classification.path
+        ]
+        return RuntimeEvent(
+            event_id=self.event_id, classification=klass, severity=LEVEL[klass],  # type: ignore[arg-type]
+            observed_at=self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            commit=environment.commit(self.project.root),
+            baseline_sha256=self.state.baseline_sha256,
+            state_before=self.state.mode, state_after=after, why=steps,
+            invariants_before=[Violation(**v.__dict__) for v in self.facts.before],
+            invariants_after=[Violation(**v.__dict__) for v in self.facts.after],
+            probes_run=self.facts.probes_run, probes=records, snapshot=snapshot,
+            export=self.export_path(), actions=actions, next=NEXT_STEP[after],
+            sealguard_version=__version__,
+        )  # fmt: skip
 
 
-def _snapshot(
-    project: Project, ledger_: ledger.Ledger, snapshot_id: str, evidence: list[ProbeEvidence],
-    records: list[ProbeRecord], facts: ObservationFacts,
-) -> SnapshotRecord:  # fmt: skip
-    folder = ledger_.folder / "snapshots" / snapshot_id
-    files: dict[Path, bytes | Path] = {}
-    for item, record in zip(evidence, records, strict=True):
-        for name, path in item.files.items():
-            files[folder / item.facts.name / name] = path
-        files[folder / item.facts.name / "diff.txt"] = _diff_text(project, item, record)
-    tools = {item.facts.name: item.facts.tool_version for item in evidence}
-    files[folder / "environment.json"] = json.dumps(
-        environment.describe(project.root, tools), indent=1
-    ).encode()
-    violations = [v.__dict__ for v in (*facts.before, *facts.after)]
-    files[folder / "sealed-differences.json"] = json.dumps(violations, indent=1).encode()
-    records_written = runtime.write_files(ledger_, files)
-    ledger.append_many(ledger_, records_written)
-    hashes = {
-        path.relative_to(folder).as_posix(): rec[1]["sha256"]
-        for path, rec in zip(files, records_written, strict=True)
-    }
-    return SnapshotRecord(snapshot_id=snapshot_id, path=project.display(folder), files=hashes)
-
-
-def _event(
-    project: Project, state: ObservationState, classification: Classification, facts: ObservationFacts,
-    records: list[ProbeRecord], snapshot: SnapshotRecord | None, event_id: str, now: datetime,
-) -> RuntimeEvent:  # fmt: skip
-    klass = classification.klass
-    after = {"PRODUCT_DRIFT": "FROZEN", "INCIDENT": "HALTED"}.get(klass, state.mode)
-    if state.mode == "HALTED":
-        after = "HALTED"
-    actions = ["snapshot"] if snapshot else []
-    actions += ["diff"] if snapshot and records else []
-    actions += {"PRODUCT_DRIFT": ["log export", "freeze"], "INCIDENT": ["log export", "halt"]}.get(
-        klass, []
-    )
-    exported = (
-        f"{project.display(project.runtime)}/exports/EXP_{event_id[4:]}.tar.gz"
-        if klass in ("PRODUCT_DRIFT", "INCIDENT")
-        else None
-    )
-    return RuntimeEvent(
-        event_id=event_id, classification=klass, severity=LEVEL[klass],  # type: ignore[arg-type]
-        observed_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"), commit=environment.commit(project.root),
-        baseline_sha256=state.baseline_sha256, state_before=state.mode, state_after=after,  # type: ignore[arg-type]
-        why=[Step(rule=s.rule, klass=s.klass, matched=s.matched, detail=s.detail, probe=s.probe) for s in classification.path],
-        invariants_before=[Violation(**v.__dict__) for v in facts.before],
-        invariants_after=[Violation(**v.__dict__) for v in facts.after],
-        probes_run=facts.probes_run, probes=records, snapshot=snapshot, export=exported,
-        actions=actions, next=NEXT_STEP[after], sealguard_version=__version__,
-    )  # fmt: skip
+_ACTIONS = {"PRODUCT_DRIFT": ["log export", "freeze"], "INCIDENT": ["log export", "halt"]}
 
 
 def _run_probes(project: Project, config: Config, work: Path) -> list[ProbeEvidence]:
@@ -174,6 +201,24 @@ def _run_probes(project: Project, config: Config, work: Path) -> list[ProbeEvide
         run_probe(p, project.root, work, behaviour.load(project.governance, p.name))
         for p in config.probe
     ]
+
+
+def _journal(run: _Run) -> Observation:
+    """Snapshot, event file, the runtime_event itself, then the log export: each journaled."""
+    records = run.records
+    snapshot = run.snapshot(records) if run.wants_snapshot() else None
+    event = run.event(records, snapshot)
+    data = to_data(event)
+    event_file = run.ledger.folder / "events" / f"{event.event_id}.json"
+    content = json.dumps(data, indent=1, sort_keys=True).encode()
+    written = runtime.write_files(run.ledger, {event_file: content})
+    journaled = ledger.append_many(run.ledger, [*written, ("runtime_event", data)])[-1]
+    if event.export:
+        archive = run.project.root / event.export
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        export(run.ledger, archive)
+        ledger.append_many(run.ledger, runtime.describe_files(run.ledger, [archive]))
+    return Observation(event, journaled["seq"])
 
 
 def observe(
@@ -189,27 +234,11 @@ def observe(
     try:
         evidence = [] if before else _run_probes(project, config, work)
         after = _violations(project, config, jobs) if evidence else ()
-        facts = ObservationFacts(
-            before, after, tuple(e.facts for e in evidence), probes_run=not before
+        probes = tuple(e.facts for e in evidence)
+        facts = ObservationFacts(before, after, probes, probes_run=not before)
+        run = _Run(
+            project, ledger_, state, now, evidence, facts, classify(facts), new_id("RTE", now)
         )
-        classification = classify(facts)
-        records = [_probe_record(e) for e in evidence]
-        event_id = new_id("RTE", now)
-        snapshot = None
-        if _wants_snapshot(classification.klass, state, now):
-            snapshot = _snapshot(project, ledger_, "SNP_" + event_id[4:], evidence, records, facts)
-        event = _event(project, state, classification, facts, records, snapshot, event_id, now)
-        data = to_data(event)
-        event_file = ledger_.folder / "events" / f"{event_id}.json"
-        written = runtime.write_files(
-            ledger_, {event_file: json.dumps(data, indent=1, sort_keys=True).encode()}
-        )
-        journaled = ledger.append_many(ledger_, [*written, ("runtime_event", data)])[-1]
-        if event.export:
-            archive = project.root / event.export
-            archive.parent.mkdir(parents=True, exist_ok=True)
-            export(ledger_, archive)
-            ledger.append_many(ledger_, runtime.describe_files(ledger_, [archive]))
-        return Observation(event, journaled["seq"])
+        return _journal(run)
     finally:
         shutil.rmtree(work, ignore_errors=True)

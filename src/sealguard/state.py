@@ -15,7 +15,8 @@ RUNTIME_EVENT = "runtime_event"
 NEXT_STEP = {
     "OBSERVING": "observation continues",
     "FROZEN": "observation frozen: an Architect must decide Accept, Investigate or Rollback",
-    "HALTED": "total stop: post-mortem (incident template), root cause, a formal Architect decision, "
+    "HALTED": "total stop: post-mortem (incident template), root cause, "
+    "a formal Architect decision, "
     "correction or rollback by people, then a re-certification run that comes out STABLE",
     "UNSEALED": "run `sealguard seal`",
 }

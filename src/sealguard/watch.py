@@ -8,7 +8,7 @@ import signal
 import threading
 from types import FrameType
 
-from sealguard import output, render
+from sealguard import narrative, output
 from sealguard.config import Config
 from sealguard.errors import RefusedError
 from sealguard.ledger import read_events
@@ -39,11 +39,11 @@ def watch(
         while not stop.event.is_set() and (count is None or done < count):
             state = fold(read_events(ledger_.log))
             if state.mode in ("FROZEN", "HALTED"):
-                output.write(f"watch: not observing. {render.status_text(state)}")
+                output.write(f"watch: not observing. {narrative.status_text(state)}")
             else:
                 try:
                     observation = observe(project, config, jobs)
-                    output.write(render.observation_text(observation.event))
+                    output.write(narrative.observation_text(observation.event))
                 except RefusedError as exc:  # frozen meanwhile by another process
                     output.write(f"watch: {exc.message}")
             done += 1

@@ -1,0 +1,175 @@
+"""What an observation says to people: its summary, the state, its diff, its diagnosis.
+
+No I/O beyond reading evidence files the event names; callers print the result.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sealguard.events import RuntimeEvent, from_data, to_data
+
+
+def _event_dict(event: dict[str, Any] | RuntimeEvent) -> dict[str, Any]:
+    return event if isinstance(event, dict) else to_data(event)
+
+
+def _probe_line(p: dict[str, Any]) -> str:
+    verdict = p["verdict"] + (
+        f" (baseline {p['baseline_verdict']})"
+        if p["baseline_verdict"] not in (None, p["verdict"])
+        else ""
+    )
+    exit_text = "timed out" if p["timed_out"] else f"exit {p['exit_code']}"
+    changes = f", {len(p['status_changes'])} status changes" if p["status_changes"] else ""
+    seconds = p["duration_ms"] / 1000
+    return (
+        f"  {p['name']}  {verdict}  {exit_text}  {p['test_count']} tests{changes}  {seconds:.1f}s"
+    )
+
+
+def observation_text(event: dict[str, Any] | RuntimeEvent) -> str:
+    """A short human summary: class, why, what changed, where the evidence is, what comes next."""
+    e = _event_dict(event)
+    lines = [
+        f"{e['classification']} ({e['severity']}): {e['event_id']} at {e['observed_at']}, "
+        f"commit {e['commit'] or 'none'}"
+    ]
+    lines.append("why:")
+    lines += [f"  {s['rule']}{_probe_tag(s)} {s['detail']}" for s in e["why"] if s["matched"]]
+    for key, label in (
+        ("invariants_before", "before the probes"),
+        ("invariants_after", "after the probes"),
+    ):
+        if e[key]:
+            lines.append(f"invariants violated {label}:")
+            lines += [
+                f"  {v['invariant']} {v['change']} {v['path']}: {v['detail']}" for v in e[key][:10]
+            ]
+    if e["probes"]:
+        lines.append("probes:")
+        lines += [_probe_line(p) for p in e["probes"]]
+    changed = [(p["name"], c) for p in e["probes"] for c in p["status_changes"]]
+    if changed:
+        lines.append("changed:")
+        lines += [
+            f"  {name}: {c['test']} {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
+            for name, c in changed[:10]
+        ]
+    if not e["probes_run"]:
+        lines.append("probes: not run (an invariant was already violated)")
+    if e["snapshot"]:
+        lines.append(f"evidence: {e['snapshot']['path']}/ ({len(e['snapshot']['files'])} files)")
+    if e["export"]:
+        lines.append(f"log export: {e['export']}")
+    lines.append(f"state: {e['state_before']} -> {e['state_after']}")
+    lines.append(f"next: {e['next']}")
+    return "\n".join(lines)
+
+
+def status_json(state: Any) -> dict[str, Any]:
+    return {
+        "state": state.mode,
+        "since": state.since,
+        "because": state.because,
+        "reason": state.reason,
+        "next": state.next_step,
+        "baseline_sha256": state.baseline_sha256,
+        "recent": [
+            {
+                "event_id": e.get("event_id"),
+                "ts": e.get("ts"),
+                "classification": e.get("classification"),
+            }
+            for e in state.recent
+        ],
+    }
+
+
+def status_text(state: Any) -> str:
+    lines = [
+        f"state: {state.mode} since {state.since or '-'} "
+        f"({state.because or '-'}: {state.reason or '-'})"
+    ]
+    lines.append(f"baseline in force: sha256 {state.baseline_sha256 or 'none'}")
+    lines.append(f"next: {state.next_step}")
+    if state.recent:
+        lines.append("recent observations:")
+        lines += [
+            f"  {e.get('ts')} {e.get('event_id')} {e.get('classification')}"
+            for e in reversed(state.recent)
+        ]
+    return "\n".join(lines)
+
+
+def diff_text(root: Path, event: dict[str, Any]) -> str:
+    """Per-test status changes first, then each probe's bounded diff kept in the snapshot."""
+    out = []
+    for p in event["probes"]:
+        out.append(f"== probe {p['name']}")
+        snapshot = event.get("snapshot")
+        kept = root / snapshot["path"] / p["name"] / "diff.txt" if snapshot else None
+        if kept is not None and kept.exists():
+            out.append(kept.read_text(encoding="utf-8").rstrip())
+        elif p["status_changes"] or p["output_sha256"] != p["baseline_output_sha256"]:
+            out += [
+                f"{c['test']}: {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
+                for c in p["status_changes"]
+            ]
+            out.append("(no snapshot was kept for this observation, so no output diff)")
+        else:
+            out.append("(identical to the baseline)")
+    return "\n".join(out) if out else "(no probe ran in this observation)"
+
+
+def _probe_tag(step: dict[str, Any]) -> str:
+    return f" [{step['probe']}]" if step.get("probe") else ""
+
+
+def _check(ok: bool, question: str) -> str:
+    return f"[{'x' if ok else ' '}] {question} {'yes' if ok else 'NO'}"
+
+
+def diagnosis_text(root: Path, event: dict[str, Any], log_report: Any) -> str:
+    """The runbook's checklist, answered for one observation, then its path through the rules."""
+    event_file = root / "governance" / "runtime" / "events" / f"{event['event_id']}.json"
+    try:
+        from_data(json.loads(event_file.read_text(encoding="utf-8")))
+        valid = True
+    except (OSError, ValueError, TypeError):
+        valid = False
+    baseline_changed = [
+        v
+        for v in event["invariants_before"] + event["invariants_after"]
+        if v["invariant"] == "INV-D-01"
+    ]
+    console = [(p["name"], p["console"]) for p in event["probes"]]
+    lines = [
+        f"diagnosis of {event['event_id']} ({event['classification']})",
+        _check(valid, f"a valid RUNTIME_EVENT.json? ({event_file.relative_to(root)})"),
+        _check(log_report.intact, "the governance log append-only (never modified)?"),
+        _check(not baseline_changed, "the baseline unchanged (it MUST be)?"),
+    ]
+    for name, summary in console:
+        if summary is None:
+            lines.append(
+                f"[ ] tests passing on the console ({name})? no console summary was recognised"
+            )
+        else:
+            green = summary["failed"] == 0 and summary["errors"] == 0 and summary["passed"] > 0
+            lines.append(
+                _check(green, f"tests passing on the console ({name})?")
+                + f": {summary['passed']} passed, {summary['failed']} failed, "
+                f"{summary['errors']} errors"
+            )
+    lines.append(
+        "runbook: baseline changed -> INCIDENT; console green but report invalid -> TOOLING_DRIFT; "
+        "tests failing or output different -> PRODUCT_DRIFT"
+    )
+    lines.append("path through the rules (first match wins):")
+    lines += [
+        f"  {'->' if s['matched'] else '  '} {s['rule']} {s['class']}{_probe_tag(s)}"
+        + (f": {s['detail']}" if s["matched"] else "")
+        for s in event["why"]
+    ]
+    return "\n".join(lines)
