@@ -98,7 +98,8 @@ def pytest_tests(text: str) -> dict[str, str]:
 
 
 def _tracebacks(text: str, root: str) -> list[str]:
-    frames = _FRAME.findall(text)
+    # frames of the interpreter itself ("<frozen runpy>") take no side
+    frames = [f for f in _FRAME.findall(text) if not f.startswith("<")]
     if not frames:
         return []
     product = [

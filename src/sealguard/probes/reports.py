@@ -5,12 +5,14 @@ with their status, the report's own overall flag, and its format signature: the 
 and the set of its keys (JSON) or of its elements and attributes (XML).
 """
 
+import copy
 import json
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-from junitparser import Error, Failure, JUnitXml, Skipped, TestSuite
+from junitparser import Error, Failure, JUnitXml, Skipped
+from junitparser.junitparser import JUnitXmlError
 
 from sealguard.facts import ReportState, TestStatus
 
@@ -107,13 +109,16 @@ def _status(case: Any) -> TestStatus:
 
 def _junit(text: bytes) -> Reading:
     try:
-        xml = JUnitXml.fromstring(text)
+        root = ElementTree.fromstring(text)
     except (ElementTree.ParseError, ValueError) as exc:
         return Reading("unparseable", f"not XML ({exc})")
-    root = xml._elem
     if root.tag not in ("testsuites", "testsuite"):
         return Reading("unparseable", f"not a JUnit report (root element <{root.tag}>)")
-    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+    try:
+        xml = JUnitXml.fromroot(copy.deepcopy(root))
+    except JUnitXmlError as exc:
+        return Reading("unparseable", f"not a JUnit report ({exc})")
+    suites = list(xml)
     tests = {f"{case.classname}::{case.name}": _status(case) for suite in suites for case in suite}
     signature = {"kind": "junit-xml", "shape": sorted(_xml_shape(root))}
     return Reading("ok", document=_element(root), tests=tests, format=signature)

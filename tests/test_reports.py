@@ -1,0 +1,92 @@
+"""Report readers: vitest/jest JSON, JUnit XML, generic JSON; their states and signatures."""
+
+import json
+
+from sealguard.probes.reports import key_paths, read_report
+
+ROOT = "/srv/product"
+VITEST = {
+    "numTotalTests": 3, "numPassedTests": 2, "numFailedTests": 1, "success": False,
+    "startTime": 1764180000000,
+    "testResults": [
+        {
+            "name": f"{ROOT}/src/sum.test.js", "status": "failed", "message": "",
+            "startTime": 1764180000001, "endTime": 1764180000009,
+            "assertionResults": [
+                {"ancestorTitles": ["sum"], "fullName": "sum adds", "status": "passed", "title": "adds", "duration": 1},
+                {"ancestorTitles": ["sum"], "fullName": "sum carries", "status": "failed", "title": "carries",
+                 "failureMessages": ["expected 3 to be 4"], "duration": 2},
+                {"ancestorTitles": ["sum"], "fullName": "sum later", "status": "todo", "title": "later"},
+            ],
+        }
+    ],
+}  # fmt: skip
+JUNIT = b"""<?xml version="1.0" encoding="utf-8"?>
+<testsuites name="pytest tests"><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="4"
+ time="0.05" timestamp="2026-11-26T18:00:00" hostname="ci-7">
+<testcase classname="tests.test_calc" name="test_ok" time="0.001"/>
+<testcase classname="tests.test_calc" name="test_bad" time="0.002"><failure message="assert 1 == 2">E</failure></testcase>
+<testcase classname="tests.test_calc" name="test_err" time="0.001"><error message="boom">E</error></testcase>
+<testcase classname="tests.test_calc" name="test_skip" time="0"><skipped message="later"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_vitest_json() -> None:
+    reading = read_report("vitest-json", json.dumps(VITEST).encode(), ROOT)
+    assert reading.state == "ok" and reading.success is False
+    assert reading.tests == {
+        "src/sum.test.js > sum adds": "passed",
+        "src/sum.test.js > sum carries": "failed",
+        "src/sum.test.js > sum later": "todo",
+    }
+    assert "testResults[].assertionResults[].status" in reading.format["keys"]
+
+
+def test_vitest_suites_failing_before_any_test() -> None:
+    broken = {
+        "testResults": [
+            {
+                "name": f"{ROOT}/a.test.js",
+                "status": "failed",
+                "message": "Cannot find package 'x'",
+                "assertionResults": [],
+            }
+        ]
+        * 2
+    }
+    reading = read_report("vitest-json", json.dumps(broken).encode(), ROOT)
+    assert reading.tests == {} and reading.suite_failures == ("Cannot find package 'x'",) * 2
+
+
+def test_junit_xml() -> None:
+    reading = read_report("junit-xml", JUNIT, ROOT)
+    assert reading.state == "ok"
+    assert reading.tests == {
+        "tests.test_calc::test_ok": "passed",
+        "tests.test_calc::test_bad": "failed",
+        "tests.test_calc::test_err": "error",
+        "tests.test_calc::test_skip": "skipped",
+    }
+    assert "/testsuites/testsuite@hostname" in reading.format["shape"]
+    assert reading.document["children"][0]["attrs"]["hostname"] == "ci-7"
+
+
+def test_report_states() -> None:
+    assert read_report("junit-xml", None, ROOT).state == "missing"
+    assert read_report("vitest-json", b"  \n", ROOT).state == "empty"
+    assert read_report("vitest-json", b'{"testResults": [', ROOT).state == "unparseable"
+    assert read_report("vitest-json", b'{"a": 1}', ROOT).problem.startswith(
+        "not a vitest/jest JSON report"
+    )
+    assert read_report("junit-xml", JUNIT[:200], ROOT).state == "unparseable"
+    assert (
+        read_report("junit-xml", b"<html/>", ROOT).problem
+        == "not a JUnit report (root element <html>)"
+    )
+    assert read_report("text", b"anything", ROOT).state == "none"
+
+
+def test_generic_json_and_key_paths() -> None:
+    reading = read_report("json", b'{"a": {"b": [1, {"c": 2}]}}', ROOT)
+    assert reading.state == "ok"
+    assert key_paths(reading.document) == {"a", "a.b", "a.b[].c"}
