@@ -134,7 +134,7 @@ def test_observation_takes_the_most_severe_probe_and_records_the_path() -> None:
         name="e2e",
         exit_code=127,
         report_state="missing",
-        **{k: v for k, v in NO_TESTS.items()},
+        **NO_TESTS,
     )
     drift = replace(SOUND, name="unit", output_sha256="e" * 64)
     result = classify(ObservationFacts((), (), (SOUND, tooling, drift)))
@@ -159,3 +159,11 @@ def test_invariants_make_an_incident() -> None:
 def test_rule_table_lists_every_rule_once() -> None:
     ids = [row[0] for row in rule_table()]
     assert len(ids) == len(set(ids)) and ids[:2] == ["INC-01", "INC-02"]
+
+
+def test_readme_lists_the_rule_table() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for rule_id, klass, meaning in rule_table():
+        assert f"| {rule_id} | {klass} | {meaning} |" in readme, rule_id

@@ -135,9 +135,9 @@ def test_real_sigint_exits_130_without_traceback(tmp_path: Path) -> None:
     code = (
         "import os, signal, sealguard.demo as d\n"
         "real = d._walk\n"
-        "def walk(project):\n"
+        "def walk(scratch):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    return real(project)\n"
+        "    return real(scratch)\n"
         "d._walk = walk\n"
         "from sealguard.cli import main\n"
         "main()\n"

@@ -1,31 +1,55 @@
-"""`sealguard demo`: the whole loop on an embedded sample product, in a scratch folder.
+"""`sealguard demo`: the whole loop on an embedded sample product, offline, in a scratch folder.
 
-It copies the sample product (fuelcalc), writes its config, seals it, verifies it, then edits
-one sealed file the way an unauthorised hot-fix would, and shows the INCIDENT that follows.
+The sample product (fuelcalc, pure Python) is sealed with one probe: its CLI run on sealed
+inputs. Then the demo walks it through the four classes the way each happens in the wild:
+STABLE; TOOLING_DRIFT when the probe runner disappears; PRODUCT_DRIFT when operational data
+outside the sealed paths changes the output (observation freezes, and a further attempt is
+refused); and, on a second copy, INCIDENT when a sealed file is hot-fixed (observation halts).
 """
 
+import json
 import shutil
+import stat
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
-from sealguard import output, render
+from sealguard import narrative, output, render
 from sealguard.config import load_config
-from sealguard.errors import UsageError
+from sealguard.errors import RefusedError, UsageError
 from sealguard.exitcodes import ExitCode
 from sealguard.hashing import default_jobs
+from sealguard.ledger import audit, read_events
+from sealguard.observe import observe
 from sealguard.project import Project
 from sealguard.seal import seal
-from sealguard.starter import init
+from sealguard.state import fold
 from sealguard.verify import verify
 
 TAMPERED = "src/fuelcalc/fuel.py"
+RUNNER = "tools/fuel-probe"
+CONFIG = """\
+# The sealed build: the product's code, its tests and the fixed inputs the probe runs on.
+[seal]
+paths = ["src/**", "tests/**", "README.md"]
+exclude = ["**/__pycache__/**"]
+
+# One probe: the product's CLI on the sealed inputs (tools/ and data/ are not sealed).
+[[probe]]
+name = "fuel-table"
+command = ["tools/fuel-probe"]
+report = "text"
+timeout = "30s"
+env = {{ PYTHON = {python}, PYTHONPATH = "src", PYTHONDONTWRITEBYTECODE = "1" }}
+"""
 
 
-def _step(number: int, title: str) -> None:
-    output.write(f"\n== {number}. {title}")
+def _step(title: str) -> None:
+    output.write(f"\n== {title}")
 
 
 def _copy_product(target: Path) -> None:
@@ -34,48 +58,94 @@ def _copy_product(target: Path) -> None:
         shutil.copytree(
             folder, target, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True
         )
+    runner = target / RUNNER
+    runner.chmod(runner.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def _verify_and_show(project: Project) -> bool:
-    started = time.perf_counter()
-    report = verify(project, load_config(project.config_file), default_jobs())
-    output.write(render.verify_text(report, time.perf_counter() - started))
-    return report.intact
-
-
-def _walk(project: Project) -> bool:
-    _step(1, f"copy the sample product 'fuelcalc' to {project.root}")
+def _sealed_copy(root: Path) -> Project:
+    project = Project(root.resolve())
     _copy_product(project.root)
-    _step(2, "sealguard init: write governance/sealguard.toml")
-    count = init(project)
-    output.write(f"the starter config seals {count} files")
-    _step(3, "sealguard seal: hash the sealed build into governance/BASELINE_REF.sha256")
+    project.governance.mkdir(exist_ok=True)
+    project.config_file.write_text(CONFIG.format(python=json.dumps(sys.executable)))
     started = time.perf_counter()
     report = seal(project, load_config(project.config_file), default_jobs())
     output.write(
         render.seal_text(report, "governance/BASELINE_REF.sha256", time.perf_counter() - started)
     )
-    _step(4, "sealguard verify: nothing has changed yet")
-    first_intact = _verify_and_show(project)
-    _step(5, f"an unauthorised hot-fix edits {TAMPERED} (the reserve drops from 1200 to 900 kg)")
-    tampered = project.root / TAMPERED
-    tampered.write_text(tampered.read_text().replace("RESERVE_KG = 1_200", "RESERVE_KG = 900"))
-    _step(6, "sealguard verify: the change is caught and named (exit code 3, INCIDENT)")
-    second_intact = _verify_and_show(project)
-    return first_intact and not second_intact
+    return project
 
 
-def run_demo(keep: Path | None) -> int:
-    """Exit 0 when the demo showed what it should: intact, then an INCIDENT naming the file."""
+def _observe(project: Project) -> str:
+    try:
+        observation = observe(project, load_config(project.config_file), default_jobs())
+    except RefusedError as exc:
+        output.write(f"refused (exit {int(exc.exit_code)}): {exc.message}")
+        return "REFUSED"
+    output.write(narrative.observation_text(observation.event))
+    return observation.event.classification
+
+
+def _walk(scratch: Path) -> list[str]:
+    seen: list[str] = []
+    _step(
+        f"1. seal the sample product 'fuelcalc' in {scratch / 'fuelcalc'} "
+        "(code, tests, config, behaviour)"
+    )
+    project = _sealed_copy(scratch / "fuelcalc")
+    output.write(project.config_file.read_text().rstrip())
+    _step("2. sealguard observe: nothing has changed (STABLE, exit 0)")
+    seen.append(_observe(project))
+    _step(
+        f"3. the probe runner {RUNNER} disappears (a broken tool, not the product): TOOLING_DRIFT"
+    )
+    runner = project.root / RUNNER
+    kept = runner.read_bytes()
+    runner.unlink()
+    seen.append(_observe(project))
+    runner.write_bytes(kept)
+    runner.chmod(0o755)
+    _step("4. operational data outside the sealed paths changes the output: PRODUCT_DRIFT, FROZEN")
+    (project.root / "data/reserve.json").write_text('{"reserve_kg": 900}\n')
+    seen.append(_observe(project))
+    _step("   sealguard diff: what changed, from the evidence kept in the snapshot")
+    state = fold(read_events(project.log_file))
+    output.write(narrative.diff_text(project.root, state.recent[-1]))
+    _step("5. observing while frozen is refused, and the refusal is journaled (exit 4)")
+    seen.append(_observe(project))
+    _step("6. on a second sealed copy, a hot-fix edits a sealed file: INCIDENT, HALTED")
+    second = _sealed_copy(scratch / "fuelcalc-2")
+    fuel = second.root / TAMPERED
+    fuel.write_text(fuel.read_text().replace("RESERVE_KG = 1_200", "RESERVE_KG = 900"))
+    seen.append(_observe(second))
+    _step("7. sealguard verify names what changed; sealguard log verify shows the evidence intact")
+    started = time.perf_counter()
+    report = verify(second, load_config(second.config_file), default_jobs())
+    output.write(render.verify_text(report, time.perf_counter() - started))
+    output.write(render.log_text(audit(second.ledger(load_config(second.config_file)), 1)))
+    return seen
+
+
+EXPECTED = ["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "REFUSED", "INCIDENT"]
+
+
+def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] = _walk) -> int:
+    """Exit 0 when the demo showed what it should: the four classes and the refusal, in order."""
     with ExitStack() as stack:
         if keep is None:
-            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sealguard-demo-")))
+            scratch = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="sealguard-demo-"))
+            )
         elif keep.exists():
             raise UsageError(f"{keep}: already exists; --keep needs a new folder")
         else:
-            root = keep
-        ok = _walk(Project(root.resolve()))
-    output.write(
-        "\ndemo complete: the INCIDENT above is the expected outcome" if ok else "\ndemo FAILED"
-    )
-    return int(ExitCode.OK if ok else ExitCode.INTERNAL)
+            keep.mkdir(parents=True)
+            scratch = keep
+        seen = walk(scratch)
+    if seen == EXPECTED:
+        output.write(
+            "\ndemo complete: STABLE, TOOLING_DRIFT, PRODUCT_DRIFT (then refused), INCIDENT, "
+            "as expected"
+        )
+        return int(ExitCode.OK)
+    output.write(f"\ndemo FAILED: saw {seen}, expected {EXPECTED}")
+    return int(ExitCode.INTERNAL)

@@ -20,12 +20,16 @@ def _probe_line(p: dict[str, Any]) -> str:
         if p["baseline_verdict"] not in (None, p["verdict"])
         else ""
     )
-    exit_text = "timed out" if p["timed_out"] else f"exit {p['exit_code']}"
+    if p["timed_out"]:
+        exit_text = "timed out"
+    elif p["exit_code"] is None and p["signal"] is None:
+        exit_text = "not started"
+    else:
+        exit_text = f"exit {p['exit_code']}" if p["signal"] is None else f"signal {p['signal']}"
     changes = f", {len(p['status_changes'])} status changes" if p["status_changes"] else ""
+    tests = f"  {p['test_count']} tests" if p["test_count"] or p["kind"] != "text" else ""
     seconds = p["duration_ms"] / 1000
-    return (
-        f"  {p['name']}  {verdict}  {exit_text}  {p['test_count']} tests{changes}  {seconds:.1f}s"
-    )
+    return f"  {p['name']}  {verdict}  {exit_text}{tests}{changes}  {seconds:.1f}s"
 
 
 def observation_text(event: dict[str, Any] | RuntimeEvent) -> str:
@@ -146,7 +150,7 @@ def diagnosis_text(root: Path, event: dict[str, Any], log_report: Any) -> str:
     console = [(p["name"], p["console"]) for p in event["probes"]]
     lines = [
         f"diagnosis of {event['event_id']} ({event['classification']})",
-        _check(valid, f"a valid RUNTIME_EVENT.json? ({event_file.relative_to(root)})"),
+        _check(valid, "a valid RUNTIME_EVENT.json?") + f" ({event_file.relative_to(root)})",
         _check(log_report.intact, "the governance log append-only (never modified)?"),
         _check(not baseline_changed, "the baseline unchanged (it MUST be)?"),
     ]

@@ -115,7 +115,7 @@ def _junit(text: bytes) -> Reading:
     if root.tag not in ("testsuites", "testsuite"):
         return Reading("unparseable", f"not a JUnit report (root element <{root.tag}>)")
     try:
-        xml = JUnitXml.fromroot(copy.deepcopy(root))
+        xml = JUnitXml.fromroot(copy.deepcopy(root))  # type: ignore[arg-type]  # its stubs name lxml
     except JUnitXmlError as exc:
         return Reading("unparseable", f"not a JUnit report ({exc})")
     suites = list(xml)

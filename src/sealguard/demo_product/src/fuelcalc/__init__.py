@@ -1,5 +1,5 @@
-"""fuelcalc: fuel needed for one flight leg (sample product for sealguard's demo)."""
+"""fuelcalc: fuel needed for flight legs (the sample product of sealguard's demo)."""
 
-from fuelcalc.fuel import leg_fuel_kg
+from fuelcalc.fuel import leg_fuel_kg, reserve_kg
 
-__all__ = ["leg_fuel_kg"]
+__all__ = ["leg_fuel_kg", "reserve_kg"]
