@@ -128,7 +128,7 @@ def _walk(scratch: Path) -> list[str]:
 EXPECTED = ["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "REFUSED", "INCIDENT"]
 
 
-def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] = _walk) -> int:
+def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] | None = None) -> int:
     """Exit 0 when the demo showed what it should: the four classes and the refusal, in order."""
     with ExitStack() as stack:
         if keep is None:
@@ -140,7 +140,7 @@ def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] = _walk) -> in
         else:
             keep.mkdir(parents=True)
             scratch = keep
-        seen = walk(scratch)
+        seen = (walk or _walk)(scratch)
     if seen == EXPECTED:
         output.write(
             "\ndemo complete: STABLE, TOOLING_DRIFT, PRODUCT_DRIFT (then refused), INCIDENT, "
