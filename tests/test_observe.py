@@ -180,3 +180,36 @@ def test_event_file_matches_the_log_and_the_shipped_schema(project: Project) -> 
     logged = next(e for e in read_events(project.log_file) if e.get("event_id") == data["event_id"])
     assert {k: v for k, v in logged.items() if k not in ("seq", "ts", "type")} == data
     assert os.path.getsize(event_file) > 0
+
+
+def test_a_huge_stdout_is_streamed_and_hashed_whole(tmp_path: Path) -> None:
+    """100 MB of output: memory stays bounded, and the whole stream is hashed."""
+    import hashlib
+    import resource
+    import sys
+
+    from .conftest import write_tree
+
+    line = "x" * 999 + "\n"
+    count = 100_000
+    script = f"import sys\nline = {line!r}\nfor _ in range({count}):\n    sys.stdout.write(line)\n"
+    root = tmp_path / "loud"
+    write_tree(root, {"src/loud.py": script})
+    config = (
+        '[seal]\npaths = ["src/**"]\n\n[[probe]]\nname = "loud"\n'
+        f'command = [{json.dumps(sys.executable)}, "src/loud.py"]\nreport = "text"\ntimeout = "2m"\n'
+    )
+    write_tree(root, {"governance/sealguard.toml": config})
+    project = Project(root)
+    from sealguard.seal import seal
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    seal(project, load_config(project.config_file), jobs=1)
+    observation = run(project)
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert observation.event.classification == "STABLE"
+    assert (
+        observation.event.probes[0].stdout_sha256
+        == hashlib.sha256((line * count).encode()).hexdigest()
+    )
+    assert grown_mib < 64, f"memory grew by {grown_mib:.0f} MiB for 100 MB of output"

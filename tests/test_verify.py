@@ -271,3 +271,13 @@ def test_differences_are_grouped_in_text(make_project: MakeTree, invoke) -> None
 
 def test_difference_is_a_value() -> None:
     assert Difference("added", "a", "x") == Difference("added", "a", "x", "INV-D-02")
+
+
+def test_the_config_is_sealed_with_the_build(make_project: MakeTree) -> None:
+    project = sealed(make_project)
+    with project.config_file.open("a") as stream:
+        stream.write("# a quiet edit\n")
+    report = verify(project, load_config(project.config_file), 1)
+    assert [(d.invariant, d.change, d.path) for d in report.differences] == [
+        ("INV-D-01", "modified", "governance/sealguard.toml")
+    ]

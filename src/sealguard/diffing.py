@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from sealguard.events import StatusChange
 
 DIFF_LINES = 400  # lines of unified diff kept inline; the full outputs stay in the snapshot
+DIFF_MAX_BYTES = 8 << 20  # larger outputs are not diffed in memory
 
 
 def status_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[StatusChange]:

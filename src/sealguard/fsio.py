@@ -1,5 +1,6 @@
 """Writing files so that a crash leaves either the old content or the new, never a mix."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -40,3 +41,12 @@ def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Create `path` with `data`; fails with FileExistsError rather than overwrite."""
     _write_synced(path, data, os.O_EXCL, mode)
     fsync_dir(path.parent)
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks (memory stays bounded)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -112,10 +112,20 @@ def _lines(path: Path | None) -> list[str]:
 
 
 def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -> bytes:
+    """The diff kept in the snapshot; outputs too large to diff in memory are only named."""
     base = behaviour.probe_folder(project.governance, evidence.facts.name) / "output.normalized"
     now = evidence.files.get("output.normalized")
     names = ("baseline/output.normalized", "observed/output.normalized")
-    lines = diffing.unified(_lines(base), _lines(now), names)
+    sizes = [p.stat().st_size for p in (base, now) if p is not None and p.exists()]
+    if record.output_sha256 == record.baseline_output_sha256:
+        lines: list[str] = []
+    elif max(sizes, default=0) > diffing.DIFF_MAX_BYTES:
+        lines = [
+            f"(outputs of {max(sizes) >> 20} MiB are too large to diff here; "
+            f"compare {names[1]} in this snapshot with governance/baseline/)"
+        ]
+    else:
+        lines = diffing.unified(_lines(base), _lines(now), names)
     return diffing.render(evidence.facts.name, record.status_changes, lines).encode()
 
 

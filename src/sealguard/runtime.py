@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sealguard import ledger
-from sealguard.fsio import write_atomic
+from sealguard.fsio import sha256_of, write_atomic
 from sealguard.integrity import Difference
 
 RUNTIME_FILE = "runtime_file"
@@ -102,7 +102,7 @@ def _present(ledger_: ledger.Ledger) -> dict[str, Path]:
 
 def _sha256(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return sha256_of(path)
     except OSError:
         return None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from sealguard import behaviour, ledger
 from sealguard.config import Config, error_at
 from sealguard.errors import DataError, RefusedError
-from sealguard.fsio import write_atomic
+from sealguard.fsio import sha256_of, write_atomic
 from sealguard.globs import make_selector
 from sealguard.hashing import Progress, hash_paths
 from sealguard.integrity import FileState
@@ -105,13 +105,8 @@ def _tree_entries(
 
 
 def _governance_entry(project: Project, path: Path) -> Entry:
-    data = path.read_bytes()
-    return Entry(
-        project.display(path),
-        "file",
-        hashlib.sha256(data).hexdigest(),
-        stat.S_IMODE(path.stat().st_mode),
-    )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    return Entry(project.display(path), "file", sha256_of(path), mode)
 
 
 def _probe_baseline(

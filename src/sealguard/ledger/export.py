@@ -42,10 +42,17 @@ What it checks, so you can redo it by hand
 """
 
 
-def _add(archive: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
+def _add(archive: tarfile.TarFile, name: str, data: bytes | Path, mtime: float) -> None:
+    """Add bytes, or a file streamed from disk (the log can be large)."""
     info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), int(mtime), 0o644
-    archive.addfile(info, io.BytesIO(data))
+    info.mtime, info.mode = int(mtime), 0o644
+    if isinstance(data, Path):
+        info.size = data.stat().st_size
+        with data.open("rb") as stream:
+            archive.addfile(info, stream)
+    else:
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
 
 
 def export(ledger: Ledger, target: Path) -> list[str]:
@@ -66,12 +73,13 @@ def export(ledger: Ledger, target: Path) -> list[str]:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)  # a consistent log and checkpoints: no append meanwhile
         with tarfile.open(target, "w:gz") as archive:
-            for name, data in [
-                ("GOVERNANCE_LOG.ndjson", ledger.log.read_bytes()),
-                *[(arc, path.read_bytes()) for path, arc in files if path.exists()],
+            items: list[tuple[str, bytes | Path]] = [
+                ("GOVERNANCE_LOG.ndjson", ledger.log),
+                *[(arc, path) for path, arc in files if path.exists()],
                 ("log.vkey", (vkey + "\n").encode()),
                 ("README.txt", AUDITOR_README.encode()),
-            ]:
+            ]
+            for name, data in items:
                 _add(archive, name, data, now)
                 names.append(name)
     finally:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 from sealguard.config import ProbeConfig
 from sealguard.facts import ProbeBaseline, ProbeFacts
+from sealguard.fsio import sha256_of
 from sealguard.probes import normalize
 from sealguard.probes.console import read_console
 from sealguard.probes.reports import read_report
 from sealguard.proc import CommandNotFound, StreamedRun, run, run_to_files
 
-CONSOLE_LIMIT = 8 << 20  # bytes read from each end of a huge console for signatures
+CONSOLE_LIMIT = 4 << 20  # bytes read from each end of a huge console for signatures
 EXTENSIONS = {"vitest-json": "json", "junit-xml": "xml", "json": "json"}
 
 
@@ -32,14 +33,6 @@ class ProbeEvidence:
     ]  # evidence name -> file: stdout.txt, stderr.txt, report.*, output.normalized
     stdout_sha256: str
     stderr_sha256: str
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _console(path: Path) -> str:
@@ -144,4 +137,4 @@ def run_probe(
         format=reading.format or {"kind": probe.report}, runner=console.runner,
         tool_version=tool_version(probe, root) or console.tool_version, baseline=baseline,
     )  # fmt: skip
-    return ProbeEvidence(folder, done, facts, files, sha256_file(stdout), sha256_file(stderr))
+    return ProbeEvidence(folder, done, facts, files, sha256_of(stdout), sha256_of(stderr))
