@@ -102,3 +102,14 @@ def test_sigterm_stops_watch_between_observations(project: Project) -> None:
             __import__("sealguard.config", fromlist=["x"]).load_config(project.config_file)
         )
     ).intact
+
+
+def test_a_snapshot_altered_later_is_inv_d_07(project: Project, invoke) -> None:
+    code, event = _observe_json(invoke, project)
+    assert code == 0 and event["snapshot"]
+    kept = project.root / event["snapshot"]["path"] / "fuel-table" / "stdout.txt"
+    kept.write_text(kept.read_text().replace("2140", "2141"))
+    result = invoke("--project", str(project.root), "verify", "--json")
+    found = {(d["invariant"], d["path"]) for d in json.loads(result.output)["differences"]}
+    shown = f"{event['snapshot']['path']}/fuel-table/stdout.txt"
+    assert result.exit_code == 3 and found == {("INV-D-04", shown), ("INV-D-07", shown)}
