@@ -146,6 +146,10 @@ def observe(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
         output.write_json(to_data(observation.event))
     else:
         output.write(narrative.observation_text(observation.event))
+        if observation.escalation_id:
+            output.write(f"escalated as {observation.escalation_id}")
+        if observation.attempts:
+            output.write(narrative.attempts_text(list(observation.attempts)))
     return observation.exit_code
 
 
@@ -158,13 +162,27 @@ def status(ctx: click.Context, as_json: bool) -> int:
     from sealguard.ledger import read_events
     from sealguard.state import fold
 
+    from sealguard.escalation import outbox
+
     project = _project(ctx)
     ledger_ = project.ledger(load_config(project.config_file))
-    state = fold(read_events(ledger_.log) if ledger_.log.exists() else [])
+    events = read_events(ledger_.log) if ledger_.log.exists() else []
+    state = fold(events)
+    now = _utc_now().replace(tzinfo=None)
+    open_ones = [e for e in outbox.fold(events).values() if e.open]
     if as_json:
-        output.write_json(narrative.status_json(state))
+        output.write_json(
+            {
+                **narrative.status_json(state),
+                "open_escalations": narrative.escalations_json(open_ones, now),
+            }
+        )
     else:
         output.write(narrative.status_text(state))
+        if open_ones:
+            output.write(
+                "open escalations:\n" + "\n".join(narrative.escalation_rows(open_ones, now))
+            )
     return 0
 
 
@@ -258,6 +276,79 @@ def schema(name: str) -> int:
         .read_text(encoding="utf-8")
         .rstrip()
     )
+    return 0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--pending", is_flag=True, help="Only escalations not yet delivered or acknowledged.")
+@click.option("--overdue", is_flag=True, help="Only open escalations past their deadline.")
+@click.option("--json", "as_json", is_flag=True, help="Print them as JSON.")
+@click.pass_context
+def escalations(ctx: click.Context, pending: bool, overdue: bool, as_json: bool) -> int:
+    """List escalations (the outbox) with their deliveries and time left."""
+    if ctx.invoked_subcommand is not None:
+        return 0
+    from sealguard.config import load_config
+    from sealguard.escalation.dispatch import escalations as fold_escalations
+
+    project = _project(ctx)
+    now = _utc_now().replace(tzinfo=None)
+    found = list(fold_escalations(project, load_config(project.config_file)).values())
+    if pending or overdue:
+        found = [e for e in found if e.open]
+    if overdue:
+        found = [e for e in found if now >= e.deadline_at]
+    if as_json:
+        output.write_json(narrative.escalations_json(found, now))
+    else:
+        output.write("\n".join(narrative.escalation_rows(found, now)) or "no escalation")
+    return 0
+
+
+@escalations.command("deliver")
+@click.pass_context
+def escalations_deliver(ctx: click.Context) -> int:
+    """Attempt every delivery that is due now (and mark what is overdue)."""
+    from sealguard.config import load_config
+    from sealguard.escalation.dispatch import deliver_due
+
+    project = _project(ctx.parent or ctx)
+    attempts = deliver_due(project, load_config(project.config_file), _utc_now())
+    output.write(narrative.attempts_text(attempts) or "nothing is due")
+    return 0
+
+
+@escalations.command("test")
+@click.argument("channel", type=click.Choice(["email", "slack", "pagerduty", "webhook"]))
+@click.pass_context
+def escalations_test(ctx: click.Context, channel: str) -> int:
+    """Send a clearly marked test message through one channel; exit 0 if it was delivered."""
+    from sealguard.config import load_config
+    from sealguard.escalation.dispatch import test_channel
+
+    project = _project(ctx.parent or ctx)
+    result = test_channel(project, load_config(project.config_file), channel, _utc_now())
+    output.write(f"test via {channel}: {result.outcome} ({result.detail})")
+    return 0 if result.outcome == "delivered" else 1
+
+
+@cli.command()
+@click.argument("escalation_id")
+@click.option("--by", required=True, help="Who acknowledges (a person's name).")
+@click.option("--note", default="", help="What they will do.")
+@click.pass_context
+def ack(ctx: click.Context, escalation_id: str, by: str, note: str) -> int:
+    """Acknowledge an escalation: it stops being retried or handed on; journaled."""
+    from sealguard.config import load_config
+    from sealguard.escalation.dispatch import acknowledge
+
+    project = _project(ctx)
+    event = acknowledge(project, load_config(project.config_file), escalation_id, by, note)
+    output.write(f"acknowledged {escalation_id} by {by} (journaled as seq {event['seq']})")
     return 0
 
 

@@ -65,10 +65,84 @@ class ProbeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
         return parse_duration(self.timeout)
 
 
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class EmailChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    host: str
+    port: int = 587
+    starttls: bool = False  # upgrade a plain connection (port 587)
+    tls: bool = False  # implicit TLS from the first byte (port 465)
+    username: str | None = None
+    password_env: str | None = None  # the password comes from this environment variable
+    sender: str = msgspec.field(name="from")
+    to: list[str]
+    timeout: str = "30s"
+    ca_file: str | None = None  # trust these CA certificates for TLS (default: the system's)
+
+
+class SlackChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    url: str | None = None  # only for a URL that holds no secret
+    url_env: str | None = None
+    timeout: str = "30s"
+
+
+class PagerDutyChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    routing_key_env: str
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    source: str | None = None  # default: this host's name
+    timeout: str = "30s"
+
+
+class WebhookChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    url: str | None = None
+    url_env: str | None = None
+    headers: dict[str, str] = {}
+    timeout: str = "30s"
+
+
+class ChannelsConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    email: EmailChannel | None = None
+    slack: SlackChannel | None = None
+    pagerduty: PagerDutyChannel | None = None
+    webhook: WebhookChannel | None = None
+
+    def configured(self) -> list[str]:
+        return [name for name in CHANNELS if getattr(self, name) is not None]
+
+
+CHANNELS = ("email", "slack", "pagerduty", "webhook")
+
+
+class EscalationRow(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    channels: list[str]
+    deadline: str
+    fallback: list[str] = []  # channels an overdue escalation is handed to
+
+
+class EscalationConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """The runbook's matrix by default: email in 24 h; Slack and email in 15 min; phone
+    (PagerDuty) and Slack at once."""
+
+    TOOLING_DRIFT: EscalationRow = EscalationRow(channels=["email"], deadline="24h")
+    PRODUCT_DRIFT: EscalationRow = EscalationRow(channels=["slack", "email"], deadline="15m")
+    INCIDENT: EscalationRow = EscalationRow(channels=["pagerduty", "slack"], deadline="0s")
+    log_link: str | None = None  # where people can read the governance log (default: its path)
+
+    def row(self, klass: str) -> EscalationRow | None:
+        return getattr(self, klass, None) if klass in ESCALATED else None
+
+
+ESCALATED = ("TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT")
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     seal: SealConfig
     ledger: LedgerConfig = LedgerConfig()
     probe: list[ProbeConfig] = []
+    channels: ChannelsConfig = ChannelsConfig()
+    escalation: EscalationConfig = EscalationConfig()
 
     def selector(self) -> PathSelector:
         return make_selector(self.seal.paths, self.seal.exclude)
@@ -141,6 +215,8 @@ def parse_config(text: str, file: Path) -> Config:
         raise _error(file, text, path, problem) from None
     _check_globs(config, file, text)
     _check_probes(config, file, text)
+    written = data.get("escalation", {})
+    _check_escalation(config, file, text, set(written) if isinstance(written, dict) else set())
     return config
 
 
@@ -199,6 +275,54 @@ def _check_probes(config: Config, file: Path, text: str) -> None:
         for number, rule in enumerate(probe.normalize or []):
             if problem := _normalizer_problem(rule):
                 raise _error(file, text, ["probe", index, "normalize", number], problem)
+
+
+def _channel_problem(name: str, channel: Any) -> tuple[str, str] | None:
+    if hasattr(channel, "url_env") and (channel.url is None) == (channel.url_env is None):
+        return "url", "set exactly one of `url` or `url_env`"
+    if isinstance(channel, EmailChannel):
+        if channel.tls and channel.starttls:
+            return "tls", "choose `tls` (implicit TLS) or `starttls`, not both"
+        if not channel.to:
+            return "to", "name at least one recipient"
+        if (channel.username is None) != (channel.password_env is None):
+            return "username", "AUTH needs both `username` and `password_env`"
+    try:
+        parse_duration(channel.timeout)
+    except ValueError as exc:
+        return "timeout", str(exc)
+    return None
+
+
+def _check_escalation(config: Config, file: Path, text: str, written: set[str]) -> None:
+    """Rows the config writes must name configured channels; the runbook's default rows may
+    name channels that are not configured: such escalations are kept, and reported as
+    undeliverable, never dropped."""
+    for name in CHANNELS:
+        channel = getattr(config.channels, name)
+        if channel is not None and (found := _channel_problem(name, channel)):
+            raise _error(file, text, ["channels", name, found[0]], found[1])
+    configured = set(config.channels.configured())
+    for klass in ESCALATED:
+        row: EscalationRow = getattr(config.escalation, klass)
+        try:
+            parse_duration(row.deadline)
+        except ValueError as exc:
+            raise _error(file, text, ["escalation", klass, "deadline"], str(exc)) from None
+        for key in ("channels", "fallback"):
+            for index, channel in enumerate(getattr(row, key)):
+                if channel not in CHANNELS:
+                    raise _error(
+                        file,
+                        text,
+                        ["escalation", klass, key, index],
+                        f'unknown channel "{channel}"',
+                    )
+                if klass in written and channel not in configured:
+                    raise _error(
+                        file, text, ["escalation", klass, key, index],
+                        f'channel "{channel}" is not configured in [channels.{channel}]',
+                    )  # fmt: skip
 
 
 def error_at(file: Path, path: list[str | int], problem: str) -> ConfigError:

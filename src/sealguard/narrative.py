@@ -177,3 +177,65 @@ def diagnosis_text(root: Path, event: dict[str, Any], log_report: Any) -> str:
         for s in event["why"]
     ]
     return "\n".join(lines)
+
+
+def attempts_text(attempts: list[dict[str, Any]]) -> str:
+    """One line per delivery attempt; empty when there was none."""
+    return "\n".join(
+        f"escalation {a['escalation_id']} via {a['channel']} (attempt {a['attempt']}): {a['outcome']}"
+        + (f" ({a['detail']})" if a["outcome"] != "delivered" else "")
+        for a in attempts
+    )
+
+
+def _left(seconds: float) -> str:
+    from sealguard.durations import duration_text
+
+    return (
+        f"{duration_text(seconds)} left"
+        if seconds >= 0
+        else f"OVERDUE by {duration_text(-seconds)}"
+    )
+
+
+def _deliveries(esc: Any) -> str:
+    return ", ".join(
+        f"{d.channel}: {d.state}" + (f" after {d.attempts} tries" if d.attempts > 1 else "")
+        for d in esc.deliveries.values()
+    )
+
+
+def escalation_rows(escalations: list[Any], now: Any) -> list[str]:
+    """Open escalations with their deliveries and time left."""
+    return [
+        f"  {e.escalation_id} {e.classification} {e.event_id} [{_deliveries(e)}] "
+        + _left((e.deadline_at - now).total_seconds())
+        for e in escalations
+    ]
+
+
+def escalations_json(escalations: list[Any], now: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "escalation_id": e.escalation_id,
+            "event_id": e.event_id,
+            "classification": e.classification,
+            "created_at": e.created_at.isoformat() + "Z",
+            "deadline_at": e.deadline_at.isoformat() + "Z",
+            "seconds_left": int((e.deadline_at - now).total_seconds()),
+            "overdue": e.overdue_at is not None or now >= e.deadline_at,
+            "delivered": e.delivered,
+            "acknowledged_by": e.acknowledged_by,
+            "note": e.note,
+            "deliveries": [
+                {
+                    "channel": d.channel,
+                    "state": d.state,
+                    "attempts": d.attempts,
+                    "last_detail": d.last_detail,
+                }
+                for d in e.deliveries.values()
+            ],
+        }
+        for e in escalations
+    ]

@@ -12,11 +12,13 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sealguard import __version__, behaviour, diffing, environment, ledger, runtime
 from sealguard.classify import LEVEL, Classification, classify
 from sealguard.config import Config
 from sealguard.errors import RefusedError, UsageError
+from sealguard.escalation import dispatch
 from sealguard.events import (
     Mode,
     ProbeRecord,
@@ -40,6 +42,8 @@ from sealguard.verify import verify
 class Observation:
     event: RuntimeEvent
     seq: int  # the runtime_event's position in the log
+    escalation_id: str | None = None
+    attempts: tuple[dict[str, Any], ...] = ()  # delivery attempts made right after it
 
     @property
     def exit_code(self) -> int:
@@ -249,6 +253,9 @@ def observe(
         run = _Run(
             project, ledger_, state, now, evidence, facts, classify(facts), new_id("RTE", now)
         )
-        return _journal(run)
+        observation = _journal(run)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    escalation_id = dispatch.create(project, config, to_data(observation.event), now)
+    attempts = dispatch.deliver_due(project, config, now)  # this one, and any still pending
+    return Observation(observation.event, observation.seq, escalation_id, tuple(attempts))

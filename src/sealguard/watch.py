@@ -6,11 +6,13 @@ is journaled first).
 
 import signal
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 
 from sealguard import narrative, output
 from sealguard.config import Config
 from sealguard.errors import RefusedError
+from sealguard.escalation.dispatch import deliver_due
 from sealguard.ledger import read_events
 from sealguard.observe import observe
 from sealguard.project import Project
@@ -39,11 +41,14 @@ def watch(
         while not stop.event.is_set() and (count is None or done < count):
             state = fold(read_events(ledger_.log))
             if state.mode in ("FROZEN", "HALTED"):
+                attempts = deliver_due(project, config, datetime.now(UTC))
                 output.write(f"watch: not observing. {narrative.status_text(state)}")
+                output.write(narrative.attempts_text(attempts))
             else:
                 try:
                     observation = observe(project, config, jobs)
                     output.write(narrative.observation_text(observation.event))
+                    output.write(narrative.attempts_text(list(observation.attempts)))
                 except RefusedError as exc:  # frozen meanwhile by another process
                     output.write(f"watch: {exc.message}")
             done += 1

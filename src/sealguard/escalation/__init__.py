@@ -1,0 +1,1 @@
+"""Escalation: the matrix, a durable outbox, real channels, deadlines and acknowledgement."""

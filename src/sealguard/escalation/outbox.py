@@ -1,0 +1,120 @@
+"""The outbox, folded from the governance log: every escalation and where its delivery stands.
+
+Pure: no files, clocks or network. An escalation is written and journaled before any delivery
+attempt; every attempt is journaled with its outcome; an overdue escalation is journaled and
+handed to its row's fallback channels; an acknowledgement closes it. Nothing is ever dropped.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(minutes=10)
+Outcome = Literal["delivered", "failed", "rejected"]
+
+
+@dataclass
+class Delivery:
+    channel: str
+    state: Literal["pending", "delivered", "rejected"] = "pending"
+    attempts: int = 0
+    last_attempt_at: datetime | None = None
+    last_detail: str = ""
+
+    def next_attempt_at(self) -> datetime | None:
+        """When the next attempt is due (backoff doubles from 30 s up to 10 min); None if done."""
+        if self.state != "pending":
+            return None
+        if self.last_attempt_at is None:
+            return datetime.min
+        delay: timedelta = min(RETRY_BASE * 2 ** (self.attempts - 1), RETRY_CAP)
+        return self.last_attempt_at + delay
+
+
+@dataclass
+class Escalation:
+    escalation_id: str
+    event_id: str
+    classification: str
+    created_at: datetime
+    deadline_at: datetime
+    file: str
+    fallback: list[str]
+    deliveries: dict[str, Delivery] = field(default_factory=dict)
+    overdue_at: datetime | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    note: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        return all(d.state == "delivered" for d in self.deliveries.values())
+
+    @property
+    def open(self) -> bool:
+        return self.acknowledged_by is None and not self.delivered
+
+    def time_left(self, now: datetime) -> timedelta:
+        return self.deadline_at - now
+
+
+def _when(text: Any) -> datetime:
+    value = datetime.fromisoformat(str(text))
+    return value.replace(tzinfo=None) if value.tzinfo else value
+
+
+def fold(events: Iterable[dict[str, Any]]) -> dict[str, Escalation]:
+    """Every escalation the log knows, by id, as its events left it. Times are naive UTC."""
+    found: dict[str, Escalation] = {}
+    for event in events:
+        kind = event.get("type", "")
+        if kind == "escalation_created":
+            created = Escalation(
+                event["escalation_id"], event["event_id"], event["classification"], _when(event["created_at"]),
+                _when(event["deadline_at"]), event["file"], list(event.get("fallback", [])),
+            )  # fmt: skip
+            created.deliveries = {c: Delivery(c) for c in event["channels"]}
+            found[created.escalation_id] = created
+        elif kind.startswith("escalation_") and (esc := found.get(event.get("escalation_id", ""))):
+            _apply(esc, kind, event)
+    return found
+
+
+def _apply(esc: Escalation, kind: str, event: dict[str, Any]) -> None:
+    if kind == "escalation_attempt":
+        delivery = esc.deliveries.setdefault(event["channel"], Delivery(event["channel"]))
+        delivery.attempts += 1
+        delivery.last_attempt_at = _when(event["attempted_at"])
+        delivery.last_detail = event.get("detail", "")
+        if event["outcome"] in ("delivered", "rejected"):
+            delivery.state = event["outcome"]
+    elif kind == "escalation_overdue":
+        esc.overdue_at = _when(event["overdue_at"])
+        for channel in event.get("handed_to", []):
+            esc.deliveries.setdefault(channel, Delivery(channel))
+    elif kind == "escalation_acknowledged":
+        esc.acknowledged_by, esc.note = event["by"], event.get("note", "")
+        esc.acknowledged_at = _when(event["ts"])
+
+
+def due(escalations: Iterable[Escalation], now: datetime) -> list[tuple[Escalation, Delivery]]:
+    """Deliveries to attempt now: open escalations, pending channels whose backoff has passed."""
+    return [
+        (esc, delivery)
+        for esc in escalations
+        if esc.acknowledged_by is None
+        for delivery in esc.deliveries.values()
+        if (at := delivery.next_attempt_at()) is not None and at <= now
+    ]
+
+
+def newly_overdue(escalations: Iterable[Escalation], now: datetime) -> list[Escalation]:
+    """Open escalations past their deadline that the log has not yet called overdue."""
+    return [e for e in escalations if e.open and e.overdue_at is None and now >= e.deadline_at]
+
+
+def handed_to(esc: Escalation) -> list[str]:
+    """The fallback channels an overdue escalation goes to (those not already in it)."""
+    return [c for c in esc.fallback if c not in esc.deliveries]
