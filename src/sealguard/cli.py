@@ -10,6 +10,7 @@ import click
 
 from sealguard import __version__, narrative, output, render
 from sealguard.error_handler import guarded
+from sealguard.exitcodes import ExitCode
 from sealguard.hashing import default_jobs
 from sealguard.progress import progress_bar
 from sealguard.project import Project, find_project
@@ -159,10 +160,9 @@ def observe(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
 def status(ctx: click.Context, as_json: bool) -> int:
     """The state of observation (OBSERVING, FROZEN, HALTED): since when, why, recent events."""
     from sealguard.config import load_config
+    from sealguard.escalation import outbox
     from sealguard.ledger import read_events
     from sealguard.state import fold
-
-    from sealguard.escalation import outbox
 
     project = _project(ctx)
     ledger_ = project.ledger(load_config(project.config_file))
@@ -333,7 +333,7 @@ def escalations_test(ctx: click.Context, channel: str) -> int:
     project = _project(ctx.parent or ctx)
     result = test_channel(project, load_config(project.config_file), channel, _utc_now())
     output.write(f"test via {channel}: {result.outcome} ({result.detail})")
-    return 0 if result.outcome == "delivered" else 1
+    return int(ExitCode.OK if result.outcome == "delivered" else ExitCode.UNAVAILABLE)
 
 
 @cli.command()

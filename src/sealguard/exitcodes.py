@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     REFUSED = 4  # frozen, halted, or a forbidden act
     USAGE = 64  # the command was called wrongly
     DATA = 65  # bad input data (a manifest, a log, a file that cannot be sealed)
+    UNAVAILABLE = 69  # a channel could not deliver (`escalations test`)
     INTERNAL = 70  # an unexpected error; the traceback is written to a file
     IO = 74  # evidence could not be written durably (a short write, a failed fsync)
     CONFIG = 78  # the configuration is missing or invalid

@@ -182,7 +182,8 @@ def diagnosis_text(root: Path, event: dict[str, Any], log_report: Any) -> str:
 def attempts_text(attempts: list[dict[str, Any]]) -> str:
     """One line per delivery attempt; empty when there was none."""
     return "\n".join(
-        f"escalation {a['escalation_id']} via {a['channel']} (attempt {a['attempt']}): {a['outcome']}"
+        f"escalation {a['escalation_id']} via {a['channel']} "
+        f"(attempt {a['attempt']}): {a['outcome']}"
         + (f" ({a['detail']})" if a["outcome"] != "delivered" else "")
         for a in attempts
     )

@@ -56,9 +56,15 @@ def create(project: Project, config: Config, event: dict[str, Any], now: datetim
     deadline_at = now + timedelta(seconds=parse_duration(row.deadline))
     full = packet.full_diff(event, _probe_diffs(project, event))
     notice = packet.build(
-        esc_id, event, full, deadline=row.deadline, deadline_at=_iso(deadline_at), created_at=_iso(now),
-        log_link=log_link(project, config), project=project.root.name,
-    )  # fmt: skip
+        esc_id,
+        event,
+        full,
+        deadline=row.deadline,
+        deadline_at=_iso(deadline_at),
+        created_at=_iso(now),
+        log_link=log_link(project, config),
+        project=project.root.name,
+    )
     ledger_ = project.ledger(config)
     file = ledger_.folder / OUTBOX / f"{esc_id}.json"
     content = {"packet": msgspec.to_builtins(notice), "full_diff": full}
@@ -66,10 +72,16 @@ def create(project: Project, config: Config, event: dict[str, Any], now: datetim
         ledger_, {file: json.dumps(content, indent=1, sort_keys=True).encode()}
     )
     created = {
-        "escalation_id": esc_id, "event_id": event["event_id"], "classification": event["classification"],
-        "channels": row.channels, "fallback": row.fallback, "deadline": row.deadline,
-        "deadline_at": _iso(deadline_at), "created_at": _iso(now), "file": project.display(file),
-    }  # fmt: skip
+        "escalation_id": esc_id,
+        "event_id": event["event_id"],
+        "classification": event["classification"],
+        "channels": row.channels,
+        "fallback": row.fallback,
+        "deadline": row.deadline,
+        "deadline_at": _iso(deadline_at),
+        "created_at": _iso(now),
+        "file": project.display(file),
+    }
     ledger.append_many(ledger_, [*written, ("escalation_created", created)])
     return esc_id
 
@@ -85,7 +97,8 @@ def _delivery_lock(folder: Path) -> Iterator[None]:
 
 
 def _naive(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    """Naive UTC, to the second, as times are journaled."""
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def _load(project: Project, esc: outbox.Escalation) -> tuple[packet.Packet, str]:
@@ -104,9 +117,13 @@ def _mark_overdue(project: Project, config: Config, now: datetime) -> None:
         ledger.append(
             project.ledger(config),
             "escalation_overdue",
-            {"escalation_id": esc.escalation_id, "overdue_at": _iso(now), "undelivered": undelivered,
-             "handed_to": outbox.handed_to(esc)},
-        )  # fmt: skip
+            {
+                "escalation_id": esc.escalation_id,
+                "overdue_at": _iso(now),
+                "undelivered": undelivered,
+                "handed_to": outbox.handed_to(esc),
+            },
+        )
 
 
 def deliver_due(
@@ -125,9 +142,13 @@ def deliver_due(
                 delivery.channel, config.channels, notice, full, env or os.environ
             )
             attempt = {
-                "escalation_id": esc.escalation_id, "channel": delivery.channel, "attempt": delivery.attempts + 1,
-                "outcome": result.outcome, "detail": result.detail, "attempted_at": _iso(now),
-            }  # fmt: skip
+                "escalation_id": esc.escalation_id,
+                "channel": delivery.channel,
+                "attempt": delivery.attempts + 1,
+                "outcome": result.outcome,
+                "detail": result.detail,
+                "attempted_at": _iso(now),
+            }
             ledger.append(project.ledger(config), "escalation_attempt", attempt)
             attempts.append(attempt)
     return attempts
@@ -150,14 +171,26 @@ def acknowledge(project: Project, config: Config, esc_id: str, by: str, note: st
 def test_channel(project: Project, config: Config, channel: str, now: datetime) -> channels.Attempt:
     """Send a clearly marked test notice through one channel, and journal what happened."""
     event = {
-        "event_id": new_id("RTE", now), "classification": "TOOLING_DRIFT", "severity": "minor",
-        "observed_at": _iso(now), "commit": None, "snapshot": None, "next": "nothing: this is a test",
+        "event_id": new_id("RTE", now),
+        "classification": "TOOLING_DRIFT",
+        "severity": "minor",
+        "observed_at": _iso(now),
+        "commit": None,
+        "snapshot": None,
+        "next": "nothing: this is a test",
         "why": [{"rule": "TEST", "detail": "a test of the escalation channel", "matched": True}],
-    }  # fmt: skip
+    }
     notice = packet.build(
-        new_id("ESC", now), event, "(a test message carries no diff)\n", deadline="0s", deadline_at=_iso(now),
-        created_at=_iso(now), log_link=log_link(project, config), project=project.root.name, test=True,
-    )  # fmt: skip
+        new_id("ESC", now),
+        event,
+        "(a test message carries no diff)\n",
+        deadline="0s",
+        deadline_at=_iso(now),
+        created_at=_iso(now),
+        log_link=log_link(project, config),
+        project=project.root.name,
+        test=True,
+    )
     result = channels.send(channel, config.channels, notice, "(test)\n", os.environ)
     fields = {"channel": channel, "outcome": result.outcome, "detail": result.detail}
     ledger.append(project.ledger(config), "escalation_test", fields)

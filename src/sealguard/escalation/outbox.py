@@ -72,9 +72,14 @@ def fold(events: Iterable[dict[str, Any]]) -> dict[str, Escalation]:
         kind = event.get("type", "")
         if kind == "escalation_created":
             created = Escalation(
-                event["escalation_id"], event["event_id"], event["classification"], _when(event["created_at"]),
-                _when(event["deadline_at"]), event["file"], list(event.get("fallback", [])),
-            )  # fmt: skip
+                event["escalation_id"],
+                event["event_id"],
+                event["classification"],
+                _when(event["created_at"]),
+                _when(event["deadline_at"]),
+                event["file"],
+                list(event.get("fallback", [])),
+            )
             created.deliveries = {c: Delivery(c) for c in event["channels"]}
             found[created.escalation_id] = created
         elif kind.startswith("escalation_") and (esc := found.get(event.get("escalation_id", ""))):
@@ -111,8 +116,9 @@ def due(escalations: Iterable[Escalation], now: datetime) -> list[tuple[Escalati
 
 
 def newly_overdue(escalations: Iterable[Escalation], now: datetime) -> list[Escalation]:
-    """Open escalations past their deadline that the log has not yet called overdue."""
-    return [e for e in escalations if e.open and e.overdue_at is None and now >= e.deadline_at]
+    """Open escalations past their deadline that the log has not yet called overdue. A deadline
+    of 0s still gives the first attempt its chance: overdue means strictly after it."""
+    return [e for e in escalations if e.open and e.overdue_at is None and now > e.deadline_at]
 
 
 def handed_to(esc: Escalation) -> list[str]:

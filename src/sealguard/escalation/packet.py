@@ -58,9 +58,17 @@ def full_diff(event: dict[str, Any], probe_diffs: dict[str, str]) -> str:
 
 
 def build(
-    escalation_id: str, event: dict[str, Any], full: str, *, deadline: str, deadline_at: str,
-    created_at: str, log_link: str, project: str, test: bool = False,
-) -> Packet:  # fmt: skip
+    escalation_id: str,
+    event: dict[str, Any],
+    full: str,
+    *,
+    deadline: str,
+    deadline_at: str,
+    created_at: str,
+    log_link: str,
+    project: str,
+    test: bool = False,
+) -> Packet:
     diff, truncated = inline_diff(full)
     why = [
         f"{s['rule']}{' [' + s['probe'] + ']' if s.get('probe') else ''}: {s['detail']}"
@@ -69,12 +77,24 @@ def build(
     ]
     snapshot = event.get("snapshot") or {}
     return Packet(
-        escalation_id=escalation_id, event_id=event["event_id"], snapshot_id=snapshot.get("snapshot_id"),
-        commit=event.get("commit"), classification=event["classification"], severity=event["severity"],
-        observed_at=event["observed_at"], created_at=created_at, deadline=deadline, deadline_at=deadline_at,
-        log_link=log_link, why=why, diff=diff, diff_truncated=truncated, next=event["next"],
-        project=project, test=test,
-    )  # fmt: skip
+        escalation_id=escalation_id,
+        event_id=event["event_id"],
+        snapshot_id=snapshot.get("snapshot_id"),
+        commit=event.get("commit"),
+        classification=event["classification"],
+        severity=event["severity"],
+        observed_at=event["observed_at"],
+        created_at=created_at,
+        deadline=deadline,
+        deadline_at=deadline_at,
+        log_link=log_link,
+        why=why,
+        diff=diff,
+        diff_truncated=truncated,
+        next=event["next"],
+        project=project,
+        test=test,
+    )
 
 
 def webhook_schema() -> dict[str, Any]:
