@@ -82,6 +82,11 @@ def _observe(project: Project) -> str:
         output.write(f"refused (exit {int(exc.exit_code)}): {exc.message}")
         return "REFUSED"
     output.write(narrative.observation_text(observation.event))
+    if observation.escalation_id:
+        output.write(
+            f"escalated as {observation.escalation_id}: kept in the outbox and retried "
+            "(the demo configures no channel; `sealguard escalations` lists it)"
+        )
     return observation.event.classification
 
 
