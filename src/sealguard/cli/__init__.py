@@ -1,0 +1,14 @@
+"""The command line: parse, call one library function, render what it returns.
+
+Commands live in modules named after what they act on; importing them registers them.
+"""
+
+from sealguard.cli import build, escalation, log, observation  # noqa: F401 (registers commands)
+from sealguard.cli.root import cli
+
+
+def main() -> None:
+    cli.main()
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,76 @@
+"""Commands about the sealed build: init, seal, verify, demo."""
+
+import time
+from pathlib import Path
+
+import click
+
+from sealguard import output, render
+from sealguard.cli.root import cli, configured, jobs_option
+from sealguard.hashing import default_jobs
+from sealguard.progress import progress_bar
+from sealguard.project import Project
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> int:
+    """Write a commented starter governance/sealguard.toml (never overwrites one)."""
+    from sealguard.starter import init as write_starter
+
+    project = Project((ctx.obj["project"] or Path.cwd()).resolve())
+    count = write_starter(project)
+    output.write(
+        f"wrote {project.display(project.config_file)}: its globs seal {count:,} files today"
+    )
+    output.write("review it, then run `sealguard seal`")
+    return 0
+
+
+@cli.command()
+@jobs_option
+@click.pass_context
+def seal(ctx: click.Context, jobs: int | None) -> int:
+    """Seal the build once: every file, the config, and each probe's behaviour; journaled."""
+    from sealguard.seal import seal as seal_build
+
+    project, config = configured(ctx)
+    started = time.perf_counter()
+    report = seal_build(project, config, jobs or default_jobs())
+    elapsed = time.perf_counter() - started
+    output.write(render.seal_text(report, project.display(project.baseline_file), elapsed))
+    return 0
+
+
+@cli.command()
+@jobs_option
+@click.option("--json", "as_json", is_flag=True, help="Print the documented JSON report.")
+@click.pass_context
+def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
+    """Check the sealed build, its baseline, the log and the runtime area (INV-D-01..04, 07)."""
+    from sealguard.verify import verify as verify_build
+
+    project, config = configured(ctx)
+    started = time.perf_counter()
+    with progress_bar("verifying") as start_progress:
+        report = verify_build(project, config, jobs or default_jobs(), start_progress)
+    elapsed = time.perf_counter() - started
+    if as_json:
+        output.write_json(render.verify_json(report, elapsed))
+    else:
+        output.write(render.verify_text(report, elapsed))
+    return int(render.verify_exit_code(report))
+
+
+@cli.command()
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Run the demo in this new folder and keep it, instead of a temporary one.",
+)
+def demo(keep: Path | None) -> int:
+    """Walk an embedded sample product through STABLE, TOOLING_DRIFT, PRODUCT_DRIFT, INCIDENT."""
+    from sealguard.demo import run_demo
+
+    return run_demo(keep)

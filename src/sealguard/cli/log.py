@@ -1,0 +1,146 @@
+"""Commands about the governance log: verify, show, prove, check-proof, export."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import click
+
+from sealguard import output, render
+from sealguard.cli.root import cli, configured, jobs_option
+from sealguard.hashing import default_jobs
+
+if TYPE_CHECKING:
+    from sealguard.ledger import Ledger
+
+
+def _ledger(ctx: click.Context, folder: Path | None = None) -> "Ledger":
+    from sealguard.ledger import Ledger
+
+    if folder is not None:
+        return Ledger.in_folder(folder.resolve())
+    project, config = configured(ctx)
+    return project.ledger(config)
+
+
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2026-11-26T18:00:00Z"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@cli.group()
+def log() -> None:
+    """The governance log: verify it, read it, prove an event is in it, export it."""
+
+
+@log.command("verify")
+@jobs_option
+@click.option("--json", "as_json", is_flag=True, help="Print the documented JSON report.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Verify a copied or exported log folder instead of the project's.",
+)
+@click.pass_context
+def log_verify(ctx: click.Context, jobs: int | None, as_json: bool, folder: Path | None) -> int:
+    """Recompute the log's tree and hold it against every checkpoint (INV-D-03)."""
+    from sealguard.errors import UsageError
+    from sealguard.ledger import audit
+
+    ledger_ = _ledger(ctx, folder)
+    if not ledger_.log.exists() and not ledger_.checkpoint.exists():
+        raise UsageError(f"{ledger_.log}: no governance log yet; `sealguard seal` starts it")
+    report = audit(ledger_, jobs or default_jobs())
+    output.write_json(render.log_json(report)) if as_json else output.write(render.log_text(report))
+    return int(render.log_exit_code(report))
+
+
+@log.command("show")
+@click.option("--since", callback=_since, help="Only events at or after this UTC time (ISO 8601).")
+@click.option("--type", "event_type", help="Only events of this type (e.g. baseline_sealed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the events as a JSON array.")
+@click.pass_context
+def log_show(
+    ctx: click.Context, since: datetime | None, event_type: str | None, as_json: bool
+) -> int:
+    """Print the log's events, one per line (or as JSON)."""
+    from sealguard.ledger import read_events
+    from sealguard.ledger.reader import select
+
+    ledger_ = _ledger(ctx)
+    events = select(read_events(ledger_.log) if ledger_.log.exists() else [], since, event_type)
+    if as_json:
+        output.write_json(events)
+    else:
+        for event in events:
+            output.write(render.event_line(event))
+    return 0
+
+
+@log.command("prove")
+@click.argument("seq", type=click.IntRange(min=0))
+@click.option(
+    "-o",
+    "--output",
+    "target",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the bundle here.",
+)
+@click.pass_context
+def log_prove(ctx: click.Context, seq: int, target: Path | None) -> int:
+    """Print an inclusion proof of event SEQ against the latest checkpoint (RFC 9162)."""
+    import json
+
+    from sealguard.ledger.proof import prove
+
+    bundle = prove(_ledger(ctx), seq)
+    if target is None:
+        output.write_json(bundle)
+    else:
+        target.write_text(json.dumps(bundle, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        output.write(f"wrote the inclusion proof of seq {seq} to {target}")
+    return 0
+
+
+@log.command("check-proof")
+@click.argument("bundle", type=click.File("rb"), default="-")
+@click.option(
+    "--key", help="The log's verifier key (name+keyid+base64), obtained from a source you trust."
+)
+def log_check_proof(bundle: IO[bytes], key: str | None) -> int:
+    """Check an inclusion proof offline (from a file, or - for stdin); exit 0 valid, 3 not."""
+    import json
+
+    from sealguard.errors import DataError
+    from sealguard.ledger.proof import check_proof
+
+    try:
+        data = json.loads(bundle.read())
+    except ValueError as exc:
+        raise DataError(f"{bundle.name}: not a JSON proof bundle ({exc})") from None
+    check = check_proof(data, key)
+    output.write(render.proof_text(check))
+    return 0 if check.valid else 3
+
+
+@log.command("export")
+@click.option(
+    "-o", "--output", "target", required=True, type=click.Path(path_type=Path, dir_okay=False),
+    help="The .tar.gz file to write.",
+)  # fmt: skip
+@click.pass_context
+def log_export(ctx: click.Context, target: Path) -> int:
+    """Write the log, every checkpoint, the public key and an auditor's README to a .tar.gz."""
+    from sealguard.ledger.export import export
+
+    names = export(_ledger(ctx), target)
+    output.write(f"wrote {target}: {', '.join(names)}")
+    return 0

@@ -1,0 +1,150 @@
+"""Commands about observations: observe, status, show, diff, diagnose, watch, schema."""
+
+from typing import Any
+
+import click
+
+from sealguard import narrative, output
+from sealguard.cli.root import cli, configured, jobs_option, project_of, utc_now
+from sealguard.hashing import default_jobs
+
+
+@cli.command()
+@jobs_option
+@click.option("--json", "as_json", is_flag=True, help="Print the RUNTIME_EVENT as JSON.")
+@click.pass_context
+def observe(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
+    """Observe once: invariants, every probe once, classify, keep evidence, journal, act."""
+    from sealguard.events import to_data
+    from sealguard.observe import observe as observe_once
+
+    project, config = configured(ctx)
+    observation = observe_once(project, config, jobs or default_jobs())
+    if as_json:
+        output.write_json(to_data(observation.event))
+    else:
+        output.write(narrative.observation_text(observation.event))
+        if observation.escalation_id:
+            output.write(f"escalated as {observation.escalation_id}")
+        if observation.attempts:
+            output.write(narrative.attempts_text(list(observation.attempts)))
+    return observation.exit_code
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> int:
+    """The state of observation (OBSERVING, FROZEN, HALTED): since when, why, recent events."""
+    from sealguard.escalation import outbox
+    from sealguard.ledger import read_events
+    from sealguard.state import fold
+
+    project, config = configured(ctx)
+    ledger_ = project.ledger(config)
+    events = read_events(ledger_.log) if ledger_.log.exists() else []
+    state = fold(events)
+    now = utc_now().replace(tzinfo=None)
+    open_ones = [e for e in outbox.fold(events).values() if e.open]
+    if as_json:
+        output.write_json(
+            {
+                **narrative.status_json(state),
+                "open_escalations": narrative.escalations_json(open_ones, now),
+            }
+        )
+    else:
+        output.write(narrative.status_text(state))
+        if open_ones:
+            output.write(
+                "open escalations:\n" + "\n".join(narrative.escalation_rows(open_ones, now))
+            )
+    return 0
+
+
+def _find_event(ctx: click.Context, event_id: str) -> "dict[str, Any]":
+    from sealguard.errors import UsageError
+    from sealguard.ledger import read_events
+
+    project, config = configured(ctx)
+    ledger_ = project.ledger(config)
+    for event in read_events(ledger_.log) if ledger_.log.exists() else []:
+        if event.get("type") == "runtime_event" and event.get("event_id") == event_id:
+            return event
+    raise UsageError(
+        f"no observation {event_id} in the governance log "
+        "(see `sealguard log show --type runtime_event`)"
+    )
+
+
+@cli.command()
+@click.argument("event_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
+@click.pass_context
+def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
+    """Show one observation's RUNTIME_EVENT."""
+    event = _find_event(ctx, event_id)
+    if as_json:
+        output.write_json(event)
+    else:
+        output.write(narrative.observation_text(event))
+    return 0
+
+
+@cli.command()
+@click.argument("event_id")
+@click.pass_context
+def diff(ctx: click.Context, event_id: str) -> int:
+    """An observation's diff with the baseline: test status changes, then the outputs' diff."""
+    event = _find_event(ctx, event_id)
+    project = project_of(ctx)
+    output.write(narrative.diff_text(project.root, event))
+    return 0
+
+
+@cli.command()
+@click.argument("event_id")
+@click.pass_context
+def diagnose(ctx: click.Context, event_id: str) -> int:
+    """The runbook's checklist answered for one observation, and its path through the rules."""
+    from sealguard.ledger import audit
+
+    event = _find_event(ctx, event_id)
+    project, config = configured(ctx)
+    log_report = audit(project.ledger(config), default_jobs())
+    output.write(narrative.diagnosis_text(project.root, event, log_report))
+    return 0
+
+
+@cli.command()
+@click.option("--every", "every", required=True, help="Time between observations, e.g. 10m, 1h.")
+@jobs_option
+@click.option(
+    "--count", type=click.IntRange(min=1), default=None, help="Stop after this many observations."
+)
+@click.pass_context
+def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -> int:
+    """Observe on a schedule until FROZEN or HALTED, then keep reporting the state."""
+    from sealguard.durations import parse_duration
+    from sealguard.watch import watch as watch_loop
+
+    try:
+        interval = parse_duration(every)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--every") from None
+    project, config = configured(ctx)
+    return watch_loop(project, config, interval, jobs or default_jobs(), count)
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(["event"]))
+def schema(name: str) -> int:
+    """Print a JSON Schema that ships with sealguard (event: the RUNTIME_EVENT)."""
+    from importlib import resources
+
+    output.write(
+        (resources.files("sealguard") / "schemas" / f"{name}.schema.json")
+        .read_text(encoding="utf-8")
+        .rstrip()
+    )
+    return 0

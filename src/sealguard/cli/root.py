@@ -1,0 +1,71 @@
+"""The root command group, the error boundary's entry, and what every command shares."""
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from sealguard import __version__
+from sealguard.error_handler import guarded
+from sealguard.project import Project, find_project
+
+if TYPE_CHECKING:
+    from sealguard.config import Config
+
+
+class SealguardGroup(click.Group):
+    """A group whose every exit code comes from the one error boundary."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        def body() -> int | None:
+            code: int | None = super(SealguardGroup, self).main(
+                args, prog_name or "sealguard", complete_var, standalone_mode=False, **extra
+            )
+            return code
+
+        code = guarded(body)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def project_of(ctx: click.Context) -> Project:
+    return find_project(Path.cwd(), ctx.obj["project"])
+
+
+jobs_option = click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), default=None,
+    help="Processes that hash files (default: one per CPU core).",
+)  # fmt: skip
+
+
+@click.group(
+    name="sealguard", cls=SealguardGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, prog_name="sealguard")
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The governed project's root "
+    "(default: the nearest parent holding governance/sealguard.toml).",
+)
+@click.pass_context
+def cli(ctx: click.Context, project: Path | None) -> None:
+    """Runtime governance of a sealed build: observe, journal, escalate, wait for a human."""
+    ctx.obj = {"project": project}
+
+
+def configured(ctx: click.Context) -> "tuple[Project, Config]":
+    """The project and its config, validated (exit 78 when it is not)."""
+    from sealguard.config import load_config
+
+    project = project_of(ctx)
+    return project, load_config(project.config_file)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
