@@ -1,21 +1,28 @@
 """The governance log: a tamper-evident, crash-safe ledger (INV-D-03).
 
-Callers use `append`, `append_many` and `read_events`; `audit` checks the whole log.
+Callers use `append`, `append_many` and `read_events`; `audit` checks the whole log. Names are
+loaded on first use, so a command that only needs the layout does not pay for the crypto.
 """
 
-from sealguard.ledger.auditor import LogReport, Problem, audit
-from sealguard.ledger.layout import Ledger
-from sealguard.ledger.reader import Event, read_events
-from sealguard.ledger.writer import append, append_many, utc_now
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Event",
-    "Ledger",
-    "LogReport",
-    "Problem",
-    "append",
-    "append_many",
-    "audit",
-    "read_events",
-    "utc_now",
-]
+if TYPE_CHECKING:
+    from sealguard.ledger.auditor import LogReport, Problem, audit
+    from sealguard.ledger.layout import Ledger
+    from sealguard.ledger.reader import Event, read_events
+    from sealguard.ledger.writer import append, append_many, utc_now
+
+_HOMES = {
+    "LogReport": "auditor", "Problem": "auditor", "audit": "auditor", "Ledger": "layout",
+    "Event": "reader", "read_events": "reader", "append": "writer", "append_many": "writer",
+    "utc_now": "writer",
+}  # fmt: skip
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'sealguard.ledger' has no attribute {name!r}")
+    return getattr(import_module(f"sealguard.ledger.{_HOMES[name]}"), name)
