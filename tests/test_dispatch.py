@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,21 +217,26 @@ def test_escalations_test_channel(rig: Rig, invoke) -> None:
     rig.http.start()
 
 
+def _incident_killed_when(rig: Rig, ready: Callable[[], bool]) -> None:
+    """Hot-fix a sealed file, observe in another process, SIGKILL it as soon as `ready()`."""
+    source = rig.project.root / "src/fuelcalc/fuel.py"
+    source.write_text(source.read_text() + "\n# hot-fix\n")
+    env = {**os.environ, "PD_ROUTING_KEY": SECRETS["PD_ROUTING_KEY"]}
+    argv = [sys.executable, "-m", "sealguard", "--project", str(rig.project.root), "observe"]
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not ready():
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 def test_killed_between_recording_and_sending_is_delivered_by_the_next_run_exactly_once(
     rig: Rig, tmp_path: Path
 ) -> None:
     """An INCIDENT pages through PagerDuty; the first process is killed while it waits to send."""
     rig.http.delay = 60  # the receiver takes the request, then hangs: the outcome is unknown
-    source = rig.project.root / "src/fuelcalc/fuel.py"
-    source.write_text(source.read_text() + "\n# hot-fix\n")
-    env = {**os.environ, "PD_ROUTING_KEY": SECRETS["PD_ROUTING_KEY"]}
-    process = subprocess.Popen([sys.executable, "-m", "sealguard", "--project", str(rig.project.root), "observe"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not rig.http.bodies("/pagerduty"):
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    _incident_killed_when(rig, lambda: bool(rig.http.bodies("/pagerduty")))
     assert "escalation_created" in types(rig) and "escalation_attempt" not in types(rig)
     rig.http.delay = 0
     attempts = deliver_due(rig.project, rig.config(), datetime.now(UTC))
@@ -278,16 +283,7 @@ def test_killed_before_the_notice_left_is_sent_by_the_next_run(rig: Rig) -> None
     hole.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     hole.bind(("127.0.0.1", port))
     hole.listen(8)
-    source = rig.project.root / "src/fuelcalc/fuel.py"
-    source.write_text(source.read_text() + "\n# hot-fix\n")
-    env = {**os.environ, "PD_ROUTING_KEY": SECRETS["PD_ROUTING_KEY"]}
-    process = subprocess.Popen([sys.executable, "-m", "sealguard", "--project", str(rig.project.root), "observe"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "escalation_created" not in types(rig):
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    _incident_killed_when(rig, lambda: "escalation_created" in types(rig))
     hole.close()
     assert types(rig) == ["escalation_created"]
     rig.http.start()
