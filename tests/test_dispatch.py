@@ -23,6 +23,7 @@ from sealguard.ledger import read_events
 from sealguard.observe import observe
 from sealguard.project import Project
 from sealguard.seal import seal
+from sealguard.verify import verify
 
 from .receivers import HttpReceiver, smtp_server
 
@@ -106,6 +107,8 @@ def test_product_drift_is_escalated_by_slack_and_email_at_once(rig: Rig) -> None
     assert len(rig.mailbox.messages) == 1  # type: ignore[attr-defined]
     esc = escalations(rig.project, rig.config())[observation.escalation_id]  # type: ignore[index]
     assert esc.delivered and not esc.open
+    report = verify(rig.project, rig.config(), 1)  # the outbox file is a recorded runtime file
+    assert report.intact, report.differences
 
 
 def test_a_channel_down_is_retried_flagged_overdue_and_handed_on(rig: Rig) -> None:
