@@ -6,7 +6,7 @@ durations are whole milliseconds.
 """
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import msgspec
@@ -14,6 +14,11 @@ import msgspec
 ClassName = Literal["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT"]
 Mode = Literal["UNSEALED", "OBSERVING", "FROZEN", "HALTED"]
 ID_PREFIXES = ("RTE", "SNP", "ESC", "DEC", "INC", "EXP")
+
+
+def iso_utc(moment: datetime) -> str:
+    """A moment as events write it: UTC, to the second, ISO 8601 with `Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_id(prefix: str, now: datetime) -> str:

@@ -37,6 +37,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, durable: bool = Tru
         fsync_dir(path.parent)
 
 
+def append_synced(path: Path, data: bytes) -> None:
+    """Append `data` to `path` (created if need be) and fsync it."""
+    _write_synced(path, data, os.O_APPEND, 0o644)
+
+
 def write_new(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Create `path` with `data`; fails with FileExistsError rather than overwrite."""
     _write_synced(path, data, os.O_EXCL, mode)

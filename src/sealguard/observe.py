@@ -26,6 +26,7 @@ from sealguard.events import (
     SnapshotRecord,
     Step,
     Violation,
+    iso_utc,
     new_id,
     to_data,
 )
@@ -195,7 +196,7 @@ class _Run:
         ]
         return RuntimeEvent(
             event_id=self.event_id, classification=klass, severity=LEVEL[klass],  # type: ignore[arg-type]
-            observed_at=self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            observed_at=iso_utc(self.now),
             commit=environment.commit(self.project.root),
             baseline_sha256=self.state.baseline_sha256,
             state_before=self.state.mode, state_after=after, why=steps,

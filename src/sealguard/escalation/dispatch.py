@@ -24,14 +24,10 @@ from sealguard.config import Config
 from sealguard.durations import parse_duration
 from sealguard.errors import UsageError
 from sealguard.escalation import channels, outbox, packet
-from sealguard.events import new_id
+from sealguard.events import iso_utc, new_id
 from sealguard.project import Project
 
 OUTBOX = "outbox"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _probe_diffs(project: Project, event: dict[str, Any]) -> dict[str, str]:
@@ -60,8 +56,8 @@ def create(project: Project, config: Config, event: dict[str, Any], now: datetim
         event,
         full,
         deadline=row.deadline,
-        deadline_at=_iso(deadline_at),
-        created_at=_iso(now),
+        deadline_at=iso_utc(deadline_at),
+        created_at=iso_utc(now),
         log_link=log_link(project, config),
         project=project.root.name,
     )
@@ -78,8 +74,8 @@ def create(project: Project, config: Config, event: dict[str, Any], now: datetim
         "channels": row.channels,
         "fallback": row.fallback,
         "deadline": row.deadline,
-        "deadline_at": _iso(deadline_at),
-        "created_at": _iso(now),
+        "deadline_at": iso_utc(deadline_at),
+        "created_at": iso_utc(now),
         "file": project.display(file),
     }
     ledger.append_many(ledger_, [*written, ("escalation_created", created)])
@@ -119,7 +115,7 @@ def _mark_overdue(project: Project, config: Config, now: datetime) -> None:
             "escalation_overdue",
             {
                 "escalation_id": esc.escalation_id,
-                "overdue_at": _iso(now),
+                "overdue_at": iso_utc(now),
                 "undelivered": undelivered,
                 "handed_to": outbox.handed_to(esc),
             },
@@ -147,7 +143,7 @@ def deliver_due(
                 "attempt": delivery.attempts + 1,
                 "outcome": result.outcome,
                 "detail": result.detail,
-                "attempted_at": _iso(now),
+                "attempted_at": iso_utc(now),
             }
             ledger.append(project.ledger(config), "escalation_attempt", attempt)
             attempts.append(attempt)
@@ -174,7 +170,7 @@ def test_channel(project: Project, config: Config, channel: str, now: datetime) 
         "event_id": new_id("RTE", now),
         "classification": "TOOLING_DRIFT",
         "severity": "minor",
-        "observed_at": _iso(now),
+        "observed_at": iso_utc(now),
         "commit": None,
         "snapshot": None,
         "next": "nothing: this is a test",
@@ -185,8 +181,8 @@ def test_channel(project: Project, config: Config, channel: str, now: datetime) 
         event,
         "(a test message carries no diff)\n",
         deadline="0s",
-        deadline_at=_iso(now),
-        created_at=_iso(now),
+        deadline_at=iso_utc(now),
+        created_at=iso_utc(now),
         log_link=log_link(project, config),
         project=project.root.name,
         test=True,

@@ -8,10 +8,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sealguard.ledger.auditor import LogReport, Problem, audit
-    from sealguard.ledger.layout import Ledger
-    from sealguard.ledger.reader import Event, read_events
-    from sealguard.ledger.writer import append, append_many, utc_now
+    from sealguard.ledger.auditor import LogReport as LogReport
+    from sealguard.ledger.auditor import Problem as Problem
+    from sealguard.ledger.auditor import audit as audit
+    from sealguard.ledger.layout import Ledger as Ledger
+    from sealguard.ledger.reader import Event as Event
+    from sealguard.ledger.reader import read_events as read_events
+    from sealguard.ledger.writer import append as append
+    from sealguard.ledger.writer import append_many as append_many
+    from sealguard.ledger.writer import utc_now as utc_now
 
 _HOMES = {
     "LogReport": "auditor", "Problem": "auditor", "audit": "auditor", "Ledger": "layout",
@@ -19,7 +24,10 @@ _HOMES = {
     "utc_now": "writer",
 }  # fmt: skip
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "Event", "Ledger", "LogReport", "Problem", "append", "append_many", "audit", "read_events",
+    "utc_now",
+]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

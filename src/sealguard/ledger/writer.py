@@ -20,7 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.errors import EvidenceWriteError, IntegrityError
-from sealguard.fsio import fsync_dir, write_atomic
+from sealguard.fsio import append_synced, fsync_dir, write_atomic
 from sealguard.ledger import note, pending
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
@@ -159,21 +159,11 @@ def _write_durably(ledger: Ledger, fd: int, payload: bytes) -> None:
         ) from None
 
 
-def _append_synced(path: Any, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        if os.write(fd, data) != len(data):
-            raise OSError(0, "short write")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish(ledger: Ledger, checkpoint: note.Checkpoint) -> None:
     """History first, then the latest-checkpoint file, then the witness."""
     text = checkpoint.note()
     try:
-        _append_synced(ledger.history, text.encode() + b"\n")
+        append_synced(ledger.history, text.encode() + b"\n")
         write_atomic(ledger.checkpoint, text.encode())
     except OSError as exc:
         raise EvidenceWriteError(
@@ -183,7 +173,7 @@ def _publish(ledger: Ledger, checkpoint: note.Checkpoint) -> None:
         return
     try:
         ledger.witness.mkdir(parents=True, exist_ok=True)
-        _append_synced(ledger.witness / "checkpoint.history", text.encode() + b"\n")
+        append_synced(ledger.witness / "checkpoint.history", text.encode() + b"\n")
         write_atomic(ledger.witness / "checkpoint", text.encode())
         fsync_dir(ledger.witness)
     except OSError as exc:
