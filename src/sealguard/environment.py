@@ -7,16 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from sealguard import __version__
-from sealguard.proc import CommandNotFound, run
+from sealguard.proc import first_line
 
 
 def _version(argv: list[str], cwd: Path) -> str | None:
-    try:
-        done = run(argv, cwd=cwd, timeout=20)
-    except (CommandNotFound, OSError):
-        return None
-    text = done.stdout.decode("utf-8", "replace").strip()
-    return text.splitlines()[0] if done.code == 0 and text else None
+    return first_line(argv, cwd, timeout=20)
 
 
 def commit(root: Path) -> str | None:

@@ -38,6 +38,16 @@ def run(argv: Sequence[str], cwd: Path, timeout: float = 60) -> Completed:
     return Completed(done.returncode, done.stdout, done.stderr)
 
 
+def first_line(argv: Sequence[str], cwd: Path, timeout: float) -> str | None:
+    """The first line a command prints when it succeeds (a version, a commit), else None."""
+    try:
+        done = run(argv, cwd=cwd, timeout=timeout)
+    except (CommandNotFound, OSError):
+        return None
+    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    return lines[0].strip() if done.code == 0 and lines else None
+
+
 @dataclass(frozen=True)
 class StreamedRun:
     """A command whose output went straight to files (memory stays bounded)."""

@@ -17,7 +17,7 @@ from sealguard.fsio import sha256_of
 from sealguard.probes import normalize
 from sealguard.probes.console import read_console
 from sealguard.probes.reports import read_report
-from sealguard.proc import CommandNotFound, StreamedRun, run, run_to_files
+from sealguard.proc import StreamedRun, first_line, run_to_files
 
 CONSOLE_LIMIT = 4 << 20  # bytes read from each end of a huge console for signatures
 EXTENSIONS = {"vitest-json": "json", "junit-xml": "xml", "json": "json"}
@@ -58,12 +58,7 @@ def tool_version(probe: ProbeConfig, root: Path) -> str | None:
     if probe.version is None:
         return None
     argv = ["/bin/sh", "-c", probe.version] if isinstance(probe.version, str) else probe.version
-    try:
-        done = run(argv, cwd=root / probe.cwd, timeout=60)
-    except (CommandNotFound, OSError):
-        return None
-    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
-    return lines[0].strip() if done.code == 0 and lines else None
+    return first_line(argv, root / probe.cwd, timeout=60)
 
 
 def _normalized_output(
