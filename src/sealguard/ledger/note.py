@@ -73,6 +73,13 @@ def sign(origin: str, size: int, root: bytes, name: str, key: Ed25519PrivateKey)
     return Checkpoint(origin, size, root, text, ((name, key_id(name, public), signature),))
 
 
+def _b64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise NoteError(f"{what} is not base64") from None
+
+
 def parse(note: str) -> Checkpoint:
     """Read one signed checkpoint note; raises NoteError saying what is wrong."""
     text, sep, signature_block = note.partition("\n\n")
@@ -84,10 +91,7 @@ def parse(note: str) -> Checkpoint:
     origin, size_text, root_text = lines[:3]
     if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
         raise NoteError(f"the tree size {size_text!r} is not a decimal number")
-    try:
-        root = base64.b64decode(root_text, validate=True)
-    except binascii.Error:
-        raise NoteError("the root hash is not base64") from None
+    root = _b64(root_text, "the root hash")
     if len(root) != 32:
         raise NoteError("the root hash is not 32 bytes")
     signatures = []
@@ -95,10 +99,7 @@ def parse(note: str) -> Checkpoint:
         if not line.startswith(SIGNATURE_PREFIX):
             raise NoteError(f"not a signature line: {line[:40]!r}")
         name, _, data = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
-        try:
-            raw = base64.b64decode(data, validate=True)
-        except binascii.Error:
-            raise NoteError("a signature is not base64") from None
+        raw = _b64(data, "a signature")
         if len(raw) != 68:
             raise NoteError("an Ed25519 signature line must hold 4 + 64 bytes")
         signatures.append((name, raw[:4], raw[4:]))
