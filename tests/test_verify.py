@@ -191,10 +191,32 @@ def test_baseline_without_log(make_project: MakeTree) -> None:
     project.log_file.unlink()
     report = verify(project, load_config(project.config_file), 1)
     assert [(d.invariant, d.detail) for d in report.differences] == [
-        ("INV-D-03", "checkpoint.history #1: covers 1 lines but the log holds 0"),
-        ("INV-D-03", "checkpoint: covers 1 lines but the log holds 0"),
+        ("INV-D-03", "the governance log is gone"),
         ("INV-D-01", "no sealing of this baseline is recorded in the governance log"),
     ]
+
+
+@pytest.mark.parametrize("gone", ["log", "runtime"])
+def test_a_sealed_project_without_its_log_is_an_incident(
+    make_project: MakeTree, invoke, gone: str
+) -> None:
+    """Issue 8 B6: before, `verify` exited 70 (FileNotFoundError) when the whole runtime area
+    was gone, `status` said UNSEALED and `observe` 64 "nothing is sealed yet"."""
+    import shutil
+
+    project = sealed(make_project)
+    if gone == "log":
+        project.log_file.unlink()
+    else:
+        shutil.rmtree(project.runtime)
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 3, result.output
+    assert "the governance log is gone" in result.output
+    status = invoke("--project", str(project.root), "status")
+    assert "UNSEALED" not in status.output
+    assert "HALTED" in status.output
+    observed = invoke("--project", str(project.root), "observe")
+    assert observed.exit_code == 3, observed.output
 
 
 def test_not_sealed_is_a_usage_error(make_project: MakeTree, invoke) -> None:

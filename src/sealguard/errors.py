@@ -41,3 +41,9 @@ class EvidenceWriteError(SealguardError):
     """Evidence (the log, a checkpoint) could not be written durably; never retried."""
 
     exit_code = ExitCode.IO
+
+
+class BusyError(SealguardError):
+    """Another observer holds the project: try again later (or wait for it)."""
+
+    exit_code = ExitCode.BUSY

@@ -7,17 +7,16 @@ the RUNTIME_EVENT and journal it. The state (FROZEN, HALTED) follows from the jo
 """
 
 import json
-import shutil
-import tempfile
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sealguard import __version__, behaviour, diffing, environment, ledger, runtime
+from sealguard import __version__, behaviour, diffing, environment, ledger, runtime, workdir
 from sealguard.classify import LEVEL, Classification, classify
 from sealguard.config import Config
-from sealguard.errors import RefusedError, UsageError
+from sealguard.errors import DataError, RefusedError, UsageError
 from sealguard.escalation import dispatch
 from sealguard.events import (
     Mode,
@@ -33,9 +32,10 @@ from sealguard.events import (
 from sealguard.facts import ObservationFacts, ProbeFacts
 from sealguard.facts import Violation as FactViolation
 from sealguard.ledger.export import export
+from sealguard.lock import observer_lock
 from sealguard.probes.run import ProbeEvidence, run_probe
 from sealguard.project import Project
-from sealguard.state import NEXT_STEP, ObservationState, fold
+from sealguard.state import NEXT_STEP, ObservationState, standing
 from sealguard.verify import verify
 
 
@@ -53,24 +53,52 @@ class Observation:
         ]
 
 
-def _refuse_if_stopped(ledger_: ledger.Ledger, state: ObservationState) -> None:
+def _refuse(
+    ledger_: ledger.Ledger, state: ObservationState, found: tuple[FactViolation, ...]
+) -> None:
+    """Journal a refused attempt (INV-D-05), with what the invariant checks found meanwhile.
+
+    Returns (for the caller to journal an INCIDENT) only when FROZEN met a violation."""
+    ledger.append(
+        ledger_,
+        "observation_refused",
+        {
+            "state": state.mode,
+            "since": state.since,
+            "because": state.because,
+            "reason": state.reason,
+            "invariants": [f"{v.invariant} {v.change} {v.path}" for v in found[:20]],
+            "invariants_violated": len(found),
+        },
+    )
+    if found and state.mode == "FROZEN":
+        return  # probes stay off; the violation itself is an INCIDENT: FROZEN -> HALTED
+    checked = (
+        f"the invariant checks found {len(found)} violation(s), journaled with the refusal"
+        if found
+        else "the invariants were checked and hold"
+    )
+    raise RefusedError(
+        f"observation is {state.mode} since {state.since} ({state.because}: {state.reason}); "
+        f"the attempt was refused and journaled; {checked}. Next: {state.next_step}"
+    )
+
+
+def current_state(project: Project, ledger_: ledger.Ledger) -> ObservationState:
+    """The state folded from the log; a sealed project whose log is gone, empty or unreadable
+    is HALTED (an INCIDENT), never "unsealed"."""
+    try:
+        events = ledger.read_events(ledger_.log) if ledger_.log.is_file() else []
+    except DataError:
+        events = None
+    return standing(events, project.baseline_file.exists())
+
+
+def _state(project: Project, ledger_: ledger.Ledger) -> ObservationState:
+    state = current_state(project, ledger_)
     if state.mode == "UNSEALED":
         raise UsageError("nothing is sealed yet; run `sealguard seal` first")
-    if state.mode in ("FROZEN", "HALTED"):
-        ledger.append(
-            ledger_,
-            "observation_refused",
-            {
-                "state": state.mode,
-                "since": state.since,
-                "because": state.because,
-                "reason": state.reason,
-            },
-        )
-        raise RefusedError(
-            f"observation is {state.mode} since {state.since} ({state.because}: {state.reason}); "
-            f"the attempt was refused and journaled. Next: {state.next_step}"
-        )
+    return state
 
 
 def _violations(project: Project, config: Config, jobs: int) -> tuple[FactViolation, ...]:
@@ -218,6 +246,18 @@ def _run_probes(project: Project, config: Config, work: Path) -> list[ProbeEvide
     ]
 
 
+def _export(ledger_: ledger.Ledger, archive: Path) -> None:
+    """The full log export, written under a temp name and renamed into place."""
+    temp = archive.with_name(f".{archive.name}{runtime.TEMP_MARK}{os.getpid()}")
+    try:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        export(ledger_, temp)
+        os.replace(temp, archive)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise runtime.cannot_write(archive, exc) from None
+
+
 def _journal(run: _Run) -> Observation:
     """Snapshot, event file, the runtime_event itself, then the log export: each journaled."""
     records = run.records
@@ -230,33 +270,53 @@ def _journal(run: _Run) -> Observation:
     journaled = ledger.append_many(run.ledger, [*written, ("runtime_event", data)])[-1]
     if event.export:
         archive = run.project.root / event.export
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        export(run.ledger, archive)
+        runtime.announce(run.ledger, [archive])
+        _export(run.ledger, archive)
         ledger.append_many(run.ledger, runtime.describe_files(run.ledger, [archive]))
     return Observation(event, journaled["seq"])
 
 
-def observe(
-    project: Project, config: Config, jobs: int, now: datetime | None = None
+def _classified(
+    project: Project,
+    config: Config,
+    jobs: int,
+    state: ObservationState,
+    *,
+    now: datetime,
+    before: tuple[FactViolation, ...],
 ) -> Observation:
-    """Observe once; returns the event as journaled. Raises RefusedError when frozen or halted."""
+    """Run the probes (only when the invariants hold and observation is not stopped), check
+    again, classify and journal."""
     ledger_ = project.ledger(config)
-    state = fold(ledger.read_events(ledger_.log)) if ledger_.log.exists() else ObservationState()
-    _refuse_if_stopped(ledger_, state)
-    now = now or datetime.now(UTC)
-    before = _violations(project, config, jobs)
-    work = Path(tempfile.mkdtemp(prefix="sealguard-observe-"))
-    try:
-        evidence = [] if before else _run_probes(project, config, work)
+    with workdir.probe_folder() as work:
+        runs = not before and state.mode == "OBSERVING"
+        evidence = _run_probes(project, config, work) if runs else []
         after = _violations(project, config, jobs) if evidence else ()
         probes = tuple(e.facts for e in evidence)
-        facts = ObservationFacts(before, after, probes, probes_run=not before)
+        facts = ObservationFacts(before, after, probes, probes_run=runs)
         run = _Run(
             project, ledger_, state, now, evidence, facts, classify(facts), new_id("RTE", now)
         )
-        observation = _journal(run)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    escalation_id = dispatch.create(project, config, to_data(observation.event), now)
+        return _journal(run)
+
+
+def observe(
+    project: Project, config: Config, jobs: int, now: datetime | None = None, wait: bool = False
+) -> Observation:
+    """Observe once; returns the event as journaled. Raises RefusedError when frozen or halted
+    (after checking the invariants: a violation while FROZEN is an INCIDENT), BusyError when
+    another observation of the project is running and `wait` is false."""
+    ledger_ = project.ledger(config)
+    _state(project, ledger_)  # refuse an unsealed project before anything is written
+    with observer_lock(ledger_.folder, wait):
+        runtime.account_leftovers(ledger_)
+        workdir.remove_stale()
+        state = _state(project, ledger_)
+        now = now or datetime.now(UTC)
+        before = _violations(project, config, jobs)
+        if state.mode in ("FROZEN", "HALTED") and not state.log_lost:
+            _refuse(ledger_, state, before)
+        observation = _classified(project, config, jobs, state, now=now, before=before)
+        escalation_id = dispatch.create(project, config, to_data(observation.event), now)
     attempts = dispatch.deliver_due(project, config, now)  # this one, and any still pending
     return Observation(observation.event, observation.seq, escalation_id, tuple(attempts))

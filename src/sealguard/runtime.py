@@ -1,96 +1,103 @@
 """The runtime area, governance/runtime/ (INV-D-04): sealguard writes there, and says so.
 
-Every file sealguard writes under the runtime folder is recorded in the log with its SHA-256
-(`runtime_file` events). The ledger's own files (log, checkpoints, cache, key) are held by the
-ledger's checks instead. `check_runtime_area` reports a file nobody recorded, a recorded file
-that changed, and one that is gone.
+Every write is journaled ahead: a `runtime_writing` event names the files about to be written,
+then they are written (temp file, fsync, rename), then `runtime_file` events record each with
+its SHA-256. A crash or a full disk between the announcement and the record leaves files that
+the log explains: the next observation accounts for them in a `runtime_leftovers` event (their
+hashes, and which announced files never appeared), and from then on holds them like any other.
+Only a file that no journaled write explains is "not written by sealguard". The ledger's own
+files (log, checkpoints, cache, key) are held by the ledger's checks instead.
 """
 
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sealguard import ledger
+from sealguard.errors import EvidenceWriteError
 from sealguard.fsio import sha256_of, write_atomic
-from sealguard.integrity import Difference
+from sealguard.integrity import Change, Difference
+from sealguard.lock import LOCK_NAME
 
 RUNTIME_FILE = "runtime_file"
+WRITING = "runtime_writing"
+LEFTOVERS = "runtime_leftovers"
+
+TEMP_MARK = ".tmp-"
+
+
+# -- the pure part: what the log says the runtime area holds ----------------------------------
+
+
+@dataclass
+class Expected:
+    """The runtime area as the log describes it."""
+
+    files: dict[str, str] = field(default_factory=dict)  # path -> the SHA-256 last recorded
+    pending: set[str] = field(default_factory=set)  # announced, not (yet) recorded
+
+    def explains(self, rel: str) -> bool:
+        """An announced file still being (or interrupted while being) written, or its temp."""
+        return rel in self.pending or temp_target(rel) in self.pending
+
+
+def temp_target(rel: str) -> str | None:
+    """The file a temp name like `dir/.name.tmp-123` is written for, or None."""
+    folder, _, name = rel.rpartition("/")
+    if not name.startswith(".") or TEMP_MARK not in name:
+        return None
+    target = name[1:].rsplit(TEMP_MARK, 1)[0]
+    return f"{folder}/{target}" if folder else target
+
+
+def expected_files(events: Iterable[Mapping[str, Any]]) -> Expected:
+    """Fold the log's runtime events. Pure."""
+    expected = Expected()
+    for event in events:
+        kind = event.get("type")
+        if kind == WRITING:
+            expected.pending.update(event.get("paths", []))
+        elif kind == RUNTIME_FILE:
+            expected.files[event["path"]] = event["sha256"]
+            expected.pending.discard(event["path"])
+        elif kind == LEFTOVERS:
+            for item in event.get("files", []):
+                expected.files[item["path"]] = item["sha256"]
+            expected.pending.clear()
+    return expected
+
+
+def recorded_files(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Runtime-relative path -> the SHA-256 the log last recorded for it. Pure."""
+    return expected_files(events).files
+
+
+# -- the edges: listing, hashing, writing ------------------------------------------------------
 
 
 def _rel(ledger_: ledger.Ledger, path: Path) -> str:
     return path.relative_to(ledger_.folder).as_posix()
 
 
-def describe_files(
-    ledger_: ledger.Ledger, paths: Iterable[Path]
-) -> list[tuple[str, dict[str, Any]]]:
-    """Records for files already written in place (such as an export archive)."""
-    records = []
-    for path in paths:
-        data_hash = _sha256(path) or ""
-        records.append(
-            (
-                RUNTIME_FILE,
-                {"path": _rel(ledger_, path), "sha256": data_hash, "size": path.stat().st_size},
-            )
-        )
-    return records
-
-
-def _copy(source: Path, target: Path) -> tuple[str, int]:
-    """Copy with bounded memory, fsync, and return (sha256, size) of what was written."""
-    digest, size = hashlib.sha256(), 0
-    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    with source.open("rb") as src, temp.open("wb") as dst:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-            dst.write(chunk)
-            size += len(chunk)
-        dst.flush()
-        os.fsync(dst.fileno())
-    os.replace(temp, target)
-    return digest.hexdigest(), size
-
-
-def write_files(
-    ledger_: ledger.Ledger, files: Mapping[Path, bytes | Path]
-) -> list[tuple[str, dict[str, Any]]]:
-    """Write each file (bytes, or a copy of a file) atomically; returns the records to journal."""
-    records = []
-    for path, content in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Path):
-            digest, size = _copy(content, path)
-        else:
-            write_atomic(path, content)
-            digest, size = hashlib.sha256(content).hexdigest(), len(content)
-        records.append(
-            (RUNTIME_FILE, {"path": _rel(ledger_, path), "sha256": digest, "size": size})
-        )
-    return records
-
-
-def record_files(ledger_: ledger.Ledger, files: Mapping[Path, bytes | Path]) -> list[ledger.Event]:
-    """Write each file, then journal them all in one append."""
-    return ledger.append_many(ledger_, write_files(ledger_, files))
-
-
-def recorded_files(events: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Runtime-relative path -> the SHA-256 the log last recorded for it. Pure."""
-    return {e["path"]: e["sha256"] for e in events if e.get("type") == RUNTIME_FILE}
-
-
 def _own(ledger_: ledger.Ledger, path: Path) -> bool:
-    own = ledger_.own_files()
+    own = ledger_.own_files() | {ledger_.folder / LOCK_NAME}
     if path in own:
         return True
     # a temp file left by an interrupted atomic write of one of the ledger's own files
-    return any(path.parent == f.parent and path.name.startswith(f".{f.name}.tmp-") for f in own)
+    return any(
+        path.parent == f.parent and path.name.startswith(f".{f.name}{TEMP_MARK}") for f in own
+    )
 
 
-def _present(ledger_: ledger.Ledger) -> dict[str, Path]:
+def present_files(ledger_: ledger.Ledger) -> dict[str, Path]:
+    """Every file under the runtime folder that is not one of the ledger's own.
+
+    List the folder *before* reading the log: a file written meanwhile was announced first,
+    so the log read afterwards explains it.
+    """
     found: dict[str, Path] = {}
     for folder, _dirs, names in os.walk(ledger_.folder):
         for name in names:
@@ -105,6 +112,101 @@ def _sha256(path: Path) -> str | None:
         return sha256_of(path)
     except OSError:
         return None
+
+
+def _written(ledger_: ledger.Ledger, path: Path, digest: str, size: int) -> tuple[str, Any]:
+    return RUNTIME_FILE, {"path": _rel(ledger_, path), "sha256": digest, "size": size}
+
+
+def _copy(source: Path, temp: Path) -> tuple[str, int]:
+    """Copy with bounded memory and fsync; returns (sha256, size) of what was written."""
+    digest, size = hashlib.sha256(), 0
+    with source.open("rb") as src, temp.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return digest.hexdigest(), size
+
+
+def _write_one(path: Path, content: bytes | Path) -> tuple[str, int]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        write_atomic(path, content)
+        return hashlib.sha256(content).hexdigest(), len(content)
+    temp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}")
+    try:
+        digest, size = _copy(content, temp)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    os.replace(temp, path)
+    return digest, size
+
+
+def cannot_write(path: Path, exc: OSError) -> EvidenceWriteError:
+    return EvidenceWriteError(
+        f"{path}: cannot write evidence ({exc.strerror or exc}); the observation stopped "
+        "here, and the next one accounts for what was announced"
+    )
+
+
+def announce(ledger_: ledger.Ledger, paths: Iterable[Path]) -> None:
+    """Journal the files about to be written (write-ahead)."""
+    ledger.append(ledger_, WRITING, {"paths": [_rel(ledger_, p) for p in paths]})
+
+
+def write_files(
+    ledger_: ledger.Ledger, files: Mapping[Path, bytes | Path]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Announce, then write each file (bytes, or a copy of a file) atomically; returns the
+    records to journal. A full disk or an I/O error is exit 74, never a half-explained file."""
+    announce(ledger_, files)
+    records = []
+    for path, content in files.items():
+        try:
+            digest, size = _write_one(path, content)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
+        records.append(_written(ledger_, path, digest, size))
+    return records
+
+
+def describe_files(
+    ledger_: ledger.Ledger, paths: Iterable[Path]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Records for files already written in place (such as an export archive)."""
+    records = []
+    for path in paths:
+        records.append(_written(ledger_, path, _sha256(path) or "", path.stat().st_size))
+    return records
+
+
+def record_files(ledger_: ledger.Ledger, files: Mapping[Path, bytes | Path]) -> list[ledger.Event]:
+    """Write each file, then journal them all in one append."""
+    return ledger.append_many(ledger_, write_files(ledger_, files))
+
+
+def account_leftovers(ledger_: ledger.Ledger) -> ledger.Event | None:
+    """After a crash: journal what interrupted writes left (with hashes), and what never came.
+
+    Call it holding the observer lock (no write is under way). Returns the event, or None.
+    """
+    present = present_files(ledger_)
+    if not ledger_.log.exists():
+        return None
+    expected = expected_files(ledger.read_events(ledger_.log))
+    if not expected.pending:
+        return None
+    left = sorted(rel for rel in present if expected.explains(rel))
+    files = []
+    for rel in left:
+        path = present[rel]
+        files.append({"path": rel, "sha256": _sha256(path) or "", "size": path.stat().st_size})
+    absent = sorted(expected.pending - set(left))
+    return ledger.append(ledger_, LEFTOVERS, {"files": files, "never_written": absent})
 
 
 def check_snapshots(root: Path, events: Iterable[Mapping[str, Any]]) -> list[Difference]:
@@ -123,45 +225,49 @@ def check_snapshots(root: Path, events: Iterable[Mapping[str, Any]]) -> list[Dif
                     if actual is None
                     else "differs from the hash its event recorded"
                 )
-                found.append(
-                    Difference(
-                        "modified" if actual else "removed",
-                        f"{snapshot['path']}/{name}",
-                        what,
-                        "INV-D-07",
-                    )
-                )
+                change: Change = "modified" if actual else "removed"
+                found.append(Difference(change, f"{snapshot['path']}/{name}", what, "INV-D-07"))
     return found
 
 
-def check_runtime_area(
-    ledger_: ledger.Ledger, events: Iterable[Mapping[str, Any]], shown: str
-) -> list[Difference]:
-    """INV-D-04 differences; `shown` prefixes paths in messages (e.g. "governance/runtime")."""
-    expected = recorded_files(events)
-    present = _present(ledger_)
-    found: list[Difference] = []
-    for rel, path in sorted(present.items()):
-        where = f"{shown}/{rel}"
-        if rel not in expected:
-            found.append(
-                Difference(
-                    "added",
-                    where,
-                    "not written by sealguard (no runtime_file event records it)",
-                    "INV-D-04",
-                )
-            )
-        elif (actual := _sha256(path)) is None:
-            found.append(Difference("unreadable", where, "cannot be read", "INV-D-04"))
-        elif actual != expected[rel]:
-            found.append(
-                Difference(
-                    "modified", where, "differs from the SHA-256 the log recorded", "INV-D-04"
-                )
-            )
-    for rel in sorted(set(expected) - set(present)):
-        found.append(
-            Difference("removed", f"{shown}/{rel}", "recorded in the log, now gone", "INV-D-04")
+def _difference(rel: str, path: Path, expected: Expected, where: str) -> Difference | None:
+    if expected.explains(rel):
+        return None  # announced: a write under way, or the leftovers of an interrupted one
+    if rel not in expected.files:
+        if not path.exists() and temp_target(rel) in expected.files:
+            return None  # a temp file renamed into place after the folder was listed
+        why = "not written by sealguard (no journaled write explains it)"
+        return Difference("added", where, why, "INV-D-04")
+    actual = _sha256(path)
+    if actual is None:
+        return Difference("unreadable", where, "cannot be read", "INV-D-04")
+    if actual != expected.files[rel]:
+        return Difference(
+            "modified", where, "differs from the SHA-256 the log recorded", "INV-D-04"
         )
+    return None
+
+
+def check_runtime_area(
+    ledger_: ledger.Ledger,
+    events: Iterable[Mapping[str, Any]],
+    shown: str,
+    present: dict[str, Path] | None = None,
+) -> list[Difference]:
+    """INV-D-04 differences; `shown` prefixes paths in messages (e.g. "governance/runtime").
+
+    `present` is the listing taken before the log was read (taken now when not given).
+    """
+    listed = present_files(ledger_) if present is None else present
+    expected = expected_files(events)
+    found = [
+        d
+        for rel, path in sorted(listed.items())
+        if (d := _difference(rel, path, expected, f"{shown}/{rel}")) is not None
+    ]
+    for rel in sorted(set(expected.files) - set(listed)):
+        if not (ledger_.folder / rel).exists():  # written after the listing: not gone
+            found.append(
+                Difference("removed", f"{shown}/{rel}", "recorded in the log, now gone", "INV-D-04")
+            )
     return found

@@ -40,6 +40,7 @@ class ObservationState:
     baseline_sha256: str | None = None
     last_stable_snapshot_day: str | None = None  # YYYY-MM-DD (UTC)
     recent: list[dict[str, Any]] = field(default_factory=list)  # the last runtime events
+    log_lost: bool = False  # sealed, but the log that says so is gone, empty or unreadable
 
     @property
     def next_step(self) -> str:
@@ -75,4 +76,20 @@ def fold(events: Iterable[dict[str, Any]]) -> ObservationState:
             state.baseline_sha256 = event.get("baseline_sha256")
         elif kind == RUNTIME_EVENT:
             _after_runtime_event(state, event)
+    return state
+
+
+LOG_LOST = (
+    "INCIDENT: the build was sealed (BASELINE_REF.sha256 exists) but the governance log is "
+    "gone, empty or unreadable; run `sealguard verify`"
+)
+
+
+def standing(events: Iterable[dict[str, Any]] | None, sealed: bool) -> ObservationState:
+    """The state, knowing whether a baseline exists: a sealed build is never "unsealed".
+
+    `events` is None when the log cannot be read."""
+    state = fold(events or [])
+    if state.mode == "UNSEALED" and sealed:
+        return ObservationState(mode="HALTED", because="the log", reason=LOG_LOST, log_lost=True)
     return state

@@ -18,7 +18,7 @@ from sealguard.hashing import Progress, checking_entries, collect_checks
 from sealguard.integrity import Difference, find_added
 from sealguard.manifest import Manifest, parse_manifest
 from sealguard.project import Project
-from sealguard.runtime import check_runtime_area, check_snapshots
+from sealguard.runtime import check_runtime_area, check_snapshots, present_files
 from sealguard.scan import scan
 from sealguard.state import baseline_record
 
@@ -45,13 +45,19 @@ def _check_log(
     project: Project, ledger_: ledger.Ledger, report: VerifyReport, jobs: int
 ) -> list[ledger.Event] | None:
     """INV-D-03 and INV-D-04; returns the events when they can be read."""
-    report.log = ledger.audit(ledger_, jobs)
     shown = project.display(ledger_.log)
+    if not ledger_.log.is_file():
+        # sealed (the baseline exists) but the log is gone: never "unsealed"
+        report.differences.append(
+            Difference("removed", shown, "the governance log is gone", "INV-D-03")
+        )
+        report.not_checked.append("INV-D-04: without the governance log, nothing explains it")
+        return None
+    present = present_files(ledger_)  # listed before the log is read: see runtime.py
+    report.log = ledger.audit(ledger_, jobs)
     report.differences += [
         Difference("modified", shown, p.message, "INV-D-03") for p in report.log.problems
     ]
-    if not ledger_.log.exists():
-        return None
     try:
         events = ledger.read_events(ledger_.log)
     except DataError as exc:
@@ -59,7 +65,8 @@ def _check_log(
             f"INV-D-01, INV-D-04: the governance log cannot be read ({exc.message})"
         )
         return None
-    report.differences += check_runtime_area(ledger_, events, project.display(ledger_.folder))
+    where = project.display(ledger_.folder)
+    report.differences += check_runtime_area(ledger_, events, where, present)
     report.differences += check_snapshots(project.root, events)
     return events
 

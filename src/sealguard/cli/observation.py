@@ -12,14 +12,17 @@ from sealguard.hashing import default_jobs
 @cli.command()
 @jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the RUNTIME_EVENT as JSON.")
+@click.option(
+    "--wait", is_flag=True, help="Wait for a running observation of the project to end first."
+)
 @click.pass_context
-def observe(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
+def observe(ctx: click.Context, jobs: int | None, as_json: bool, wait: bool) -> int:
     """Observe once: invariants, every probe once, classify, keep evidence, journal, act."""
     from sealguard.events import to_data
     from sealguard.observe import observe as observe_once
 
     project, config = configured(ctx)
-    observation = observe_once(project, config, jobs or default_jobs())
+    observation = observe_once(project, config, jobs or default_jobs(), wait=wait)
     if as_json:
         output.write_json(to_data(observation.event))
     else:
@@ -36,14 +39,18 @@ def observe(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> int:
     """The state of observation (OBSERVING, FROZEN, HALTED): since when, why, recent events."""
+    from sealguard.errors import DataError
     from sealguard.escalation import outbox
     from sealguard.ledger import read_events
-    from sealguard.state import fold
+    from sealguard.observe import current_state
 
     project, config = configured(ctx)
     ledger_ = project.ledger(config)
-    events = read_events(ledger_.log) if ledger_.log.exists() else []
-    state = fold(events)
+    state = current_state(project, ledger_)
+    try:
+        events = read_events(ledger_.log) if ledger_.log.is_file() else []
+    except DataError:
+        events = []
     now = utc_now().replace(tzinfo=None)
     open_ones = [e for e in outbox.fold(events).values() if e.open]
     if as_json:
