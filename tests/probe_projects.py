@@ -90,3 +90,25 @@ def pytest_project(base: Path, timeout: str = "30s", name: str = "pyproject") ->
 
 def set_data(project: Project, **settings: object) -> None:
     (project.root / "data" / "table.json").write_text(json.dumps(settings))
+
+
+def cat_project(
+    base: Path, name: str = "catproject", script: str = 'sleep "$(cat data/delay)"'
+) -> Project:
+    """A sealed project whose one probe prints a data file outside the sealed paths: instant,
+    and a changed data file is a PRODUCT_DRIFT (snapshot, event, export, escalation);
+    `data/delay` holds the seconds it sleeps first; `script` runs before the `cat`."""
+    root = base / name
+    write_tree(
+        root, {"src/app.py": "print('app')\n", "data/value.txt": "42\n", "data/delay": "0\n"}
+    )
+    command = ["sh", "-c", f"{script}; cat data/value.txt"]
+    config = (
+        '[seal]\npaths = ["src/**"]\n\n'
+        f'[[probe]]\nname = "value"\ncommand = {json.dumps(command)}\nreport = "text"\n'
+        'timeout = "20s"\n'
+    )
+    write_tree(root, {"governance/sealguard.toml": config})
+    project = Project(root)
+    seal(project, load_config(project.config_file), jobs=1)
+    return project
