@@ -169,6 +169,8 @@ def seal(
             "files": len(files),
             "symlinks": len(entries) - len(files),
             "probes": [behaviour.summary(project.governance, p.name) for p in config.probe],
+            # the config in force from now on (settings.py); secrets stay in the environment
+            "config_toml": project.config_file.read_text(encoding="utf-8"),
         },
     )
     return SealReport(digest, len(files), len(entries) - len(files), size, event)

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from sealguard import output, render
-from sealguard.cli.root import cli, configured, jobs_option
+from sealguard.cli.root import cli, configured, configured_file, jobs_option
 from sealguard.hashing import default_jobs
 from sealguard.progress import progress_bar
 from sealguard.project import Project
@@ -34,7 +34,7 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
     """Seal the build once: every file, the config, and each probe's behaviour; journaled."""
     from sealguard.seal import seal as seal_build
 
-    project, config = configured(ctx)
+    project, config = configured_file(ctx)
     started = time.perf_counter()
     report = seal_build(project, config, jobs or default_jobs())
     elapsed = time.perf_counter() - started

@@ -60,7 +60,15 @@ def cli(ctx: click.Context, project: Path | None) -> None:
 
 
 def configured(ctx: click.Context) -> "tuple[Project, Config]":
-    """The project and its config, validated (exit 78 when it is not)."""
+    """The project and the config in force: once sealed, the one the seal journaled."""
+    from sealguard.settings import config_in_force
+
+    project = project_of(ctx)
+    return project, config_in_force(project)
+
+
+def configured_file(ctx: click.Context) -> "tuple[Project, Config]":
+    """The project and its config file, validated (exit 78 when it is not): for `seal`."""
     from sealguard.config import load_config
 
     project = project_of(ctx)
