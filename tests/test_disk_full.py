@@ -102,3 +102,15 @@ def test_observe_on_a_nearly_full_disk(template: Path, small_disk: Path) -> None
 def test_observe_at_many_fill_levels(template: Path, small_disk: Path) -> None:
     results = _levels(template, small_disk, list(range(0, 200 << 10, 8 << 10)))
     assert set(results.values()) == {2, 74}
+
+
+def test_any_command_on_a_full_disk_says_so_in_one_line(template: Path, small_disk: Path) -> None:
+    """The boundary turns a storage error anywhere (here `log export -o` onto a full disk)
+    into exit 74 and one line naming the file, never a traceback."""
+    filler = _fill(small_disk, 0)
+    target = small_disk / "audit.tar.gz"
+    done = _run(template, "log", "export", "-o", str(target))
+    filler.unlink()
+    assert done.returncode == 74, done.stderr
+    assert done.stderr.count("\n") == 1 and str(target) in done.stderr
+    assert "No space left on device" in done.stderr

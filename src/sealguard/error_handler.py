@@ -4,6 +4,7 @@ An unexpected error writes its traceback to a file and says where; Ctrl-C exits 
 Library code never exits; only `guarded` turns outcomes into exit codes.
 """
 
+import errno
 import os
 import traceback
 from collections.abc import Callable
@@ -15,6 +16,9 @@ import click
 from sealguard import output
 from sealguard.errors import SealguardError
 from sealguard.exitcodes import ExitCode
+
+# a full disk, a quota, an I/O error, a read-only file system: storage failed, not sealguard
+STORAGE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 
 def _crash_file() -> Path:
@@ -45,11 +49,27 @@ def guarded(body: Callable[[], int | None]) -> int:
     except (KeyboardInterrupt, click.exceptions.Abort):
         output.error("sealguard: interrupted")
         return int(ExitCode.INTERRUPTED)
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRORS:
+            return _internal(exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        output.error(
+            f"sealguard: {where}{exc.strerror or exc}: cannot write; stopped, not retried "
+            "(what was announced is accounted for by the next observation)"
+        )
+        return int(ExitCode.IO)
     except Exception as exc:  # the boundary: anything unexpected is kept, not shown raw
+        return _internal(exc)
+    return int(code or 0)
+
+
+def _internal(exc: Exception) -> int:
+    """Keep the traceback in a file and say where, in one line."""
+    try:
         crash = _crash_file()
         crash.write_text(traceback.format_exc(), encoding="utf-8")
-        output.error(
-            f"sealguard: internal error: {type(exc).__name__}: {exc} (traceback in {crash})"
-        )
-        return int(ExitCode.INTERNAL)
-    return int(code or 0)
+        kept = f"traceback in {crash}"
+    except OSError as why:  # a full disk: say so rather than fail inside the boundary
+        kept = f"the traceback could not be kept: {why.strerror or why}"
+    output.error(f"sealguard: internal error: {type(exc).__name__}: {exc} ({kept})")
+    return int(ExitCode.INTERNAL)

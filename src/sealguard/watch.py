@@ -46,7 +46,7 @@ def watch(
                 output.write(narrative.attempts_text(attempts))
             else:
                 try:
-                    observation = observe(project, config, jobs)
+                    observation = observe(project, config, jobs, wait=True)
                     output.write(narrative.observation_text(observation.event))
                     output.write(narrative.attempts_text(list(observation.attempts)))
                 except RefusedError as exc:  # frozen meanwhile by another process

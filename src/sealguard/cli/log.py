@@ -139,8 +139,12 @@ def log_check_proof(bundle: IO[bytes], key: str | None) -> int:
 @click.pass_context
 def log_export(ctx: click.Context, target: Path) -> int:
     """Write the log, every checkpoint, the public key and an auditor's README to a .tar.gz."""
+    from sealguard.errors import EvidenceWriteError
     from sealguard.ledger.export import export
 
-    names = export(_ledger(ctx), target)
+    try:
+        names = export(_ledger(ctx), target)
+    except OSError as exc:
+        raise EvidenceWriteError(f"{target}: cannot write the export ({exc.strerror})") from None
     output.write(f"wrote {target}: {', '.join(names)}")
     return 0
