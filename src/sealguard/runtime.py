@@ -15,6 +15,7 @@ from typing import Any
 from sealguard import ledger
 from sealguard.fsio import sha256_of, write_atomic
 from sealguard.integrity import Difference
+from sealguard.names import escape
 
 RUNTIME_FILE = "runtime_file"
 
@@ -142,7 +143,7 @@ def check_runtime_area(
     present = _present(ledger_)
     found: list[Difference] = []
     for rel, path in sorted(present.items()):
-        where = f"{shown}/{rel}"
+        where = f"{shown}/{escape(rel)}"  # a name as os.walk gave it may hold any byte
         if rel not in expected:
             found.append(
                 Difference(
