@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -76,9 +75,7 @@ def _lines_naming(text: str) -> list[str]:
     return [line for line in text.splitlines() if "dropped" in line or "src/calc/" in line]
 
 
-def test_verify_names_every_added_name_escaped_on_one_line(
-    make_project: MakeTree, invoke
-) -> None:
+def test_verify_names_every_added_name_escaped_on_one_line(make_project: MakeTree, invoke) -> None:
     project = _sealed_with_awkward_names(make_project)
     result = invoke("--project", str(project.root), "verify")
     assert result.exit_code == 3
@@ -175,3 +172,11 @@ def test_a_non_utf8_name_in_the_runtime_area_is_inv_d_04(make_project: MakeTree,
     assert [(d["invariant"], d["path"]) for d in data["differences"]] == [
         ("INV-D-04", "governance/runtime/\\xFE\\x1B]0;x\\x07")
     ]
+
+
+def test_the_event_encoder_names_a_field_that_is_not_utf8() -> None:
+    from sealguard.ledger.canonical import EventValueError, encode_event
+
+    with pytest.raises(EventValueError, match=r"event\.violations\[0\]\.path: text holds bytes"):
+        encode_event({"violations": [{"path": os.fsdecode(b"src/\xff")}]})
+    assert encode_event({"path": escape(b"src/\xff")}) == b'{"path":"src/\\\\xFF"}'

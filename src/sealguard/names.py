@@ -18,7 +18,8 @@ import re
 
 # What a terminal or a reader could be misled by: C0 and C1 controls, DEL, bidi controls,
 # line and paragraph separators, and lone surrogates (bytes that were not UTF-8).
-UNSAFE = "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff"
+BEYOND_C0 = "\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff"
+UNSAFE = "\x00-\x1f" + BEYOND_C0
 _UNSAFE_CHAR = re.compile(f"[{UNSAFE}]")
 _NAME_UNSAFE = re.compile(f"[\\\\{UNSAFE}]")
 _GNU_UNSAFE = re.compile("[\\\\\n\r]")
