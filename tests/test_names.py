@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from sealguard.config import load_config
 from sealguard.ledger import read_events
+from sealguard.manifest import parse_manifest
 from sealguard.names import escape, unescape
 from sealguard.project import Project
 from sealguard.seal import seal
@@ -180,3 +182,20 @@ def test_the_event_encoder_names_a_field_that_is_not_utf8() -> None:
     with pytest.raises(EventValueError, match=r"event\.violations\[0\]\.path: text holds bytes"):
         encode_event({"violations": [{"path": os.fsdecode(b"src/\xff")}]})
     assert encode_event({"path": escape(b"src/\xff")}) == b'{"path":"src/\\\\xFF"}'
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_init_names_awkward_tracked_files_in_a_valid_config(tmp_path: Path, invoke) -> None:
+    root = tmp_path / "repo"
+    (root / "lib").mkdir(parents=True)
+    tracked = [b"lib/\xff", b"lib/new\nline", b'lib/quote"\x7f\x1b', b"lib/back\\slash"]
+    for name in [*tracked, b"lib/untracked"]:  # a partly tracked folder: names are listed
+        with open(os.fsencode(root) + b"/" + name, "wb") as stream:
+            stream.write(name)
+    git = ["git", "-c", "core.quotepath=off"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "--", *map(os.fsdecode, tracked)], cwd=root, check=True)
+    assert invoke("--project", str(root), "init").exit_code == 0
+    assert invoke("--project", str(root), "seal").exit_code == 0
+    sealed = {e.path for e in parse_manifest(Project(root).baseline_file.read_bytes(), "m").entries}
+    assert {os.fsencode(p) for p in sealed if p.startswith("lib/")} == set(tracked)
