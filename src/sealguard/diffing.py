@@ -5,6 +5,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 
 from sealguard.events import StatusChange
+from sealguard.names import terminal_safe
 
 DIFF_LINES = 400  # lines of unified diff kept inline; the full outputs stay in the snapshot
 DIFF_MAX_BYTES = 8 << 20  # larger outputs are not diffed in memory
@@ -36,7 +37,10 @@ def render(probe: str, changes: list[StatusChange], diff: list[str]) -> str:
     out = [f"# probe {probe}: differences from the baseline", ""]
     if changes:
         out.append(f"## test status changes ({len(changes)})")
-        out += [f"{c.test}: {c.before or '(absent)'} -> {c.after or '(absent)'}" for c in changes]
+        out += [  # a test's name on one line: the file is read line by line
+            f"{terminal_safe(c.test)}: {c.before or '(absent)'} -> {c.after or '(absent)'}"
+            for c in changes
+        ]
         out.append("")
     out.append("## normalised output (unified diff)")
     out += diff or ["(identical)"]

@@ -1,7 +1,9 @@
 """The sealed tree compared with its manifest (INV-D-02): pure functions over facts.
 
 The edges (hashing, scanning) observe the disk and hand in `FileState`s; nothing here touches
-a file.
+a file. A `FileState` holds a name as the file system gave it (undecodable bytes as surrogates);
+a `Difference` is what leaves for reports, events and the log, so it holds the name escaped
+(`names.escape`): valid UTF-8, one line, no control character, reversible with `names.unescape`.
 """
 
 from collections.abc import Iterable
@@ -11,6 +13,7 @@ from typing import Literal
 import msgspec
 
 from sealguard.manifest import Entry
+from sealguard.names import escape
 
 Kind = Literal["file", "symlink", "directory", "special", "missing", "unreadable"]
 Change = Literal["modified", "added", "removed", "unreadable"]
@@ -31,50 +34,59 @@ class FileState(msgspec.Struct, frozen=True, gc=False):
 
 @dataclass(frozen=True, slots=True)
 class Difference:
+    """One violation; `path` is escaped (`names.escape`), as every reader may show it."""
+
     change: Change
     path: str
     detail: str
     invariant: str = "INV-D-02"
 
 
+def _quoted(target: str) -> str:
+    return f"'{escape(target)}'"
+
+
 def _describe(state: FileState) -> str:
     if state.kind == "symlink":
-        return f"a symlink to {state.target!r}"
+        return f"a symlink to {_quoted(state.target)}"
     return {"file": "a file", "directory": "a directory", "special": "a special file"}.get(
         state.kind, state.kind
     )
 
 
-def compare_entry(expected: Entry, actual: FileState) -> Difference | None:
-    """The difference between a sealed entry and what is at its path now, if any."""
-    path = expected.path
+def _change(expected: Entry, actual: FileState) -> tuple[Change, str] | None:
     if actual.kind == "missing":
         why = f" ({actual.error})" if actual.error else ""
-        return Difference("removed", path, f"sealed {expected.kind} is gone{why}")
+        return "removed", f"sealed {expected.kind} is gone{why}"
     if actual.kind == "unreadable":
-        return Difference("unreadable", path, f"cannot be read: {actual.error}")
+        return "unreadable", f"cannot be read: {actual.error}"
     if actual.kind != expected.kind:
-        was = "a file" if expected.kind == "file" else f"a symlink to {expected.target!r}"
-        return Difference("modified", path, f"was {was}, now {_describe(actual)}")
+        was = "a file" if expected.kind == "file" else f"a symlink to {_quoted(expected.target)}"
+        return "modified", f"was {was}, now {_describe(actual)}"
     if expected.kind == "symlink":
         if actual.target != expected.target:
-            return Difference(
-                "modified", path, f"symlink retargeted: {expected.target!r} -> {actual.target!r}"
-            )
+            old, new = _quoted(expected.target), _quoted(actual.target)
+            return "modified", f"symlink retargeted: {old} -> {new}"
         return None
     changes = []
     if actual.sha256 != expected.sha256:
         changes.append(f"content changed (sha256 {expected.sha256[:12]}… -> {actual.sha256[:12]}…)")
     if actual.mode != expected.mode:
         changes.append(f"mode changed {expected.mode:04o} -> {actual.mode:04o}")
-    return Difference("modified", path, "; ".join(changes)) if changes else None
+    return ("modified", "; ".join(changes)) if changes else None
+
+
+def compare_entry(expected: Entry, actual: FileState) -> Difference | None:
+    """The difference between a sealed entry and what is at its path now, if any."""
+    found = _change(expected, actual)
+    return Difference(found[0], escape(expected.path), found[1]) if found else None
 
 
 def find_added(sealed: Iterable[str], present: Iterable[FileState]) -> list[Difference]:
     """Paths under the sealed globs now that the manifest lacks."""
     known = set(sealed)
     return [
-        Difference("added", state.path, f"new {_describe(state)} under the sealed paths")
+        Difference("added", escape(state.path), f"new {_describe(state)} under the sealed paths")
         for state in present
         if state.path not in known
     ]

@@ -1,8 +1,9 @@
 """BASELINE_REF.sha256: the sealed build's manifest, as text that `sha256sum -c` reads.
 
 File lines are GNU coreutils lines, `<sha256>  <path>`, with its escaping of `\\`, newline
-and carriage return (the line then starts with a backslash). What sha256sum cannot hold goes
-in `#` lines, which it skips:
+and carriage return (the line then starts with a backslash; `names.escape_gnu`). The other
+bytes of a name, UTF-8 or not, are written raw, as sha256sum writes and reads them. What
+sha256sum cannot hold goes in `#` lines, which it skips:
 
     # sealguard-baseline 1
     # paths ["src/**","package.json"]        the sealed globs, as JSON
@@ -22,10 +23,9 @@ from typing import Literal
 import msgspec
 
 from sealguard.errors import DataError
+from sealguard.names import escape_gnu, unescape_name
 
 MAGIC = "# sealguard-baseline 1"
-_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
-_UNESCAPES = {"\\": "\\", "n": "\n", "r": "\r"}
 _FILE_LINE = re.compile(r"\\?([0-9a-f]{64})  (.+)", re.DOTALL)
 
 
@@ -51,10 +51,8 @@ def _sort_key(entry: Entry) -> bytes:
 
 
 def _file_line(entry: Entry) -> str:
-    if any(c in entry.path for c in _ESCAPES):
-        escaped = "".join(_ESCAPES.get(c, c) for c in entry.path)
-        return f"\\{entry.sha256}  {escaped}"
-    return f"{entry.sha256}  {entry.path}"
+    escaped = escape_gnu(entry.path)
+    return f"{entry.sha256}  {entry.path}" if escaped is None else f"\\{entry.sha256}  {escaped}"
 
 
 def render_manifest(manifest: Manifest) -> bytes:
@@ -77,15 +75,10 @@ def render_manifest(manifest: Manifest) -> bytes:
 
 
 def _unescape(text: str, where: str) -> str:
-    out, chars = [], iter(text)
-    for c in chars:
-        if c == "\\":
-            nxt = next(chars, "")
-            if nxt not in _UNESCAPES:
-                raise DataError(f"{where}: bad escape '\\{nxt}' in a file name")
-            c = _UNESCAPES[nxt]
-        out.append(c)
-    return "".join(out)
+    try:
+        return unescape_name(text, gnu=True)
+    except ValueError as exc:
+        raise DataError(f"{where}: {exc}") from None
 
 
 class _Parser:

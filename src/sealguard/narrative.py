@@ -1,6 +1,8 @@
 """What an observation says to people: its summary, the state, its diff, its diagnosis.
 
-No I/O beyond reading evidence files the event names; callers print the result.
+No I/O beyond reading evidence files the event names; callers print the result. Text that
+comes from outside (test names, details, channel errors) is put on one line with `_one`, so it
+cannot forge a line of the summary; `output.write` escapes the rest.
 """
 
 import json
@@ -8,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sealguard.events import RuntimeEvent, from_data, to_data
+from sealguard.names import terminal_safe as _one
 
 
 def _event_dict(event: dict[str, Any] | RuntimeEvent) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def observation_text(event: dict[str, Any] | RuntimeEvent) -> str:
         f"commit {e['commit'] or 'none'}"
     ]
     lines.append("why:")
-    lines += [f"  {s['rule']}{_probe_tag(s)} {s['detail']}" for s in e["why"] if s["matched"]]
+    lines += [f"  {s['rule']}{_probe_tag(s)} {_one(s['detail'])}" for s in e["why"] if s["matched"]]
     for key, label in (
         ("invariants_before", "before the probes"),
         ("invariants_after", "after the probes"),
@@ -48,7 +51,8 @@ def observation_text(event: dict[str, Any] | RuntimeEvent) -> str:
         if e[key]:
             lines.append(f"invariants violated {label}:")
             lines += [
-                f"  {v['invariant']} {v['change']} {v['path']}: {v['detail']}" for v in e[key][:10]
+                f"  {v['invariant']} {v['change']} {_one(v['path'])}: {_one(v['detail'])}"
+                for v in e[key][:10]
             ]
     if e["probes"]:
         lines.append("probes:")
@@ -57,7 +61,7 @@ def observation_text(event: dict[str, Any] | RuntimeEvent) -> str:
     if changed:
         lines.append("changed:")
         lines += [
-            f"  {name}: {c['test']} {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
+            f"  {name}: {_one(c['test'])} {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
             for name, c in changed[:10]
         ]
     if not e["probes_run"]:
@@ -93,7 +97,7 @@ def status_json(state: Any) -> dict[str, Any]:
 def status_text(state: Any) -> str:
     lines = [
         f"state: {state.mode} since {state.since or '-'} "
-        f"({state.because or '-'}: {state.reason or '-'})"
+        f"({state.because or '-'}: {_one(state.reason or '-')})"
     ]
     lines.append(f"baseline in force: sha256 {state.baseline_sha256 or 'none'}")
     lines.append(f"next: {state.next_step}")
@@ -117,7 +121,7 @@ def diff_text(root: Path, event: dict[str, Any]) -> str:
             out.append(kept.read_text(encoding="utf-8").rstrip())
         elif p["status_changes"] or p["output_sha256"] != p["baseline_output_sha256"]:
             out += [
-                f"{c['test']}: {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
+                f"{_one(c['test'])}: {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
                 for c in p["status_changes"]
             ]
             out.append("(no snapshot was kept for this observation, so no output diff)")
@@ -173,7 +177,7 @@ def diagnosis_text(root: Path, event: dict[str, Any], log_report: Any) -> str:
     lines.append("path through the rules (first match wins):")
     lines += [
         f"  {'->' if s['matched'] else '  '} {s['rule']} {s['class']}{_probe_tag(s)}"
-        + (f": {s['detail']}" if s["matched"] else "")
+        + (f": {_one(s['detail'])}" if s["matched"] else "")
         for s in event["why"]
     ]
     return "\n".join(lines)
@@ -184,7 +188,7 @@ def attempts_text(attempts: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"escalation {a['escalation_id']} via {a['channel']} "
         f"(attempt {a['attempt']}): {a['outcome']}"
-        + (f" ({a['detail']})" if a["outcome"] != "delivered" else "")
+        + (f" ({_one(a['detail'])})" if a["outcome"] != "delivered" else "")
         for a in attempts
     )
 

@@ -1,9 +1,14 @@
-"""Turning reports into what people and scripts read. No I/O: callers print the result."""
+"""Turning reports into what people and scripts read. No I/O: callers print the result.
+
+In text, each piece of data that could hold a newline goes through `_one` (one line, no
+control character), so no name or message can forge a line of the report.
+"""
 
 from typing import TYPE_CHECKING, Any
 
 from sealguard.exitcodes import ExitCode
 from sealguard.integrity import CHANGES, Difference, group_by_change
+from sealguard.names import terminal_safe as _one
 
 if TYPE_CHECKING:
     from sealguard.ledger import LogReport
@@ -51,8 +56,8 @@ def verify_text(report: "VerifyReport", seconds: float) -> str:
     for change, items in group_by_change(report.differences).items():
         if items:
             lines.append(f"{change}:")
-            lines.extend(f"  {d.path}  {d.detail} [{d.invariant}]" for d in items)
-    lines.extend(f"not checked: {reason}" for reason in report.not_checked)
+            lines.extend(f"  {_one(d.path)}  {_one(d.detail)} [{d.invariant}]" for d in items)
+    lines.extend(f"not checked: {_one(reason)}" for reason in report.not_checked)
     return "\n".join(lines)
 
 
@@ -113,9 +118,9 @@ def log_text(report: "LogReport") -> str:
         first = report.first_problem()
         lines.append(
             "INCIDENT: the governance log is not intact (INV-D-03): "
-            + (first.message if first else "")
+            + (_one(first.message) if first else "")
         )
-        lines.extend(f"  {p.kind}: {p.message}" for p in report.problems)
+        lines.extend(f"  {p.kind}: {_one(p.message)}" for p in report.problems)
     if report.torn_tails:
         lines.append(
             "torn writes accounted for by torn_tail events: lines "
@@ -161,7 +166,7 @@ def log_json(report: "LogReport") -> dict[str, Any]:
 def event_line(event: dict[str, Any]) -> str:
     """One event on one line: seq, time, type, then its other fields as key=value."""
     rest = " ".join(
-        f"{k}={v}"
+        f"{k}={_one(str(v))}"
         for k, v in sorted(event.items())
         if k not in ("seq", "ts", "type") and not isinstance(v, dict | list)
     )
@@ -171,7 +176,7 @@ def event_line(event: dict[str, Any]) -> str:
 
 def proof_text(check: "ProofCheck") -> str:
     verdict = "VALID" if check.valid else "INVALID"
-    text = f"{verdict}: {check.reason}"
+    text = f"{verdict}: {_one(check.reason)}"
     if check.valid and check.key_source != "--key":
         text += " (checked with the key inside the bundle; pass --key with a key you trust)"
     return text

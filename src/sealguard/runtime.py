@@ -21,6 +21,7 @@ from sealguard.errors import EvidenceWriteError
 from sealguard.fsio import sha256_of, write_atomic
 from sealguard.integrity import Change, Difference
 from sealguard.lock import LOCK_NAME
+from sealguard.names import escape
 
 RUNTIME_FILE = "runtime_file"
 WRITING = "runtime_writing"
@@ -263,11 +264,13 @@ def check_runtime_area(
     found = [
         d
         for rel, path in sorted(listed.items())
-        if (d := _difference(rel, path, expected, f"{shown}/{rel}")) is not None
+        if (d := _difference(rel, path, expected, f"{shown}/{escape(rel)}")) is not None
     ]
     for rel in sorted(set(expected.files) - set(listed)):
         if not (ledger_.folder / rel).exists():  # written after the listing: not gone
             found.append(
-                Difference("removed", f"{shown}/{rel}", "recorded in the log, now gone", "INV-D-04")
+                Difference(
+                    "removed", f"{shown}/{escape(rel)}", "recorded in the log, now gone", "INV-D-04"
+                )
             )
     return found

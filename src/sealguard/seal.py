@@ -19,6 +19,7 @@ from sealguard.globs import make_selector
 from sealguard.hashing import Progress, hash_paths
 from sealguard.integrity import FileState
 from sealguard.manifest import Entry, Manifest, render_manifest
+from sealguard.names import escape
 from sealguard.probes.run import run_probe
 from sealguard.project import Project
 from sealguard.scan import scan
@@ -92,7 +93,7 @@ def _unsealable(state: FileState) -> str:
         "missing": "vanished while sealing; seal a build that is not changing",
         "directory": "became a directory while sealing; seal a build that is not changing",
     }[state.kind]
-    return f"{state.path}: {why}"
+    return f"{escape(state.path)}: {why}"
 
 
 def _tree_entries(
@@ -132,7 +133,7 @@ def _probe_baseline(
             | {a.path for a, b in zip(after, entries, strict=False) if a != b}
         )
         raise DataError(
-            f"the probes changed the sealed tree ({', '.join(changed[:5])}); "
+            f"the probes changed the sealed tree ({', '.join(map(escape, changed[:5]))}); "
             "exclude what they write "
             f"or make them write elsewhere (evidence kept in {work})"
         )

@@ -2,9 +2,12 @@
 
 The sealed paths are the files git tracks (every file when it is not a git repository), minus
 `governance/` and caches, written as few globs as possible: a folder whose files are all
-tracked becomes `folder/**`, otherwise its tracked files are named one by one.
+tracked becomes `folder/**`, otherwise its tracked files are named one by one. TOML holds
+only UTF-8, so a byte of a name that is not UTF-8 is written as the wildcard `?`.
 """
 
+import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -21,6 +24,8 @@ CACHE_EXCLUDES = (
     "**/.tox/**", "**/.nox/**", "**/.cache/**", "**/*.egg-info/**", "**/.coverage",
     "**/htmlcov/**", "**/.DS_Store",
 )  # fmt: skip
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8 (surrogateescape)
 
 TEMPLATE = """\
 # sealguard configuration: what is sealed, and how it is watched.
@@ -81,6 +86,12 @@ def compact_globs(on_disk: set[str], wanted: set[str]) -> list[str]:
     return visit("")
 
 
+def _toml_string(glob: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's, but for DEL, which TOML wants escaped)."""
+    text = json.dumps(_UNDECODABLE.sub("?", glob), ensure_ascii=False)
+    return text.replace("\x7f", "\\u007f")
+
+
 def starter_config(root: Path) -> tuple[str, int]:
     """The starter config text, and how many files its globs select today."""
     selector = make_selector(["**"], CACHE_EXCLUDES)
@@ -88,10 +99,9 @@ def starter_config(root: Path) -> tuple[str, int]:
     tracked = tracked_files(root)
     wanted = on_disk if tracked is None else on_disk & tracked
     globs = compact_globs(on_disk, wanted)
-    quote = '    "{}",'.format
     text = TEMPLATE.format(
-        paths="\n".join(quote(g.replace("\\", "\\\\").replace('"', '\\"')) for g in globs),
-        exclude="\n".join(quote(g) for g in CACHE_EXCLUDES),
+        paths="\n".join(f"    {_toml_string(g)}," for g in globs),
+        exclude="\n".join(f"    {_toml_string(g)}," for g in CACHE_EXCLUDES),
     )
     return text, len(wanted)
 

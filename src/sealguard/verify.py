@@ -17,6 +17,7 @@ from sealguard.globs import make_selector
 from sealguard.hashing import Progress, checking_entries, collect_checks
 from sealguard.integrity import Difference, find_added
 from sealguard.manifest import Manifest, parse_manifest
+from sealguard.names import escape
 from sealguard.project import Project
 from sealguard.runtime import check_runtime_area, check_snapshots, present_files
 from sealguard.scan import scan
@@ -121,7 +122,7 @@ def _check_tree(
         (e.path for e in entries), (s for s in present if s.kind != "unreadable")
     )
     report.differences += [
-        Difference("unreadable", s.path, f"folder cannot be listed: {s.error}")
+        Difference("unreadable", escape(s.path), f"folder cannot be listed: {s.error}")
         for s in present
         if s.kind == "unreadable"
     ]

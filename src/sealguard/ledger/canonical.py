@@ -25,14 +25,23 @@ def _no_float(text: str) -> Any:
 
 _no_float_decoder = msgspec.json.Decoder(float_hook=_no_float)  # a float fails the fast path
 _LONG_DIGITS = re.compile(rb"\d{16}")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # bytes that were not UTF-8 (surrogateescape)
 
 
 class EventValueError(ValueError):
-    """An event field cannot be written canonically (a float, a non-ASCII key)."""
+    """An event field cannot be written canonically (a float, a non-ASCII key, text that is
+    not UTF-8)."""
 
 
 def _safe(value: Any, where: str) -> Any:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, str):
+        if not value.isascii() and _SURROGATE.search(value):
+            raise EventValueError(
+                f"{where}: text holds bytes that are not UTF-8 ({value!r}); "
+                "a name from the disk must go through names.escape"
+            )
+        return value
+    if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
         return value if -SAFE_INT <= value <= SAFE_INT else str(value)
