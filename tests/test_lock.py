@@ -58,3 +58,34 @@ def test_a_held_lock_is_busy_and_released_on_exit(tmp_path: Path, invoke) -> Non
         result = invoke("--project", str(project.root), "observe")
         assert result.exit_code == 75
     assert invoke("--project", str(project.root), "observe").exit_code == 0
+
+
+HOLD_AND_FORK = """
+import os, sys, time
+from pathlib import Path
+from sealguard.lock import observer_lock
+with observer_lock(Path(sys.argv[1])):
+    if os.fork() == 0:  # a hashing worker, say, still busy when its observer is killed
+        time.sleep(5)
+        os._exit(0)
+    print("held", flush=True)
+    time.sleep(20)
+"""
+
+
+def test_a_killed_observer_releases_the_lock_even_with_a_forked_child_alive(
+    tmp_path: Path,
+) -> None:
+    """Seen in the kill rounds: a forked worker inherited the lock's descriptor and kept the
+    project busy after its observer was killed."""
+    import signal
+
+    folder = tmp_path / "runtime"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_AND_FORK, str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with observer_lock(folder):  # not BusyError: the child closed its copy at fork
+        pass

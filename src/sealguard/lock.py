@@ -9,7 +9,7 @@ import errno
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sealguard.errors import BusyError, EvidenceWriteError
@@ -36,10 +36,26 @@ def _open(folder: Path) -> int:
         ) from None
 
 
+_held: set[int] = set()
+
+
+def _close_in_child() -> None:
+    """A forked child (a hashing worker) must not keep the lock alive after the observer
+    dies: close its copies. The parent's own descriptor keeps the lock."""
+    for fd in _held:
+        with suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
 @contextmanager
 def observer_lock(folder: Path, wait: bool = False) -> Iterator[None]:
     """Hold the project's observer lock; BusyError (exit 75) when taken and not `wait`."""
     fd = _open(folder)
+    _held.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -57,4 +73,5 @@ def observer_lock(folder: Path, wait: bool = False) -> Iterator[None]:
             pass  # the pid is for messages only; a full disk must not stop the observation here
         yield
     finally:
+        _held.discard(fd)
         os.close(fd)

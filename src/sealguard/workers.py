@@ -5,7 +5,9 @@ pipe); each takes the next span from a shared counter, so a few large items cann
 core idle; every span's result must come back, or the run fails rather than pass.
 """
 
+import ctypes
 import multiprocessing
+import os
 import signal
 import traceback
 from collections.abc import Callable, Generator, Iterator
@@ -16,6 +18,7 @@ from typing import Any, TypeVar, cast
 from sealguard.errors import SealguardError
 
 T = TypeVar("T")
+PR_SET_PDEATHSIG = 1
 Span = tuple[int, int]
 
 
@@ -23,11 +26,24 @@ class WorkerFailed(SealguardError):
     """A worker process failed; its traceback is in the message."""
 
 
+def _die_with_parent() -> None:
+    """On Linux, a worker is killed when its parent dies (even by `kill -9`), so nothing it
+    inherited (such as the observer lock) outlives the observation."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: workers end when their pipe breaks
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _worker(
     work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], ticket: Any, out: Any
 ) -> None:
     """Take the next span until none is left; send each result, or the failure, to `out`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    _die_with_parent()
     try:
         while True:
             with ticket.get_lock():
