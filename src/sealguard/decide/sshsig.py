@@ -33,7 +33,8 @@ _END = "-----END SSH SIGNATURE-----"
 _WRAP = 70  # ssh-keygen's line width inside the armor
 _SIGNATURE_SIZE = 64
 
-Reason = Literal["malformed", "namespace", "key-type", "mismatch", "unknown-key"]
+# `role` is authority's: a known key whose holder lacks the role the act needs.
+Reason = Literal["malformed", "namespace", "key-type", "mismatch", "unknown-key", "role"]
 
 
 class SignatureRefused(RefusedError):
@@ -146,8 +147,10 @@ def _dearmor(armored: str) -> bytes:
     lines = armored.strip().splitlines()
     if not lines or lines[0].strip() != _BEGIN:
         raise _malformed(f'it does not start with "{_BEGIN}"')
-    if len(lines) < 3 or lines[-1].strip() != _END:
+    if len(lines) < 2 or lines[-1].strip() != _END:
         raise _malformed(f'it does not end with "{_END}"')
+    if len(lines) < 3:
+        raise _malformed("nothing between its header and its footer")
     try:
         return base64.b64decode("".join(line.strip() for line in lines[1:-1]), validate=True)
     except binascii.Error as exc:
