@@ -2,9 +2,12 @@
 
 import base64
 import hashlib
+import socket
 import struct
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -384,3 +387,89 @@ def test_what_the_key_signs_is_the_protocol_s_signed_data() -> None:
     )
     assert signed_data(PAYLOAD) == expected
     assert _PUBLIC.verifies(_blob(sign(PAYLOAD, _KEY))[-64:], expected)
+
+
+# an agent that misbehaves: a scripted server on a unix socket
+
+
+@contextmanager
+def scripted_agent(path: Path, reply: bytes | None) -> Iterator[str]:
+    """Answers one request with `reply` (None: never answers) and closes."""
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path.name)  # relative: unix socket paths are short
+    server.listen(1)
+    done = threading.Event()
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            if reply is None:
+                done.wait()
+            else:
+                connection.sendall(reply)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        yield path.name
+    finally:
+        done.set()
+        thread.join()
+        server.close()
+
+
+def _agent_reply(body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + body
+
+
+MISBEHAVIOUR: dict[str, tuple[str, bytes | None, str]] = {
+    "hangs up": ("keys", b"", "closed the connection before it answered"),
+    "an empty answer": ("keys", _agent_reply(b""), "refused to give its keys"),
+    "another message": (
+        "keys",
+        _agent_reply(b"\x63"),
+        "answered message type 99 when asked for its keys",
+    ),
+    "a huge message": (
+        "keys",
+        struct.pack(">I", 10**6),
+        "sent a 1000000-byte message (at most 262144)",
+    ),
+    "a short key list": (
+        "keys",
+        _agent_reply(b"\x0c\0\0\0\x01"),
+        "sent a malformed key list: needs 4 bytes",
+    ),
+    "a short signature": (
+        "sign",
+        _agent_reply(b"\x0e\0\0"),
+        "sent a malformed signature: needs 4 bytes",
+    ),
+    "an RSA signature": (
+        "sign",
+        _agent_reply(b"\x0e" + struct.pack(">I", 19) + b"\0\0\0\x07ssh-rsa\0\0\0\x04abcd"),
+        "sent an unusable signature: a signature of type ssh-rsa with 4 bytes, not ssh-ed25519",
+    ),
+    "silence": ("keys", None, "did not answer within 0.2s"),
+}
+
+
+@pytest.mark.parametrize("case", MISBEHAVIOUR)
+def test_an_agent_that_misbehaves_is_a_clear_error(case: str, tmp_path: Path) -> None:
+    request, reply, problem = MISBEHAVIOUR[case]
+    with scripted_agent(tmp_path / "fake.sock", reply) as path, pytest.raises(AgentError) as caught:
+        agent = Agent(path, timeout=0.2)
+        if request == "keys":
+            agent.keys()
+        else:
+            sign_with_agent(PAYLOAD, _PUBLIC, agent=agent)
+
+    assert caught.value.message.startswith(f"the ssh-agent at {path} {problem}"), (
+        caught.value.message
+    )
+
+
+def test_an_empty_namespace_is_a_programming_error(alice: SshKey) -> None:
+    with pytest.raises(ValueError, match="namespace must not be empty"):
+        sign(PAYLOAD, load_private_key(alice.path), namespace="")

@@ -85,6 +85,8 @@ class Agent:
                 return _receive(sock, size)
             except TimeoutError:
                 raise self._error(f"did not answer within {self.timeout:g}s") from None
+            except EOFError:
+                raise self._error("closed the connection before it answered") from None
             except OSError as exc:
                 raise self._error(f"cannot be reached: {exc.strerror or exc}") from None
 
@@ -97,7 +99,7 @@ def _receive(sock: socket.socket, size: int) -> bytes:
     while size:
         chunk = sock.recv(min(size, 65536))
         if not chunk:
-            raise ConnectionResetError(0, "the agent closed the connection")
+            raise EOFError
         chunks.append(chunk)
         size -= len(chunk)
     return b"".join(chunks)

@@ -181,7 +181,7 @@ def _raw_signature(encoded: bytes) -> bytes:
     kind, raw = reader.text(), reader.string()
     reader.end()
     if kind != ED25519 or len(raw) != _SIGNATURE_SIZE:
-        raise ValueError(f"a {kind} signature of {len(raw)} bytes, not an {ED25519} one")
+        raise ValueError(f"a signature of type {kind} with {len(raw)} bytes, not {ED25519}")
     return raw
 
 
