@@ -31,6 +31,14 @@ class ConsoleSummary:
 
 
 @dataclass(frozen=True)
+class Survivor:
+    """A process of a probe's tree still running when the probe ended; it was killed."""
+
+    pid: int
+    command: str
+
+
+@dataclass(frozen=True)
 class ProbeBaseline:
     """What was sealed for one probe."""
 
@@ -65,6 +73,7 @@ class ProbeFacts:
     format: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
     runner: str | None = None  # the runner recognised on the console: "pytest", "vitest", "npm"
+    survivors: tuple[Survivor, ...] = ()  # processes it left running, killed at its end
     baseline: ProbeBaseline | None = None
 
     @property

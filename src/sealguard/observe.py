@@ -25,6 +25,7 @@ from sealguard.events import (
     RuntimeEvent,
     SnapshotRecord,
     Step,
+    Survivor,
     Violation,
     iso_utc,
     new_id,
@@ -109,6 +110,7 @@ def _probe_record(evidence: ProbeEvidence) -> ProbeRecord:
         baseline_tool_version=b.tool_version if b else None, signatures=list(f.signatures),
         console=_console(f), stdout_sha256=evidence.stdout_sha256,
         stderr_sha256=evidence.stderr_sha256,
+        survivors=[Survivor(pid=s.pid, command=s.command) for s in f.survivors],
     )  # fmt: skip
 
 

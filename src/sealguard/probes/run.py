@@ -131,5 +131,6 @@ def run_probe(
         output_sha256=output_sha256,
         format=reading.format or {"kind": probe.report}, runner=console.runner,
         tool_version=tool_version(probe, root) or console.tool_version, baseline=baseline,
+        survivors=done.survivors,
     )  # fmt: skip
     return ProbeEvidence(folder, done, facts, files, sha256_of(stdout), sha256_of(stderr))
