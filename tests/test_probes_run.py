@@ -90,3 +90,30 @@ def test_seal_refuses_a_probe_that_leaves_processes_running(tmp_path: Path) -> N
     ):
         seal(project, load_config(project.config_file), jobs=1)
     assert not Path(f"/proc/{int((root / 'data/child.pid').read_text())}").exists()
+
+
+# pytest -v's console for 150,000 tests (about 9 MiB): more than the head and tail read whole.
+VERBOSE = """\
+import sys
+out = sys.stdout
+out.write("platform linux -- Python 3.11.9, pytest-8.3.4, pluggy-1.5.0\\n")
+for i in range(150_000):
+    out.write(f"tests/test_many.py::test_case_{i:06d} {'SKIPPED' if i == 75_000 else 'PASSED'}\\n")
+out.write("=== 149999 passed, 1 skipped in 9.00s ===\\n")
+"""
+
+
+def test_pytest_statuses_are_read_from_all_of_a_huge_console(tmp_path: Path) -> None:
+    import sys
+
+    root = tmp_path / "many"
+    config = (
+        '[seal]\npaths = ["src/**"]\n\n[[probe]]\nname = "many"\n'
+        f'command = [{json.dumps(sys.executable)}, "src/many.py"]\nreport = "pytest"\n'
+    )
+    write_tree(root, {"src/many.py": VERBOSE, "governance/sealguard.toml": config})
+    project = Project(root)
+    seal(project, load_config(project.config_file), jobs=1)
+    sealed = json.loads((project.governance / "baseline/many/probe.json").read_text())
+    assert sealed["test_count"] == 150_000
+    assert sealed["tests"]["tests/test_many.py::test_case_075000"] == "skipped"  # the middle

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 TestStatus = Literal["passed", "failed", "skipped", "error", "todo"]
-ReportState = Literal["ok", "missing", "empty", "unparseable", "none"]
+ReportState = Literal["ok", "missing", "empty", "unparseable", "too_large", "none"]
 Verdict = Literal["PASS", "FAIL"]
 
 

@@ -114,14 +114,10 @@ def _probe_record(evidence: ProbeEvidence) -> ProbeRecord:
     )  # fmt: skip
 
 
-def _lines(path: Path | None) -> list[str]:
-    return path.read_text("utf-8", "replace").splitlines() if path and path.exists() else []
-
-
 def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -> bytes:
     """The diff kept in the snapshot; outputs too large to diff in memory are only named."""
     base = behaviour.probe_folder(project.governance, evidence.facts.name) / "output.normalized"
-    now = evidence.files.get("output.normalized")
+    now = evidence.files.get("output.normalized", evidence.folder / "output.normalized")
     names = ("baseline/output.normalized", "observed/output.normalized")
     sizes = [p.stat().st_size for p in (base, now) if p is not None and p.exists()]
     if record.output_sha256 == record.baseline_output_sha256:
@@ -132,7 +128,7 @@ def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -
             f"compare {names[1]} in this snapshot with governance/baseline/)"
         ]
     else:
-        lines = diffing.unified(_lines(base), _lines(now), names)
+        lines = diffing.unified(base, now, names, evidence.folder)
     return diffing.render(evidence.facts.name, record.status_changes, lines).encode()
 
 
