@@ -126,3 +126,17 @@ def test_describe_is_what_gets_sealed() -> None:
     assert describe([NormalizeRule(regex="x")], "text") == [
         {"regex": "x", "replacement": "<REDACTED>"}
     ]
+
+
+def test_a_long_string_in_a_report_is_kept_as_written(tmp_path: Path) -> None:
+    long = f"{ROOT}/" + "a" * (2 << 20)
+    document = {"b": long, "a": f"{ROOT}/x"}
+    digest = write_document(build(None, "json", ROOT, []), document, tmp_path / "out.json")
+    expected = json.dumps({"a": "<ROOT>/x", "b": long}, sort_keys=True, indent=1) + "\n"
+    assert (tmp_path / "out.json").read_text() == expected
+    assert digest == hashlib.sha256(expected.encode()).hexdigest()
+
+
+def test_a_key_holding_the_root_is_scrubbed() -> None:
+    out = build(None, "json", ROOT, []).document({f"{ROOT}/a": {"t": "1ms"}, "b": [f"{ROOT}"]})
+    assert out == {"<ROOT>/a": {"t": "<DURATION>"}, "b": ["<ROOT>"]}

@@ -37,8 +37,14 @@ os.wait()
 
 
 def _alive(pid: int) -> bool:
-    """Running, or a zombie nobody reaped: either way not gone as it should be."""
-    return Path(f"/proc/{pid}").exists()
+    """Running, or a zombie of this process that it did not reap: not gone as it should be.
+    (A zombie of init is dead; init reaps it in its own time.)"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    state, parent = stat.rsplit(")", 1)[1].split()[:2]
+    return state != "Z" or int(parent) == os.getpid()
 
 
 def _pid(path: Path) -> int:
@@ -122,3 +128,19 @@ def test_ctrl_c_during_a_probe_leaves_no_process_behind(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, "sh stubborn.sh child.pid & wait")
     assert not _alive(_pid(pidfile))
+
+
+def test_without_a_subreaper_the_session_still_names_the_children(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where prctl is missing (another kernel), orphans go to init; the session finds them."""
+    import sealguard.proc
+
+    monkeypatch.setattr(sealguard.proc, "_subreaper", lambda flag: None)
+    script = (
+        f"sh stubborn.sh child.pid sealed.txt 1 & {WAIT_FOR.format(pidfile='child.pid')}; exit 0"
+    )
+    done = _run(tmp_path, script)
+    child = _pid(tmp_path / "child.pid")
+    assert not _alive(child) and not (tmp_path / "sealed.txt").exists()
+    assert child in [s.pid for s in done.survivors]

@@ -111,10 +111,10 @@ class ProcessTree:
         if self._before is not None:
             _subreaper(self._before)
 
-    def _ours(self, pid: int) -> bool:
-        """In the probe's session or process group (both are the leader's pid)."""
+    def _in(self, pid: int, *ids: Callable[[int], int]) -> bool:
+        """Whether `pid` is in the probe's process group or session (both the leader's pid)."""
         try:
-            return self.leader in (os.getpgid(pid), os.getsid(pid))
+            return any(id_of(pid) == self.leader for id_of in ids)
         except OSError:
             return False
 
@@ -135,7 +135,8 @@ class ProcessTree:
         for process in everyone:
             children.setdefault(process.info["ppid"], []).append(process)
         found = {p.pid: p for p in children.get(me, []) if p.pid not in self._known}
-        found.update((p.pid, p) for p in everyone if self._ours(p.pid))
+        if self._before is None:  # no subreaper: orphans went to init, the session names them
+            found.update((p.pid, p) for p in everyone if self._in(p.pid, os.getpgid, os.getsid))
         queue = list(found.values())
         while queue:
             for child in children.get(queue.pop().pid, []):
@@ -160,10 +161,13 @@ class ProcessTree:
     def _signal(self, leader: subprocess.Popen[bytes], sig: int) -> list[psutil.Process]:
         """Send `sig` to the group and to every process of the tree; returns those running."""
         running = self.members()
-        if leader.poll() is None:
+        alive = leader.poll() is None
+        if alive:
             leader.send_signal(sig)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(leader.pid, sig)  # also reaches what forked since the scan
+        # the group also holds what forked since the scan; its id is not reused while it does
+        if alive or any(self._in(p.pid, os.getpgid) for p in running):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(leader.pid, sig)
         for process in running:
             try:
                 process.send_signal(sig)  # psutil checks that the pid was not reused
