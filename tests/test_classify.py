@@ -5,7 +5,14 @@ from dataclasses import replace
 import pytest
 
 from sealguard.classify import PROBE_RULES, classify, classify_probe, rule_table
-from sealguard.facts import ConsoleSummary, ObservationFacts, ProbeBaseline, ProbeFacts, Violation
+from sealguard.facts import (
+    ConsoleSummary,
+    ObservationFacts,
+    ProbeBaseline,
+    ProbeFacts,
+    Survivor,
+    Violation,
+)
 
 BASE = ProbeBaseline(
     output_sha256="a" * 64, verdict="PASS", tests={"t::one": "passed", "t::two": "passed"},
@@ -21,6 +28,7 @@ NO_TESTS = {"tests": {}, "test_count": 0, "console": ConsoleSummary(), "output_s
 
 CASES = {
     "PD-01": {"timed_out": True, "exit_code": None, **NO_TESTS},
+    "PD-10": {"survivors": (Survivor(4242, "sh -c 'sleep 1; touch src/x'"),)},  # all else sound
     "PD-02": {"tests": {"t::one": "passed", "t::two": "failed"}, "exit_code": 1},
     "PD-03": {"tests": {"t::one": "passed", "t::two": "skipped"}},
     "PD-04": {"signatures": ("unhandled-error",), "exit_code": 1, "report_success": True},
@@ -98,6 +106,21 @@ def test_a_runner_failure_without_tooling_signature_is_product_drift() -> None:
     )
     klass, steps = classify_probe(facts)
     assert klass == "PRODUCT_DRIFT" and steps[-1].rule == "PD-05"
+
+
+def test_a_probe_that_timed_out_is_a_hang_even_with_processes_left() -> None:
+    facts = replace(SOUND, timed_out=True, exit_code=None, survivors=(Survivor(7, "sleep 60"),))
+    assert [s.rule for s in classify_probe(facts)[1] if s.matched] == ["PD-01"]
+
+
+def test_survivors_are_named_in_the_detail() -> None:
+    many = tuple(Survivor(pid, f"worker {pid}") for pid in range(10, 15))
+    step = classify_probe(replace(SOUND, survivors=many))[1][-1]
+    assert step.rule == "PD-10"
+    assert step.detail == (
+        "5 process(es) still running when it ended, killed: "
+        "pid 10: worker 10; pid 11: worker 11; pid 12: worker 12 (+2 more)"
+    )
 
 
 def test_vitest_exit_1_with_success_true_is_not_stable() -> None:

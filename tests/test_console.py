@@ -115,3 +115,19 @@ def test_tracebacks_are_told_apart() -> None:
 def test_plain_output_has_no_runner() -> None:
     reading = read_console("hello\n", ROOT)
     assert reading.runner is None and not reading.summary.found and reading.signatures == ()
+
+
+def test_pytest_statuses_line_by_line_are_those_of_the_whole_text() -> None:
+    from sealguard.probes.console import pytest_tests, pytest_tests_by_line
+
+    text = (
+        "tests/test_a.py::test_one \x1b[32mPASSED\x1b[0m\n"
+        "tests/test_a.py::test_two FAILED\n"
+        "SKIPPED tests/test_a.py::test_three\n"
+    )
+    assert pytest_tests_by_line(text.splitlines(keepends=True)) == {
+        "tests/test_a.py::test_one": "passed",
+        "tests/test_a.py::test_two": "failed",
+        "tests/test_a.py::test_three": "skipped",
+    }
+    assert pytest_tests(text)["tests/test_a.py::test_two"] == "failed"

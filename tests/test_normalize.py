@@ -1,9 +1,15 @@
 """Normalisers: what they scrub, redact and sort, so an unchanged product gives one hash."""
 
+import hashlib
+import io
+import json
+from pathlib import Path
+
 import pytest
 
 from sealguard.config import NormalizeRule
-from sealguard.probes.normalize import build, describe
+from sealguard.probes.normalize import Normalizer, build, describe
+from sealguard.probes.normalized import write_document, write_text
 
 ROOT = "/srv/product"
 
@@ -28,12 +34,68 @@ def test_default_scrubbers(line: str, expected: str) -> None:
     assert build(None, "text", ROOT, ["/tmp/sealguard-observe-x1y2"]).text(line) == expected
 
 
-def test_custom_regex_and_sorted_lines() -> None:
+def _normalized(tmp_path: Path, normalizer: Normalizer, text: str, **options: int) -> str:
+    """The normalised output file of a probe that printed `text` (written by the real writer)."""
+    source, target = tmp_path / "stdout.txt", tmp_path / "output.normalized"
+    source.write_bytes(text.encode())
+    digest = write_text(normalizer, source, target, **options)
+    assert digest == hashlib.sha256(target.read_bytes()).hexdigest()
+    assert not list(tmp_path.glob(".*sort*"))  # the sort's spill files are gone
+    return target.read_bytes().decode()
+
+
+def test_custom_regex_and_sorted_lines(tmp_path: Path) -> None:
     normalizer = build(
         [NormalizeRule(regex=r"id=\w+", replacement="id=<ID>"), "sort_lines"], "text", ROOT, []
     )
-    assert list(normalizer.lines(["b id=7f\n", "a id=99\n"])) == ["a id=<ID>\n", "b id=<ID>\n"]
+    assert _normalized(tmp_path, normalizer, "b id=7f\na id=99\n") == "a id=<ID>\nb id=<ID>\n"
     assert normalizer.text("at 0x7f3a2b1c4d50") == "at 0x7f3a2b1c4d50"  # only what is declared
+
+
+def test_sorting_spills_runs_to_files_and_gives_what_a_sort_in_memory_gives(tmp_path: Path) -> None:
+    lines = [f"line {(i * 7919) % 1000:04d} id=z{i}\n" for i in range(1000)]
+    lines += ["", "cr only\r", "crlf\r\n", "\n", "last without newline"]
+    normalizer = build(
+        [NormalizeRule(regex=r"id=\w+", replacement="id=<ID>"), "sort_lines"], "text", ROOT, []
+    )
+    expected = "".join(sorted(normalizer.text(line) for line in lines if line))
+    assert _normalized(tmp_path, normalizer, "".join(lines), run_chars=500) == expected
+
+
+def test_a_line_over_the_limit_is_kept_as_printed_in_pieces() -> None:
+    normalizer = build(None, "text", ROOT, [])
+    long = "at 0x7f3a2b1c4d50 " * 4  # 72 characters
+    text = f"took 3ms\n{long}\n@0x7f3a2b1c\n{'x' * 16}\n{'y' * 16}"
+    pieces = list(normalizer.pieces(io.StringIO(text, newline=""), limit=16))
+    assert pieces[0] == ("took <DURATION>\n", True)
+    assert "".join(p for p, whole in pieces[1:6]) == long + "\n"
+    assert not any(whole for _, whole in pieces[1:6]) and all(len(p) <= 16 for p, _ in pieces)
+    assert pieces[6] == ("@0x<ADDR>\n", True)  # scrubbed again after the long line
+    assert pieces[7:] == [("x" * 16, False), ("\n", False), ("y" * 16, False)]  # the limit is long
+
+
+def test_with_sort_lines_long_lines_follow_the_sorted_ones_as_printed(tmp_path: Path) -> None:
+    normalizer = build(["sort_lines", "durations"], "text", ROOT, [])
+    text = f"b 1s\n{'z' * 40}\na 2s\n{'y' * 40}\n"
+    out = _normalized(tmp_path, normalizer, text, line_limit=16, run_chars=4)
+    assert out == f"a <DURATION>\nb <DURATION>\n{'z' * 40}\n{'y' * 40}\n"
+
+
+def test_the_report_is_written_as_the_canonical_json_it_always_was(tmp_path: Path) -> None:
+    document = {"b": [{"name": "z", "time": "1"}, {"name": "a", "t": "é"}], "a": f"{ROOT}/x"}
+    normalizer = build(None, "junit-xml", ROOT, [])
+    expected = (
+        json.dumps(
+            normalizer.document(json.loads(json.dumps(document))),
+            sort_keys=True,
+            indent=1,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+    digest = write_document(normalizer, document, tmp_path / "out.json")
+    assert (tmp_path / "out.json").read_text(encoding="utf-8") == expected
+    assert digest == hashlib.sha256(expected.encode()).hexdigest()
 
 
 def test_vitest_document_redacted_and_sorted() -> None:
@@ -64,3 +126,17 @@ def test_describe_is_what_gets_sealed() -> None:
     assert describe([NormalizeRule(regex="x")], "text") == [
         {"regex": "x", "replacement": "<REDACTED>"}
     ]
+
+
+def test_a_long_string_in_a_report_is_kept_as_written(tmp_path: Path) -> None:
+    long = f"{ROOT}/" + "a" * (2 << 20)
+    document = {"b": long, "a": f"{ROOT}/x"}
+    digest = write_document(build(None, "json", ROOT, []), document, tmp_path / "out.json")
+    expected = json.dumps({"a": "<ROOT>/x", "b": long}, sort_keys=True, indent=1) + "\n"
+    assert (tmp_path / "out.json").read_text() == expected
+    assert digest == hashlib.sha256(expected.encode()).hexdigest()
+
+
+def test_a_key_holding_the_root_is_scrubbed() -> None:
+    out = build(None, "json", ROOT, []).document({f"{ROOT}/a": {"t": "1ms"}, "b": [f"{ROOT}"]})
+    assert out == {"<ROOT>/a": {"t": "<DURATION>"}, "b": ["<ROOT>"]}

@@ -2,7 +2,9 @@
 
 import json
 
-from sealguard.probes.reports import key_paths, read_report
+import pytest
+
+from sealguard.probes.reports import MAX_DEPTH, MAX_NODES, key_paths, read_report, too_large
 
 ROOT = "/srv/product"
 VITEST = {
@@ -90,3 +92,60 @@ def test_generic_json_and_key_paths() -> None:
     reading = read_report("json", b'{"a": {"b": [1, {"c": 2}]}}', ROOT)
     assert reading.state == "ok"
     assert key_paths(reading.document) == {"a", "a.b", "a.b[].c"}
+
+
+def test_a_report_too_large_to_read_says_so() -> None:
+    reading = too_large(300 << 20, 32 << 20)
+    assert reading.state == "too_large" and reading.document is None
+    assert reading.problem == (
+        "the report is 300 MiB, more than the 32 MiB sealguard reads; it is kept in the snapshot"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "data"),
+    [
+        ("json", b"[" * 100_000 + b"]" * 100_000),  # deeper than the parser goes
+        ("json", b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1)),  # parsed, then refused
+        ("vitest-json", b'{"testResults": ' + b"[" * 900 + b"]" * 900 + b"}"),
+        (
+            "junit-xml",
+            b"<testsuites>" + b"<a>" * MAX_DEPTH + b"</a>" * MAX_DEPTH + b"</testsuites>",
+        ),
+    ],
+)
+def test_a_report_nested_too_deeply_is_unparseable_not_a_crash(kind: str, data: bytes) -> None:
+    reading = read_report(kind, data, ROOT)
+    assert (reading.state, reading.problem) == (
+        "unparseable",
+        f"nested more than {MAX_DEPTH} levels deep",
+    )
+
+
+def test_a_report_at_the_depth_limit_is_read() -> None:
+    depth = MAX_DEPTH - 1  # the list inside the object
+    reading = read_report("json", b'{"a": ' + b"[" * depth + b"]" * depth + b"}", ROOT)
+    assert reading.state == "ok"
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "problem"),
+    [
+        ("junit-xml", b"<testsuites>" + b"<a/>" * MAX_NODES["junit-xml"] + b"</testsuites>",
+         f"the report holds up to {MAX_NODES['junit-xml'] + 2:,} tags, more than the "
+         f"{MAX_NODES['junit-xml']:,} sealguard reads; it is kept in the snapshot"),
+        ("vitest-json", b"[" + b"{}," * MAX_NODES["json"] + b"{}]",
+         f"the report holds up to {2 * MAX_NODES['json'] + 2:,} values, more than the "
+         f"{MAX_NODES['json']:,} sealguard reads; it is kept in the snapshot"),
+    ],
+)  # fmt: skip
+def test_a_report_of_too_many_values_is_not_parsed(kind: str, data: bytes, problem: str) -> None:
+    reading = read_report(kind, data, ROOT)
+    assert (reading.state, reading.problem, reading.document) == ("too_large", problem, None)
+
+
+def test_a_report_just_within_the_value_limit_is_read() -> None:
+    count = MAX_NODES["junit-xml"] - 4  # with <testsuites>, <testsuite> and their end tags
+    data = b'<testsuites><testsuite name="s">' + b'<testcase classname="c" name="n"/>' * count
+    reading = read_report("junit-xml", data + b"</testsuite></testsuites>", ROOT)
+    assert reading.state == "ok" and reading.tests == {"c::n": "passed"}

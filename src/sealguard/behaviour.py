@@ -33,6 +33,8 @@ def refuse_unsound(evidence: ProbeEvidence) -> None:
         problems.append(
             f"its verdict is FAIL (exit {facts.exit_code}, expected {facts.expect_exit})"
         )
+    if facts.survivors:
+        problems.append(f"it left {len(facts.survivors)} process(es) running (killed)")
     if facts.report_state not in ("ok", "none"):
         problems.append(f"its report is {facts.report_state} ({facts.report_problem})")
     if problems:

@@ -50,6 +50,14 @@ class Classification:
         return [step for step in self.path if step.matched]
 
 
+def _survivors(p: ProbeFacts) -> str | None:
+    if not p.survivors:
+        return None
+    shown = "; ".join(f"pid {s.pid}: {s.command[:80]}" for s in p.survivors[:3])
+    more = f" (+{len(p.survivors) - 3} more)" if len(p.survivors) > 3 else ""
+    return f"{len(p.survivors)} process(es) still running when it ended, killed: {shown}{more}"
+
+
 def _failing(p: ProbeFacts) -> str | None:
     failing = sorted(name for name, status in p.tests.items() if status in ("failed", "error"))
     if failing:
@@ -86,7 +94,8 @@ def _crash(p: ProbeFacts) -> str | None:
 
 
 def _report_broken_console_green(p: ProbeFacts) -> str | None:
-    if p.report_state in ("ok", "none") or not p.console.all_passed:
+    # a report too large to read is not a tooling failure: the product wrote it
+    if p.report_state in ("ok", "none", "too_large") or not p.console.all_passed:
         return None
     expected = p.baseline.test_count if p.baseline else p.console.total
     if p.console.total != expected:
@@ -186,6 +195,7 @@ def _unrecognised(p: ProbeFacts) -> str | None:
 
 PROBE_RULES: tuple[Rule, ...] = (
     Rule("PD-01", "PRODUCT_DRIFT", "the probe hung past its timeout", lambda p: "timed out" if p.timed_out else None),
+    Rule("PD-10", "PRODUCT_DRIFT", "the probe left processes running after it ended (sealguard killed them)", _survivors),
     Rule("PD-02", "PRODUCT_DRIFT", "a test fails", _failing),
     Rule("PD-03", "PRODUCT_DRIFT", "a test's status changed, or tests appeared or vanished", _status_changes),
     Rule("PD-04", "PRODUCT_DRIFT", "a crash or unhandled error in product code", _crash),

@@ -1,14 +1,24 @@
 """The diff with the baseline: per-test status changes first, then a bounded unified diff of the
-normalised outputs. Pure."""
+normalised outputs.
 
-import difflib
-from collections.abc import Mapping, Sequence
+GNU diff compares the two files in a process of its own (difflib needs minutes and hundreds of
+MiB on outputs of many short lines; diff needs a second), writing to a file of which only the
+first DIFF_LINES lines are read back, each cut at LINE_BYTES: memory stays bounded whatever
+the outputs' shape.
+"""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
 
 from sealguard.events import StatusChange
 from sealguard.names import terminal_safe
+from sealguard.proc import StreamedRun, run_to_files
 
 DIFF_LINES = 400  # lines of unified diff kept inline; the full outputs stay in the snapshot
-DIFF_MAX_BYTES = 8 << 20  # larger outputs are not diffed in memory
+DIFF_MAX_BYTES = 8 << 20  # larger outputs are not diffed (diff holds both files in memory)
+LINE_BYTES = 4096  # of each diff line kept; a longer one is cut
+DIFF_TIMEOUT = 120.0
 
 
 def status_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[StatusChange]:
@@ -20,16 +30,48 @@ def status_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[
     ]
 
 
+def _head(path: Path, limit: int) -> tuple[list[str], int]:
+    """The first `limit` lines of a file, each cut at LINE_BYTES, and how many lines follow."""
+    kept: list[str] = []
+    more = 0
+    at_start = True
+    with path.open("rb") as stream:
+        while piece := stream.readline(LINE_BYTES):
+            if at_start and len(kept) < limit:
+                text = piece.rstrip(b"\n").decode("utf-8", "replace")
+                cut = not piece.endswith(b"\n") and len(piece) == LINE_BYTES
+                kept.append(f"{text} [line cut at {LINE_BYTES} bytes]" if cut else text)
+            elif at_start:
+                more += 1
+            at_start = piece.endswith(b"\n")
+    return kept, more
+
+
+def _failure(done: StreamedRun) -> str:
+    if done.not_started:
+        return f"diff could not run: {done.not_started}"
+    return "diff timed out" if done.timed_out else f"diff failed (exit {done.exit_code})"
+
+
 def unified(
-    before: Sequence[str], after: Sequence[str], names: tuple[str, str], limit: int = DIFF_LINES
+    before: Path, after: Path, names: tuple[str, str], work: Path, limit: int = DIFF_LINES
 ) -> list[str]:
-    """At most `limit` lines of unified diff, and a line saying how many were left out."""
-    lines = list(difflib.unified_diff(before, after, *names, lineterm=""))
-    if len(lines) > limit:
-        return [
-            *lines[:limit],
-            f"... {len(lines) - limit} more diff lines left out; compare the files in the snapshot",
-        ]
+    """At most `limit` lines of `diff -u` (a missing file counts as empty), and a line saying
+    how many were left out. `work` holds diff's output while it is read."""
+    outputs = (work / ".diff.out", work / ".diff.err")
+    argv = ["diff", "-u", "-N", "-L", names[0], "-L", names[1], str(before), str(after)]
+    try:
+        done = run_to_files(argv, work, os.environ, outputs, timeout=DIFF_TIMEOUT, settle=0)
+        if done.exit_code not in (0, 1):
+            return [
+                f"({_failure(done)}; compare the files in the snapshot with governance/baseline/)"
+            ]
+        lines, more = _head(outputs[0], limit)
+    finally:
+        for path in outputs:
+            path.unlink(missing_ok=True)
+    if more:
+        lines.append(f"... {more} more diff lines left out; compare the files in the snapshot")
     return lines
 
 

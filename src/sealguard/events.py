@@ -47,6 +47,13 @@ class StatusChange(msgspec.Struct, frozen=True, kw_only=True):
     after: str | None
 
 
+class Survivor(msgspec.Struct, frozen=True, kw_only=True):
+    """A process the probe left running at its end; sealguard killed it."""
+
+    pid: int
+    command: str  # its command line, at most 500 characters
+
+
 class ProbeRecord(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     kind: str
@@ -72,6 +79,7 @@ class ProbeRecord(msgspec.Struct, frozen=True, kw_only=True):
     console: dict[str, int] | None  # the runner's console summary (passed, failed, errors, skipped)
     stdout_sha256: str
     stderr_sha256: str
+    survivors: list[Survivor] = msgspec.field(default_factory=list)
 
 
 class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 TestStatus = Literal["passed", "failed", "skipped", "error", "todo"]
-ReportState = Literal["ok", "missing", "empty", "unparseable", "none"]
+ReportState = Literal["ok", "missing", "empty", "unparseable", "too_large", "none"]
 Verdict = Literal["PASS", "FAIL"]
 
 
@@ -28,6 +28,14 @@ class ConsoleSummary:
     @property
     def all_passed(self) -> bool:
         return self.found and self.failed == 0 and self.errors == 0 and self.passed > 0
+
+
+@dataclass(frozen=True)
+class Survivor:
+    """A process of a probe's tree still running when the probe ended; it was killed."""
+
+    pid: int
+    command: str
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class ProbeFacts:
     format: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
     runner: str | None = None  # the runner recognised on the console: "pytest", "vitest", "npm"
+    survivors: tuple[Survivor, ...] = ()  # processes it left running, killed at its end
     baseline: ProbeBaseline | None = None
 
     @property

@@ -24,6 +24,7 @@ from sealguard.events import (
     RuntimeEvent,
     SnapshotRecord,
     Step,
+    Survivor,
     Violation,
     iso_utc,
     new_id,
@@ -137,17 +138,14 @@ def _probe_record(evidence: ProbeEvidence) -> ProbeRecord:
         baseline_tool_version=b.tool_version if b else None, signatures=list(f.signatures),
         console=_console(f), stdout_sha256=evidence.stdout_sha256,
         stderr_sha256=evidence.stderr_sha256,
+        survivors=[Survivor(pid=s.pid, command=s.command) for s in f.survivors],
     )  # fmt: skip
-
-
-def _lines(path: Path | None) -> list[str]:
-    return path.read_text("utf-8", "replace").splitlines() if path and path.exists() else []
 
 
 def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -> bytes:
     """The diff kept in the snapshot; outputs too large to diff in memory are only named."""
     base = behaviour.probe_folder(project.governance, evidence.facts.name) / "output.normalized"
-    now = evidence.files.get("output.normalized")
+    now = evidence.files.get("output.normalized", evidence.folder / "output.normalized")
     names = ("baseline/output.normalized", "observed/output.normalized")
     sizes = [p.stat().st_size for p in (base, now) if p is not None and p.exists()]
     if record.output_sha256 == record.baseline_output_sha256:
@@ -158,7 +156,7 @@ def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -
             f"compare {names[1]} in this snapshot with governance/baseline/)"
         ]
     else:
-        lines = diffing.unified(_lines(base), _lines(now), names)
+        lines = diffing.unified(base, now, names, evidence.folder)
     return diffing.render(evidence.facts.name, record.status_changes, lines).encode()
 
 

@@ -7,6 +7,7 @@ traceback through the product's own code).
 """
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sealguard.facts import ConsoleSummary
@@ -94,6 +95,14 @@ def pytest_tests(text: str) -> dict[str, str]:
     """Per-test statuses from pytest's verbose lines or its -rA short summary."""
     found = {name: _STATUS[status] for name, status in _PYTEST_VERBOSE.findall(text)}
     found.update({name: _STATUS[status] for status, name in _PYTEST_SHORT.findall(text)})
+    return found
+
+
+def pytest_tests_by_line(lines: Iterable[str]) -> dict[str, str]:
+    """The same, read one line at a time: for a console too large to hold whole."""
+    found: dict[str, str] = {}
+    for line in lines:
+        found.update(pytest_tests(_ANSI.sub("", line)))
     return found
 
 

@@ -5,13 +5,18 @@ text and every string in a JSON document): ANSI codes, the absolute project root
 timestamps, durations, memory addresses and random seeds. JSON fields are redacted by path
 (`testResults[].startTime`, or `**.duration` for any depth). `sort_tests` orders tests by name
 (runners may report them in any order); `sort_lines` orders the lines of text output. Pure.
+
+Text is read one line at a time, so memory stays bounded whatever the output's shape: a line of
+LINE_LIMIT characters or more is not scrubbed but kept exactly as printed, read in pieces (a
+regular expression over a line of hundreds of MiB would need it whole in memory, several times).
+Such a line is compared byte for byte, so it can only make a difference show, never hide one.
 """
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from sealguard.config import SCRUBBERS, NormalizeRule
 
@@ -38,6 +43,8 @@ DEFAULT_REDACTIONS = {
     "junit-xml": ("**.time", "**.timestamp", "**.hostname"),
 }
 SORTED_BY_DEFAULT = ("vitest-json", "junit-xml")
+LINE_LIMIT = 1 << 20  # characters; a line this long or longer is kept as printed
+_ENDINGS = ("\n", "\r")
 
 
 @dataclass(frozen=True)
@@ -48,16 +55,27 @@ class Normalizer:
     sort_lines: bool
 
     def text(self, value: str) -> str:
+        if len(value) >= LINE_LIMIT:
+            return value  # kept as printed, like a text line this long (see above)
         for pattern, replacement in self.scrubbers:
             value = pattern.sub(replacement, value)
         return value
 
-    def lines(self, lines: Iterable[str]) -> Iterator[str]:
-        cleaned = (self.text(line) for line in lines)
-        yield from sorted(cleaned) if self.sort_lines else cleaned
+    def pieces(self, source: TextIO, limit: int = LINE_LIMIT) -> Iterator[tuple[str, bool]]:
+        """Each line of `source` scrubbed, as (line, True); a line of `limit` characters or more
+        as it was printed, in pieces of at most `limit` characters, as (piece, False)."""
+        long = False
+        while piece := source.readline(limit):
+            ended = piece.endswith(_ENDINGS)
+            if long or (len(piece) == limit and not ended):
+                long = not ended
+                yield piece, False
+            else:
+                yield self.text(piece), True
 
     def document(self, value: Any) -> Any:
-        """A JSON value redacted, scrubbed and, with sort_tests, with tests in name order."""
+        """A JSON value redacted, scrubbed and, with sort_tests, with tests in name order.
+        It works in place: `value` is changed (a report's copy would double its memory)."""
         for path in self.redactions:
             value = _redact(value, path)
         value = self._scrub(value)
@@ -66,10 +84,9 @@ class Normalizer:
     def _scrub(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, list):
-            return [self._scrub(v) for v in value]
-        if isinstance(value, dict):
-            return {self.text(k): self._scrub(v) for k, v in value.items()}
+        value = _each(value, self._scrub)
+        if isinstance(value, dict) and any(self.text(k) != k for k in value):
+            return {self.text(k): v for k, v in value.items()}  # a key changed: rebuilt
         return value
 
 
@@ -78,20 +95,28 @@ def _path(text: str) -> tuple[str, ...]:
 
 
 def _redact(value: Any, path: tuple[str, ...]) -> Any:
+    """`value` with what `path` selects redacted, changed in place."""
     if not path:
         return "<REDACTED>"
     head, rest = path[0], path[1:]
     if head == "**":
         value = _redact(value, rest)  # here
-        if isinstance(value, dict):
-            return {k: _redact(v, path) for k, v in value.items()}
-        if isinstance(value, list):
-            return [_redact(v, path) for v in value]
-        return value
+        return _each(value, lambda item: _redact(item, path))
     if head == "[]":
-        return [_redact(v, rest) for v in value] if isinstance(value, list) else value
+        return _each(value, lambda item: _redact(item, rest)) if isinstance(value, list) else value
     if isinstance(value, dict) and head in value:
-        return {**value, head: _redact(value[head], rest)}
+        value[head] = _redact(value[head], rest)
+    return value
+
+
+def _each(value: Any, change: Callable[[Any], Any]) -> Any:
+    """Every item of a list or value of an object replaced by `change` of it, in place."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = change(item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = change(item)
     return value
 
 
@@ -106,14 +131,10 @@ def _test_key(item: Any) -> str:
 
 
 def _sort_tests(value: Any) -> Any:
-    """Lists of test-like objects (dicts with a name) sorted by name, at every depth."""
-    if isinstance(value, dict):
-        return {k: _sort_tests(v) for k, v in value.items()}
-    if isinstance(value, list):
-        items = [_sort_tests(v) for v in value]
-        if items and all(isinstance(i, dict) for i in items):
-            return sorted(items, key=_test_key)
-        return items
+    """Lists of test-like objects (dicts with a name) sorted by name, at every depth, in place."""
+    value = _each(value, _sort_tests)
+    if isinstance(value, list) and value and all(isinstance(i, dict) for i in value):
+        value.sort(key=_test_key)
     return value
 
 

@@ -5,16 +5,18 @@ with their status, the report's own overall flag, and its format signature: the 
 and the set of its keys (JSON) or of its elements and attributes (XML).
 """
 
-import copy
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-from junitparser import Error, Failure, JUnitXml, Skipped
-from junitparser.junitparser import JUnitXmlError
-
 from sealguard.facts import ReportState, TestStatus
+
+MAX_DEPTH = 100  # levels of nesting read; real reports have about ten
+# Parsed, a report takes memory by its values and elements more than by its bytes (`[{},{}]`
+# or `<a/><a/>` take tens of times their size), so their number is bounded before parsing.
+MAX_NODES = {"junit-xml": 150_000, "json": 400_000}  # tags; containers and commas
 
 _VITEST_STATUS: dict[str, TestStatus] = {
     "passed": "passed", "failed": "failed", "skipped": "skipped", "pending": "skipped",
@@ -45,6 +47,26 @@ def key_paths(value: Any, prefix: str = "") -> set[str]:
         for item in value:
             paths |= key_paths(item, f"{prefix}[]")
     return paths
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def _too_deep(value: Any) -> Reading | None:
+    """Readers and normalisers recurse: a report nested deeper than MAX_DEPTH is not read."""
+    if _depth(value) > MAX_DEPTH:
+        return Reading("unparseable", f"nested more than {MAX_DEPTH} levels deep")
+    return None
 
 
 def _relative(path: str, root: str) -> str:
@@ -80,48 +102,90 @@ def _vitest(data: Any, root: str) -> Reading:
     )
 
 
-def _element(node: ElementTree.Element) -> dict[str, Any]:
-    """An XML element as JSON values: tag, attributes, text and children, in document order."""
-    return {
-        "tag": node.tag,
-        "attrs": dict(node.attrib),
-        "text": (node.text or "").strip(),
-        "children": [_element(child) for child in node],
-    }
+def _xml_tree(text: bytes) -> dict[str, Any]:
+    """The XML as JSON values (tag, attributes, text, children in document order), built while
+    it is parsed: each element is dropped from the parser's tree once converted, so the
+    document is held once, not twice. Raises DeepError past MAX_DEPTH."""
+    stack: list[tuple[dict[str, Any], ElementTree.Element]] = []
+    root: dict[str, Any] = {}
+    for event, element in ElementTree.iterparse(io.BytesIO(text), events=("start", "end")):
+        if event == "start":
+            node = {"tag": element.tag, "attrs": dict(element.attrib), "children": []}
+            if stack:
+                stack[-1][0]["children"].append(node)
+            elif not root:
+                root = node
+            stack.append((node, element))
+            if len(stack) > MAX_DEPTH:
+                raise _DeepError
+            continue
+        node, _ = stack.pop()
+        node["text"] = (element.text or "").strip()
+        if stack:
+            del stack[-1][1][-1]  # the parser's copy of it (always its parent's last child)
+    return root
 
 
-def _xml_shape(node: ElementTree.Element, prefix: str = "") -> set[str]:
-    path = f"{prefix}/{node.tag}"
-    shape = {path} | {f"{path}@{name}" for name in node.attrib}
-    for child in node:
+class _DeepError(Exception):
+    pass
+
+
+def _xml_shape(node: dict[str, Any], prefix: str = "") -> set[str]:
+    path = f"{prefix}/{node['tag']}"
+    shape = {path} | {f"{path}@{name}" for name in node["attrs"]}
+    for child in node["children"]:
         shape |= _xml_shape(child, path)
     return shape
 
 
-def _status(case: Any) -> TestStatus:
-    kinds = {type(r) for r in case.result}
-    if Failure in kinds:
+def _status(case: dict[str, Any]) -> TestStatus:
+    kinds = {child["tag"] for child in case["children"]}
+    if "failure" in kinds:
         return "failed"
-    if Error in kinds:
+    if "error" in kinds:
         return "error"
-    return "skipped" if Skipped in kinds else "passed"
+    return "skipped" if "skipped" in kinds else "passed"
+
+
+def _junit_tests(root: dict[str, Any]) -> dict[str, TestStatus]:
+    """Test cases of the top-level suites, as JUnit readers (junitparser) count them."""
+    suites = [root] if root["tag"] == "testsuite" else root["children"]
+    return {
+        f"{case['attrs'].get('classname')}::{case['attrs'].get('name')}": _status(case)
+        for suite in suites
+        if suite["tag"] == "testsuite"
+        for case in suite["children"]
+        if case["tag"] == "testcase"
+    }
 
 
 def _junit(text: bytes) -> Reading:
     try:
-        root = ElementTree.fromstring(text)
+        root = _xml_tree(text)
     except (ElementTree.ParseError, ValueError) as exc:
         return Reading("unparseable", f"not XML ({exc})")
-    if root.tag not in ("testsuites", "testsuite"):
-        return Reading("unparseable", f"not a JUnit report (root element <{root.tag}>)")
-    try:
-        xml = JUnitXml.fromroot(copy.deepcopy(root))  # type: ignore[arg-type]  # its stubs name lxml
-    except JUnitXmlError as exc:
-        return Reading("unparseable", f"not a JUnit report ({exc})")
-    suites = list(xml)
-    tests = {f"{case.classname}::{case.name}": _status(case) for suite in suites for case in suite}
+    except _DeepError:
+        return Reading("unparseable", f"nested more than {MAX_DEPTH} levels deep")
+    if root["tag"] not in ("testsuites", "testsuite"):
+        return Reading("unparseable", f"not a JUnit report (root element <{root['tag']}>)")
     signature = {"kind": "junit-xml", "shape": sorted(_xml_shape(root))}
-    return Reading("ok", document=_element(root), tests=tests, format=signature)
+    return Reading("ok", document=root, tests=_junit_tests(root), format=signature)
+
+
+def too_large(size: int, limit: int) -> Reading:
+    """A report not read because of its size (memory stays bounded); kept as evidence."""
+    return Reading(
+        "too_large",
+        f"the report is {size >> 20} MiB, more than the {limit >> 20} MiB sealguard reads; "
+        "it is kept in the snapshot",
+    )
+
+
+def _nodes(kind: str, data: bytes) -> int:
+    """At least the number of elements (XML) or values (JSON) parsing `data` would make."""
+    if kind == "junit-xml":
+        return data.count(b"<")
+    return data.count(b",") + data.count(b"[") + data.count(b"{")
 
 
 def read_report(kind: str, data: bytes | None, root: str) -> Reading:
@@ -132,12 +196,23 @@ def read_report(kind: str, data: bytes | None, root: str) -> Reading:
         return Reading("missing", "the report file was not written")
     if not data.strip():
         return Reading("empty", "the report file is empty")
+    limit = MAX_NODES["junit-xml" if kind == "junit-xml" else "json"]
+    if (nodes := _nodes(kind, data)) > limit:
+        return Reading(
+            "too_large",
+            f"the report holds up to {nodes:,} {'tags' if kind == 'junit-xml' else 'values'}, "
+            f"more than the {limit:,} sealguard reads; it is kept in the snapshot",
+        )
     if kind == "junit-xml":
         return _junit(data)
     try:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         return Reading("unparseable", f"not JSON ({exc})")
+    except RecursionError:
+        return Reading("unparseable", f"nested more than {MAX_DEPTH} levels deep")
+    if deep := _too_deep(document):
+        return deep
     if kind == "vitest-json":
         return _vitest(document, root)
     return Reading(

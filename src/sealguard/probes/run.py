@@ -4,22 +4,22 @@ Output goes straight to files (stdout.txt, stderr.txt, the report), so memory st
 whatever the product prints; the full streams are hashed. Never retried: one run, one record.
 """
 
-import hashlib
-import json
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from sealguard.config import ProbeConfig
 from sealguard.facts import ProbeBaseline, ProbeFacts
 from sealguard.fsio import sha256_of
-from sealguard.probes import normalize
-from sealguard.probes.console import read_console
-from sealguard.probes.reports import read_report
+from sealguard.probes import normalize, normalized
+from sealguard.probes.console import ConsoleReading, pytest_tests_by_line, read_console
+from sealguard.probes.reports import Reading, read_report, too_large
 from sealguard.proc import StreamedRun, first_line, run_to_files
 
-CONSOLE_LIMIT = 4 << 20  # bytes read from each end of a huge console for signatures
+CONSOLE_LIMIT = 2 << 20  # bytes read from each end of a huge console for signatures
+REPORT_LIMIT = 8 << 20  # bytes of report read; parsing one takes several times its size
 EXTENSIONS = {"vitest-json": "json", "junit-xml": "xml", "json": "json"}
 
 
@@ -35,16 +35,25 @@ class ProbeEvidence:
     stderr_sha256: str
 
 
-def _console(path: Path) -> str:
+def _ends(path: Path) -> list[str]:
+    """A console, or the head and the tail of a huge one (its summaries and errors are there)."""
     size = path.stat().st_size
     with path.open("rb") as stream:
         if size <= 2 * CONSOLE_LIMIT:
-            data = stream.read()
-        else:  # a huge console: its head and tail carry the summaries and errors
-            data = stream.read(CONSOLE_LIMIT) + b"\n...\n"
-            stream.seek(size - CONSOLE_LIMIT)
-            data += stream.read()
-    return data.decode("utf-8", "replace")
+            return [stream.read().decode("utf-8", "replace")]
+        head = stream.read(CONSOLE_LIMIT).decode("utf-8", "replace")
+        stream.seek(size - CONSOLE_LIMIT)
+        return [head, "...", stream.read().decode("utf-8", "replace")]
+
+
+def _console(stdout: Path, stderr: Path, root: Path) -> ConsoleReading:
+    """What the console says; pytest's per-test lines are read from all of a huge stdout."""
+    console = read_console("\n".join([*_ends(stdout), *_ends(stderr)]), str(root))
+    if console.runner != "pytest" or stdout.stat().st_size <= 2 * CONSOLE_LIMIT:
+        return console
+    with stdout.open("r", encoding="utf-8", errors="replace", newline="") as stream:
+        lines = iter(partial(stream.readline, normalize.LINE_LIMIT), "")
+        return replace(console, tests=pytest_tests_by_line(lines))
 
 
 def _command(probe: ProbeConfig, report: Path) -> list[str] | str:
@@ -61,33 +70,14 @@ def tool_version(probe: ProbeConfig, root: Path) -> str | None:
     return first_line(argv, root / probe.cwd, timeout=60)
 
 
-def _normalized_output(
-    probe: ProbeConfig,
-    reading_document: object,
-    stdout: Path,
-    target: Path,
-    normalizer: normalize.Normalizer,
-) -> str:
-    """Write the normalised output to `target`; returns its sha256."""
-    if probe.report in ("text", "pytest"):
-        digest = hashlib.sha256()
-        with (
-            stdout.open("r", encoding="utf-8", errors="replace", newline="") as source,
-            target.open("wb") as out,
-        ):
-            for line in normalizer.lines(source):
-                data = line.encode("utf-8")
-                digest.update(data)
-                out.write(data)
-        return digest.hexdigest()
-    text = (
-        json.dumps(
-            normalizer.document(reading_document), sort_keys=True, indent=1, ensure_ascii=False
-        )
-        + "\n"
-    )
-    target.write_text(text, encoding="utf-8")
-    return hashlib.sha256(text.encode()).hexdigest()
+def _reading(kind: str, source: Path, root: str) -> Reading:
+    """Read the report; one larger than REPORT_LIMIT is not read (its parse would not fit)."""
+    if kind in ("text", "pytest") or not source.exists():
+        return read_report(kind, None, root)
+    size = source.stat().st_size
+    if size > REPORT_LIMIT:
+        return too_large(size, REPORT_LIMIT)
+    return read_report(kind, source.read_bytes(), root)
 
 
 def run_probe(
@@ -103,15 +93,13 @@ def run_probe(
         command, root / probe.cwd, {**os.environ, **probe.env}, (stdout, stderr),
         timeout=probe.timeout_seconds, shell=isinstance(command, str),
     )  # fmt: skip
-    console = read_console(_console(stdout) + "\n" + _console(stderr), str(root))
+    console = _console(stdout, stderr, root)
     uses_file = "{report}" in (
         probe.command if isinstance(probe.command, str) else " ".join(probe.command)
     )
     source = report if uses_file else stdout
-    data = (
-        source.read_bytes() if source.exists() and probe.report not in ("text", "pytest") else None
-    )
-    reading = read_report(probe.report, data, str(root))
+    reading = _reading(probe.report, source, str(root))
+    document, reading = reading.document, replace(reading, document=None)  # normalised in place
     normalizer = normalize.build(probe.normalize, probe.report, str(root), [str(work)])
     files = {"stdout.txt": stdout, "stderr.txt": stderr}
     if report.exists():
@@ -119,7 +107,12 @@ def run_probe(
     output_sha256 = None
     if reading.state in ("ok", "none"):
         target = folder / "output.normalized"
-        output_sha256 = _normalized_output(probe, reading.document, stdout, target, normalizer)
+        output_sha256 = (
+            normalized.write_text(normalizer, stdout, target)
+            if probe.report in ("text", "pytest")
+            else normalized.write_document(normalizer, document, target)
+        )
+        del document
         files["output.normalized"] = target
     tests = dict(reading.tests) or dict(console.tests)  # type: ignore[arg-type]
     facts = ProbeFacts(
@@ -131,5 +124,6 @@ def run_probe(
         output_sha256=output_sha256,
         format=reading.format or {"kind": probe.report}, runner=console.runner,
         tool_version=tool_version(probe, root) or console.tool_version, baseline=baseline,
+        survivors=done.survivors,
     )  # fmt: skip
     return ProbeEvidence(folder, done, facts, files, sha256_of(stdout), sha256_of(stderr))
