@@ -41,3 +41,10 @@ class EvidenceWriteError(SealguardError):
     """Evidence (the log, a checkpoint) could not be written durably; never retried."""
 
     exit_code = ExitCode.IO
+
+
+class SymlinkError(IntegrityError, DataError):
+    """A governance log file replaced by a symbolic link: never followed; an INCIDENT (exit 3).
+
+    Also a DataError, so that a check that reports unreadable data (verify) reports it in place.
+    """
