@@ -164,7 +164,9 @@ def test_an_older_checkpoint_is_a_rollback_for_verify_and_observe_alike(
     assert logged.exit_code == 3
     assert [p["kind"] for p in json.loads(logged.output)["problems"]] == ["ROLLBACK"]
     verified = invoke("--project", str(project.root), "verify")
-    assert verified.exit_code == 3 and "not the newest note of checkpoint.history" in verified.output
+    assert (
+        verified.exit_code == 3 and "not the newest note of checkpoint.history" in verified.output
+    )
     observed = invoke("--project", str(project.root), "observe", "--json")
     assert observed.exit_code == 3, observed.output
     assert json.loads(observed.output)["classification"] == "INCIDENT"

@@ -4,19 +4,33 @@ Each attack is done for real on a sealed project with a fast probe (`cat data/va
 attacker may write anything in the project, never the witness's folder.
 """
 
+import base64
+import hashlib
 import json
 import shutil
+import stat
+import struct
 from pathlib import Path
 
 from click.testing import Result
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sealguard.ledger.keys import create_key, origin_for, public_bytes
-from sealguard.ledger.merkle import CompactRange, leaf_hash
-from sealguard.ledger.note import sign, split_history, verifier_key
+from sealguard.ledger import Ledger
+from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
+from sealguard.ledger.merkle import CompactRange, consistency_proof, leaf_hash, subtree_root
+from sealguard.ledger.note import parse, sign, split_history, verifier_key
+from sealguard.ledger.witness import FolderWitness, Refusal, log_id
 from sealguard.project import Project
 
 from .conftest import write_tree
-from .ledger_helpers import probe_project, restore, runtime_files, witnessed_config
+from .ledger_helpers import (
+    lines_of,
+    make_log,
+    probe_project,
+    restore,
+    runtime_files,
+    witnessed_config,
+)
 
 
 def _run(invoke, project: Project, *args: str) -> Result:  # type: ignore[no-untyped-def]
@@ -170,3 +184,129 @@ def test_a_forked_history_is_refused_by_the_witness_and_still_written_locally(
     assert len(after) > before  # the INCIDENT is journaled locally all the same
     checked = invoke("witness", "check", "--dir", str(witness))
     assert checked.exit_code == 3
+
+
+# The witness's rules, one submission at a time (C2SP tlog-witness add-checkpoint).
+
+
+def _log_of(tmp_path: Path, events: int) -> tuple[Ledger, list[bytes], str]:
+    ledger = make_log(tmp_path / "rt", events)
+    origin = parse(ledger.checkpoint.read_text()).origin
+    return ledger, [leaf_hash(line) for line in lines_of(ledger)], origin
+
+
+def _signed(ledger: Ledger, leaves: list[bytes], size: int) -> str:
+    key = load_key(ledger.key_file)
+    origin = origin_for(public_bytes(key))
+    return sign(origin, size, subtree_root(leaves[:size]), origin, key).note()
+
+
+def _proof(leaves: list[bytes], old: int, new: int) -> list[bytes]:
+    return consistency_proof(old, new, lambda a, b: subtree_root(leaves[a:b]))
+
+
+def _enrolled(tmp_path: Path, events: int = 8):  # type: ignore[no-untyped-def]
+    ledger, leaves, origin = _log_of(tmp_path, events)
+    witness = FolderWitness(tmp_path / "witness")
+    witness.create()
+    vkey = json.loads(lines_of(ledger)[0])["log_key"]["verifier_key"]
+    assert witness.enrol(origin, vkey, str(ledger.folder)) is None
+    return ledger, leaves, origin, witness
+
+
+def test_a_consistent_extension_is_cosigned_in_the_c2sp_form(tmp_path: Path) -> None:
+    ledger, leaves, origin, witness = _enrolled(tmp_path)
+    assert isinstance(witness.add_checkpoint(0, [], _signed(ledger, leaves, 3)), str)
+    answer = witness.add_checkpoint(3, _proof(leaves, 3, 8), _signed(ledger, leaves, 8))
+    assert isinstance(answer, str) and answer.startswith("\u2014 sealguard.local/witness/")
+    identity = witness.identity()
+    assert identity is not None
+    raw = base64.b64decode(answer.rstrip("\n").rsplit(" ", 1)[1])
+    name = identity.name.encode()
+    assert raw[:4] == hashlib.sha256(name + b"\n\x04" + identity.public).digest()[:4]
+    (timestamp,) = struct.unpack(">Q", raw[4:12])
+    body = parse(_signed(ledger, leaves, 8)).text
+    message = f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+    Ed25519PublicKey.from_public_bytes(identity.public).verify(raw[12:], message)  # raises if bad
+    record = witness.record(origin)
+    assert record is not None and (record.size, record.accepted) == (8, 2)
+    assert (
+        len(split_history((witness.folder / "logs" / f"{log_id(origin)}.cosigned").read_text()))
+        == 2
+    )
+
+
+def test_what_is_not_a_consistent_extension_is_refused_and_kept(tmp_path: Path) -> None:
+    ledger, leaves, origin, witness = _enrolled(tmp_path)
+    assert isinstance(witness.add_checkpoint(0, [], _signed(ledger, leaves, 6)), str)
+    other = [*leaves[:4], leaf_hash(b"rewritten"), *leaves[5:]]
+    intruder = create_key(tmp_path / "intruder.pem")
+    forged = sign(origin, 8, subtree_root(leaves), origin, intruder).note()
+    cases = [
+        (6, [], _signed(ledger, leaves, 5), 400),  # smaller than what it cosigned
+        (6, [], _signed(ledger, other, 6), 409),  # another root at the same size
+        (6, _proof(other, 6, 8), _signed(ledger, other, 8), 422),  # no proof it extends
+        (6, _proof(leaves, 6, 8)[:-1], _signed(ledger, leaves, 8), 422),  # a proof cut short
+        (6, _proof(leaves, 6, 8), forged, 403),  # not the enrolled key
+    ]
+    for old, proof, text, status in cases:
+        refusal = witness.add_checkpoint(old, proof, text)
+        assert isinstance(refusal, Refusal) and refusal.status == status, (status, refusal)
+    assert [r.status for r in witness.refusals(origin)] == [400, 409, 422, 422, 403]
+    conflict = witness.add_checkpoint(3, _proof(leaves, 3, 8), _signed(ledger, leaves, 8))
+    assert isinstance(conflict, Refusal) and (conflict.status, conflict.size) == (409, 6)
+    unknown = witness.add_checkpoint(
+        0, [], sign("elsewhere", 1, leaves[0], "elsewhere", intruder).note()
+    )
+    assert isinstance(unknown, Refusal) and unknown.status == 404
+    assert len(witness.refusals(origin)) == 5  # a wrong old size is an answer, not evidence
+    record = witness.record(origin)
+    assert record is not None and record.size == 6  # nothing refused moved it
+
+
+def test_enrolment_refuses_a_new_key_or_a_new_origin_for_a_kept_project(tmp_path: Path) -> None:
+    ledger, _leaves, origin, witness = _enrolled(tmp_path)
+    intruder = create_key(tmp_path / "intruder.pem")
+    public = public_bytes(intruder)
+    rekeyed = witness.enrol(origin, verifier_key(origin, public), str(ledger.folder))
+    assert isinstance(rekeyed, Refusal) and "re-keyed" in rekeyed.reason
+    fresh = origin_for(public)
+    resealed = witness.enrol(fresh, verifier_key(fresh, public), str(ledger.folder))
+    assert isinstance(resealed, Refusal) and "re-sealed or re-keyed" in resealed.reason
+    assert witness.record(fresh) is None
+    elsewhere = witness.enrol(fresh, verifier_key(fresh, public), str(tmp_path / "other"))
+    assert elsewhere is None and witness.record(fresh) is not None
+
+
+def test_witness_init_makes_a_witness_once(tmp_path: Path, invoke) -> None:
+    made = invoke("witness", "init", str(tmp_path / "w"))
+    assert made.exit_code == 0 and "verifier key: sealguard.local/witness/" in made.output
+    assert stat.S_IMODE((tmp_path / "w/witness.pem").stat().st_mode) == 0o600
+    again = invoke("witness", "init", str(tmp_path / "w"))
+    assert again.exit_code == 4 and "already holds a witness" in again.stderr
+    empty = invoke("witness", "check", "--dir", str(tmp_path / "w"))
+    assert empty.exit_code == 0 and "keeps no log yet" in empty.output
+    (tmp_path / "none").mkdir()
+    none = invoke("witness", "check", "--dir", str(tmp_path / "none"))
+    assert none.exit_code == 64 and "no witness here" in none.stderr
+
+
+def test_witness_check_reports_a_project_whose_log_is_gone(tmp_path: Path, invoke) -> None:
+    witness = tmp_path / "witness"
+    project = _sealed(tmp_path, invoke, witness)
+    shutil.rmtree(project.governance)
+    checked = invoke("witness", "check", "--dir", str(witness))
+    assert checked.exit_code == 3
+    assert checked.output == (
+        f"INCIDENT {project.runtime}: governance/runtime/GOVERNANCE_LOG.ndjson is gone: "
+        "the project's log no longer exists\n"
+    )
+
+
+def test_a_witness_line_pointing_at_another_witness_is_an_incident(tmp_path: Path, invoke) -> None:
+    witness = tmp_path / "witness"
+    project = _sealed(tmp_path, invoke, witness)
+    assert invoke("witness", "init", str(tmp_path / "decoy")).exit_code == 0
+    project.config_file.write_text(witnessed_config(tmp_path / "decoy"))
+    result = _run(invoke, project, "log", "verify")
+    assert result.exit_code == 3 and "is witness sealguard.local/witness/" in result.output

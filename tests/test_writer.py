@@ -15,7 +15,9 @@ import pytest
 from sealguard.errors import EvidenceWriteError, IntegrityError
 from sealguard.ledger import Ledger, append, audit, read_events
 from sealguard.ledger import writer as writer_module
-from sealguard.ledger.note import parse
+from sealguard.ledger.cosignature import cosigned_at
+from sealguard.ledger.note import parse, split_history
+from sealguard.ledger.witness import FolderWitness
 
 from .ledger_helpers import lines_of, make_log
 
@@ -214,11 +216,47 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -
         assert by_seq[seq]["type"] == "acked" and by_seq[seq]["i"] == i
 
 
-def test_witness_receives_every_checkpoint(tmp_path: Path) -> None:
-    witness = tmp_path / "witness"
-    ledger = make_log(tmp_path / "rt", 3, witness=witness)
-    assert (witness / "checkpoint").read_text() == ledger.checkpoint.read_text()
-    assert (witness / "checkpoint.history").read_text() == ledger.history.read_text()
+def test_the_witness_cosigns_every_checkpoint(tmp_path: Path) -> None:
+    witness = FolderWitness(tmp_path / "witness")
+    ledger = make_log(tmp_path / "rt", 3, witness=witness.folder)
+    identity = witness.identity()
+    assert identity is not None  # made in the fresh folder by the first append
+    first = read_events(ledger.log)[0]  # the log names its witness before anything else
+    assert first["type"] == "witness_configured"
+    assert first["witness"]["verifier_key"] == identity.verifier_key
+    local = parse(ledger.checkpoint.read_text())
+    record = witness.record(local.origin)
+    assert record is not None and record.project == str(ledger.folder)
+    assert record.checkpoint is not None and record.checkpoint.text == local.text
+    assert cosigned_at(record.checkpoint, identity.name, identity.public) is not None
+    assert record.accepted == 3 and record.size == 4
+
+
+def test_a_lagging_witness_is_caught_up_with_a_proof_read_from_the_log(tmp_path: Path) -> None:
+    witness = FolderWitness(tmp_path / "witness")
+    ledger = make_log(tmp_path / "rt", 2, witness=witness.folder)
+    make_log(ledger.folder, 5)  # appends the witness never saw (configured elsewhere meanwhile)
+    append(ledger, "back", {})
+    record = witness.record(parse(ledger.checkpoint.read_text()).origin)
+    assert record is not None and record.size == 9 and witness.refusals(record.origin) == []
+    assert audit(ledger).intact
+
+
+def test_an_older_checkpoint_file_does_not_stop_appends(tmp_path: Path) -> None:
+    ledger = make_log(tmp_path / "rt", 5)
+    ledger.checkpoint.write_text(split_history(ledger.history.read_text())[1])
+    assert [p.kind for p in audit(ledger).problems] == ["ROLLBACK"]
+    event = append(ledger, "incident", {})  # journaled, where it used to refuse
+    assert event["seq"] == 5 and audit(ledger).intact
+
+
+def test_a_crash_between_history_and_checkpoint_is_no_rollback(tmp_path: Path) -> None:
+    ledger = make_log(tmp_path / "rt", 5)
+    previous = split_history(ledger.history.read_text())[-2]
+    ledger.checkpoint.write_text(previous)  # what a crash right after the history append leaves
+    assert audit(ledger).intact
+    ledger.pending.unlink()  # without the writer's signed intent, it is a rollback
+    assert [p.kind for p in audit(ledger).problems] == ["ROLLBACK"]
 
 
 def test_unreachable_witness_is_an_error_after_the_event_is_written(tmp_path: Path) -> None:
