@@ -282,3 +282,38 @@ def test_failing_to_record_the_intent_writes_nothing(
     with pytest.raises(EvidenceWriteError, match="cannot record the write about to happen"):
         append(ledger, "x", {})
     assert ledger.log.read_bytes() == before
+
+
+def _witnessed_appender(folder: str, witness: str, count: int, worker: int) -> None:
+    ledger = Ledger.in_folder(Path(folder), witness=Path(witness))
+    for i in range(count):
+        append(ledger, "concurrent", {"worker": worker, "i": i})
+
+
+def test_concurrent_appends_keep_the_witness_in_step(tmp_path: Path) -> None:
+    witness = FolderWitness(tmp_path / "witness")
+    ledger = make_log(tmp_path / "rt", 1, witness=witness.folder)
+    context = multiprocessing.get_context("fork")
+    args = (str(ledger.folder), str(witness.folder), 25)
+    workers = [context.Process(target=_witnessed_appender, args=(*args, w)) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert all(w.exitcode == 0 for w in workers)
+    record = witness.record(parse(ledger.checkpoint.read_text()).origin)
+    assert record is not None and record.size == 102 and record.accepted == 101
+    assert witness.refusals(record.origin) == []
+    assert audit(ledger).intact
+
+
+def test_something_in_place_of_the_cache_keeps_no_checkpoint_from_the_witness(
+    tmp_path: Path,
+) -> None:
+    witness = FolderWitness(tmp_path / "witness")
+    ledger = make_log(tmp_path / "rt", 2, witness=witness.folder)
+    ledger.state.unlink()
+    ledger.state.mkdir()  # the cache cannot be replaced any more
+    append(ledger, "drift", {})
+    record = witness.record(parse(ledger.checkpoint.read_text()).origin)
+    assert record is not None and record.size == 4

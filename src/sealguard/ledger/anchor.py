@@ -119,7 +119,7 @@ def view(ledger: Ledger, origin: str | None) -> View | None:
         seen.identity = witness.identity()
         if seen.identity is not None:
             seen.record = witness.record(origin) if origin else None
-            seen.project = witness.record_of(str(ledger.folder))
+            seen.project = witness.record_of(str(ledger.folder)) if not seen.record else None
             seen.refusals = witness.refusals(origin) if origin and seen.record else []
     except (OSError, SealguardError) as exc:
         seen.error = getattr(exc, "message", None) or str(exc)
@@ -205,13 +205,17 @@ def _unknown(
     seen: View, identity: Identity, log: LogFacts, last: tuple[int, dict[str, Any]] | None
 ) -> list[Problem]:
     other = seen.project
-    if other is not None and other.origin != log.origin:
+    if other is not None:
+        kept = (
+            f"the witness keeps this log folder as log {other.origin} ({other.size} lines "
+            f"cosigned, the last at {_when(other, identity)})"
+        )
+        if log.origin is None:
+            return [Problem("WITNESS", f"{kept}, but the log here is gone or names no key")]
         return [
             Problem(
                 "WITNESS",
-                f"the witness keeps this log folder as log {other.origin} ({other.size} lines "
-                f"cosigned, the last at {_when(other, identity)}), but this log is {log.origin}: "
-                "the project was re-sealed or re-keyed",
+                f"{kept}, but this log is {log.origin}: the project was re-sealed or re-keyed",
                 1,
             )
         ]

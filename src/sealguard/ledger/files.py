@@ -47,12 +47,11 @@ def read_bytes(path: Path) -> bytes:
         return stream.read()
 
 
-def read_tail(path: Path, size: int) -> tuple[bytes, bool]:
-    """The last `size` bytes of a file, and whether they are the whole file."""
+def read_tail(path: Path, size: int) -> bytes:
+    """The last `size` bytes of a file (all of it when it is smaller)."""
     with open_read(path) as stream:
-        length = os.fstat(stream.fileno()).st_size
-        stream.seek(max(length - size, 0))
-        return stream.read(), length <= size
+        stream.seek(max(os.fstat(stream.fileno()).st_size - size, 0))
+        return stream.read()
 
 
 def append_synced(path: Path, data: bytes) -> None:
@@ -65,7 +64,3 @@ def append_synced(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def is_symlink(path: Path) -> bool:
-    return path.is_symlink()

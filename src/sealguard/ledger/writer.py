@@ -9,6 +9,7 @@ Nothing is ever truncated, rewritten or retried, and no file is opened through a
 """
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -62,13 +63,15 @@ def _load_cache(ledger: Ledger, fd: int, size: int, published: int) -> tuple[Com
 
 
 def _save_cache(ledger: Ledger, tree: _Tree) -> None:
-    """A cache only (checked and rebuilt on need), so it is not fsynced."""
+    """A cache only (checked and rebuilt on need): not fsynced, and a failure to write it stops
+    nothing (something put in its place must not keep a checkpoint from the witness)."""
     data = {
         "size": tree.range.size,
         "bytes": tree.end,
         "range": [base64.b64encode(h).decode() for h in tree.range.hashes],
     }
-    write_atomic(ledger.state, json.dumps(data).encode(), durable=False)
+    with contextlib.suppress(OSError):
+        write_atomic(ledger.state, json.dumps(data).encode(), durable=False)
 
 
 def _lines(fd: int, start: int, tail: list[bytes]) -> Iterator[bytes]:
@@ -127,7 +130,7 @@ def _checkpoint_size(ledger: Ledger) -> int:
 def _history_size(ledger: Ledger) -> int:
     """The size of the last readable note of the history (read from its end)."""
     try:
-        data, _whole = files.read_tail(ledger.history, HISTORY_TAIL)
+        data = files.read_tail(ledger.history, HISTORY_TAIL)
     except FileNotFoundError:
         return 0
     for text in reversed(note.split_history(data.decode("utf-8", "replace"))):
@@ -289,14 +292,14 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
         _write_durably(ledger, fd, b"".join(payload))
         checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
         _publish(ledger, checkpoint)
-        tree.fragment = b""
-        _save_cache(ledger, tree)
         if link is not None:
             link.submit(
                 checkpoint,
                 Nodes(base, leaves),
                 lambda old: _nodes_from_log(fd, old, checkpoint.size),
             )
+        tree.fragment = b""
+        _save_cache(ledger, tree)
         return events
     finally:
         os.close(fd)
