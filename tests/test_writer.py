@@ -211,7 +211,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -
     events = read_events(ledger.log)
     by_seq = {e["seq"]: e for e in events}
     acknowledged = [tuple(map(int, line.split())) for line in ack.read_text().splitlines()]
-    assert len(acknowledged) > 200
+    assert acknowledged  # how many depends on the machine's speed; every one must be there
     for seq, i in acknowledged:
         assert by_seq[seq]["type"] == "acked" and by_seq[seq]["i"] == i
 
@@ -317,3 +317,34 @@ def test_something_in_place_of_the_cache_keeps_no_checkpoint_from_the_witness(
     append(ledger, "drift", {})
     record = witness.record(parse(ledger.checkpoint.read_text()).origin)
     assert record is not None and record.size == 4
+
+
+def _witnessed_writer(folder: str, witness: str, start: int) -> None:
+    ledger = Ledger.in_folder(Path(folder), witness=Path(witness))
+    for i in range(start, start + 10_000):
+        append(ledger, "acked", {"i": i})
+
+
+def test_sigkill_at_random_moments_leaves_the_witness_consistent(tmp_path: Path) -> None:
+    """A kill between the local checkpoint and the witness leaves it behind, never ahead or
+    refusing: the next append catches it up with a proof read back from the log."""
+    witness = FolderWitness(tmp_path / "witness")
+    ledger = make_log(tmp_path / "rt", 1, witness=witness.folder)
+    rng = random.Random(20261127)
+    context = multiprocessing.get_context("fork")
+    for round_number in range(60):
+        worker = context.Process(
+            target=_witnessed_writer,
+            args=(str(ledger.folder), str(witness.folder), round_number * 10_000),
+        )
+        worker.start()
+        time.sleep(rng.uniform(0.0, 0.03))
+        os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        worker.join()
+        assert audit(ledger).intact, audit(ledger).problems[:3]
+    append(ledger, "after_the_storm", {})
+    report = audit(ledger)
+    assert report.intact, report.problems[:3]
+    record = witness.record(parse(ledger.checkpoint.read_text()).origin)
+    assert record is not None and record.size == report.lines
+    assert witness.refusals(record.origin) == []

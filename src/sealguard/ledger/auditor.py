@@ -117,32 +117,31 @@ class _Local:
         return self.history + ([self.latest] if self.latest else [])
 
 
-def _notes(path: Path) -> list[str] | None:
+def _notes(path: Path, is_history: bool) -> list[str]:
+    if path.is_symlink():
+        return []  # reported, never read
     try:
         text = files.read_bytes(path).decode("utf-8", "replace")
     except FileNotFoundError:
-        return None
-    return note.split_history(text) if path.name.endswith(".history") else [text]
+        return []
+    return note.split_history(text) if is_history else [text]
 
 
 def _read_checkpoints(ledger: Ledger, report: LogReport) -> _Local:
     local = _Local()
-    for path in (ledger.history, ledger.checkpoint):
-        if path.is_symlink():
-            continue  # reported, never read
-        notes = _notes(path) or []
-        for number, body in enumerate(notes, start=1):
-            name = f"{path.name} #{number}" if path == ledger.history else path.name
+    for path, is_history in ((ledger.history, True), (ledger.checkpoint, False)):
+        for number, body in enumerate(_notes(path, is_history), start=1):
+            name = f"{path.name} #{number}" if is_history else path.name
             try:
                 source = _Source(name, note.parse(body))
             except note.NoteError as exc:
                 report.problems.append(
                     Problem("CHECKPOINT", f"{name}: unreadable checkpoint: {exc}")
                 )
-                if path == ledger.checkpoint:
+                if not is_history:
                     local.latest_state = "unreadable"
                 continue
-            if path == ledger.history:
+            if is_history:
                 local.history.append(source)
             else:
                 local.latest, local.latest_state = source, "read"

@@ -116,38 +116,55 @@ def _nodes_from_log(fd: int, old: int, size: int) -> Nodes:
     return Nodes(base, leaves)
 
 
-def _checkpoint_size(ledger: Ledger) -> int:
+def _signed_note(text: str, origin: str, public: bytes) -> note.Checkpoint | None:
     try:
-        return note.parse(files.read_bytes(ledger.checkpoint).decode()).size
+        checkpoint = note.parse(text)
+    except note.NoteError:
+        return None
+    return checkpoint if note.signed_by(checkpoint, origin, public) else None
+
+
+def _read_note(ledger: Ledger, origin: str, public: bytes) -> note.Checkpoint | None:
+    try:
+        text = files.read_bytes(ledger.checkpoint).decode("utf-8", "replace")
     except FileNotFoundError:
-        return 0
-    except (OSError, note.NoteError, UnicodeDecodeError) as exc:
-        raise IntegrityError(
-            f"{ledger.checkpoint}: unreadable checkpoint ({exc}); nothing was appended"
-        ) from None
+        return None
+    return _signed_note(text, origin, public)
 
 
-def _history_size(ledger: Ledger) -> int:
-    """The size of the last readable note of the history (read from its end)."""
+def _newest_in_history(ledger: Ledger, origin: str, public: bytes) -> note.Checkpoint | None:
+    """The last note of the history the log key signed (read from its end)."""
     try:
         data = files.read_tail(ledger.history, HISTORY_TAIL)
     except FileNotFoundError:
-        return 0
+        return None
     for text in reversed(note.split_history(data.decode("utf-8", "replace"))):
-        try:
-            return note.parse(text).size
-        except note.NoteError:
-            continue  # a note cut short, or the start of the read cut one
-    return 0
+        if (checkpoint := _signed_note(text, origin, public)) is not None:
+            return checkpoint  # a note cut short, or by the start of the read, is passed over
+    return None
 
 
-def _published(ledger: Ledger) -> int:
-    """The size of the newest checkpoint, in the `checkpoint` file or at the end of the history.
+def _published(ledger: Ledger, origin: str, public: bytes) -> int:
+    """The size of the newest checkpoint the log key signed: the `checkpoint` file's, or the
+    history's newest when that file is older.
 
-    The newer counts: a `checkpoint` file rolled back to an older note is a ROLLBACK the auditor
-    reports, and must not stop the INCIDENT from being journaled.
+    A `checkpoint` file left behind the history (a crash between the two writes, or a rollback
+    the auditor reports) is first brought up to the history's newest note, so that a crash in
+    this append leaves the one state the auditor recognises as a crash's, and an older file never
+    stops the INCIDENT that verification reports from being journaled. A note that is unreadable
+    or not signed by the log key is passed over (the auditor reports it).
     """
-    return max(_checkpoint_size(ledger), _history_size(ledger))
+    latest, newest = _read_note(ledger, origin, public), _newest_in_history(ledger, origin, public)
+    if newest is not None and (latest is None or latest.size < newest.size):
+        try:
+            write_atomic(ledger.checkpoint, newest.note().encode())
+        except OSError as exc:
+            raise EvidenceWriteError(
+                f"{ledger.checkpoint}: cannot publish the newest checkpoint again "
+                f"({exc.strerror or exc}); nothing was appended"
+            ) from None
+        return newest.size
+    return latest.size if latest is not None else 0
 
 
 def _unpublished(fd: int, tree: _Tree) -> bytes:
@@ -272,13 +289,13 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
     fd = files.open_fd(ledger.log, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        published = _published(ledger)
-        tree = _catch_up(ledger, fd, published)
-        key = _key(ledger, first=tree.range.size == 0 and not tree.fragment)
+        key = _key(ledger, first=os.fstat(fd).st_size == 0)
         public = public_bytes(key)
+        origin = origin_for(public)
+        published = _published(ledger, origin, public)
+        tree = _catch_up(ledger, fd, published)
         tail = _unpublished(fd, tree)
         _check_published(ledger, tree, published, tail, public)
-        origin = origin_for(public)
         link = anchor.contact(ledger, origin, note.verifier_key(origin, public))
         if link is not None:
             items = [*link.announcement(), *items]
