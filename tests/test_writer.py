@@ -191,6 +191,14 @@ def _acknowledging_writer(folder: str, ack: str, start: int) -> None:
         os.write(fd, f"{event['seq']} {i}\n".encode())  # only after append returned
 
 
+def _wait_for_growth(path: Path, size: int) -> None:
+    """Until `path` grows past `size` (a safety bound, not a timing: it fails only if stuck)."""
+    deadline = time.monotonic() + 120
+    while (path.stat().st_size if path.exists() else 0) <= size:
+        assert time.monotonic() < deadline, f"{path} did not grow"
+        time.sleep(0.001)
+
+
 def test_sigkill_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -> None:
     ledger = make_log(tmp_path / "rt", 1)
     ack = tmp_path / "acks"
@@ -200,7 +208,10 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -
         worker = context.Process(
             target=_acknowledging_writer, args=(str(ledger.folder), str(ack), round_number * 10_000)
         )
+        before = ack.stat().st_size if ack.exists() else 0
         worker.start()
+        if round_number % 4 == 0:  # some kills after an acknowledged append, however slow
+            _wait_for_growth(ack, before)
         time.sleep(rng.uniform(0.0, 0.02))
         os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
         worker.join()
@@ -211,7 +222,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_event(tmp_path: Path) -
     events = read_events(ledger.log)
     by_seq = {e["seq"]: e for e in events}
     acknowledged = [tuple(map(int, line.split())) for line in ack.read_text().splitlines()]
-    assert acknowledged  # how many depends on the machine's speed; every one must be there
+    assert len(acknowledged) >= 50
     for seq, i in acknowledged:
         assert by_seq[seq]["type"] == "acked" and by_seq[seq]["i"] == i
 
