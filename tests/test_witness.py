@@ -12,10 +12,13 @@ import stat
 import struct
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sealguard.ledger import Ledger
+from sealguard.errors import EvidenceWriteError
+from sealguard.ledger import Ledger, append, audit, read_events
+from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, consistency_proof, leaf_hash, subtree_root
 from sealguard.ledger.note import parse, sign, split_history, verifier_key
@@ -276,6 +279,8 @@ def test_enrolment_refuses_a_new_key_or_a_new_origin_for_a_kept_project(tmp_path
     assert witness.record(fresh) is None
     elsewhere = witness.enrol(fresh, verifier_key(fresh, public), str(tmp_path / "other"))
     assert elsewhere is None and witness.record(fresh) is not None
+    again = witness.enrol(fresh, verifier_key(fresh, public), str(tmp_path / "other"))
+    assert again is None  # enrolling a known log with its own key changes nothing
 
 
 def test_witness_init_makes_a_witness_once(tmp_path: Path, invoke) -> None:
@@ -310,3 +315,53 @@ def test_a_witness_line_pointing_at_another_witness_is_an_incident(tmp_path: Pat
     project.config_file.write_text(witnessed_config(tmp_path / "decoy"))
     result = _run(invoke, project, "log", "verify")
     assert result.exit_code == 3 and "is witness sealguard.local/witness/" in result.output
+
+
+def test_the_same_origin_under_another_key_is_a_rekeyed_log(tmp_path: Path) -> None:
+    witness = tmp_path / "witness"
+    ledger = make_log(tmp_path / "rt", 4, witness=witness)
+    origin = parse(ledger.checkpoint.read_text()).origin
+    ledger.key_file.unlink()
+    public = public_bytes(create_key(ledger.key_file))
+    events = [json.loads(line) for line in lines_of(ledger)]
+    events[0]["log_key"]["verifier_key"] = verifier_key(origin, public)  # the origin kept
+    key = load_key(ledger.key_file)
+    tree, notes, lines = CompactRange(), [], [encode_event(e) for e in events]
+    for line in lines:
+        tree.push(leaf_hash(line))
+        notes.append(sign(origin, tree.size, tree.root(), origin, key).note())
+    ledger.log.write_bytes(b"".join(x + b"\n" for x in lines))
+    ledger.history.write_text("".join(n + "\n" for n in notes))
+    ledger.checkpoint.write_text(notes[-1])
+    ledger.state.unlink()
+    ledger.pending.unlink()
+    problems = audit(ledger).problems
+    assert any(p.kind == "WITNESS" and "the log was re-keyed" in p.message for p in problems)
+    append(ledger, "after", {})  # still written locally; the witness refuses it
+    refusals = FolderWitness(witness).refusals(origin)
+    assert [r.status for r in refusals] == [409]  # its new key makes another origin
+    assert any(p.kind == "REFUSED" for p in audit(ledger).problems)
+
+
+def test_a_log_deleted_under_a_witness_is_an_incident(tmp_path: Path) -> None:
+    witness = tmp_path / "witness"
+    ledger = make_log(tmp_path / "rt", 3, witness=witness)
+    for path in (ledger.log, ledger.checkpoint, ledger.history):
+        path.unlink()
+    problems = audit(ledger).problems
+    assert [p.kind for p in problems] == ["WITNESS"]
+    assert "but the log here is gone or names no key" in problems[0].message
+
+
+def test_a_witness_record_that_cannot_be_read(tmp_path: Path) -> None:
+    witness = tmp_path / "witness"
+    ledger = make_log(tmp_path / "rt", 3, witness=witness)
+    (record_file,) = (witness / "logs").glob("*.json")
+    record_file.write_text('{"format": "something else"}')
+    problems = audit(ledger).problems
+    assert [p.kind for p in problems] == ["WITNESS"]
+    assert "the witness cannot be read" in problems[0].message
+    assert "not a witness record" in problems[0].message
+    with pytest.raises(EvidenceWriteError, match="the witness could not be updated"):
+        append(ledger, "x", {})
+    assert read_events(ledger.log)[-1]["type"] == "x"  # written locally first

@@ -81,11 +81,11 @@ class Contact:
 
 def contact(ledger: Ledger, origin: str, log_key: str) -> Contact | None:
     """Reach the witness before writing: made in a fresh folder, the log enrolled if new."""
-    if ledger.witness is None:
+    witness = witness_of(ledger)
+    if witness is None:
         return None
-    witness = FolderWitness(ledger.witness)
     try:
-        if witness.is_fresh():
+        if isinstance(witness, FolderWitness) and witness.is_fresh():
             witness.create()
         identity = witness.identity()
         if identity is None:

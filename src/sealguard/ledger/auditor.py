@@ -303,8 +303,8 @@ def _check_unsigned(
 ) -> None:
     """Bytes after the last local checkpoint are a crash's leftovers only if announced."""
     start = scan.offsets.get(published)
-    if start is None or published > report.lines:
-        return  # TRUNCATION already reported
+    if start is None or published > report.lines or not report.length + report.pending_tail:
+        return  # TRUNCATION already reported, or no log to read
     with files.open_read(ledger.log) as stream:
         stream.seek(start)
         tail = stream.read()

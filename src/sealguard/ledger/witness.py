@@ -96,20 +96,35 @@ class Refused:
 
 
 class Witness(Protocol):
-    """The interface between a log and its witness; reads are the witness's monitoring side."""
+    """The interface between a log and its witness. `add_checkpoint` is C2SP's add-checkpoint
+    (a remote witness answers it over HTTP with the same statuses); `enrol` is a remote
+    witness's configuration of the logs it accepts; the reads are its monitoring side."""
 
     @property
-    def where(self) -> str: ...
+    def where(self) -> str:
+        """Where it is, for messages."""
+        ...
 
-    def identity(self) -> Identity | None: ...
+    def identity(self) -> Identity | None:
+        """Its name and public key; None where there is no witness (yet)."""
+        ...
 
-    def record(self, origin: str) -> LogRecord | None: ...
+    def record(self, origin: str) -> LogRecord | None:
+        """What it keeps for the log of this origin."""
+        ...
 
-    def record_of(self, project: str) -> LogRecord | None: ...
+    def record_of(self, project: str) -> LogRecord | None:
+        """What it keeps for the log last enrolled from this log folder."""
+        ...
 
-    def refusals(self, origin: str) -> list[Refused]: ...
+    def refusals(self, origin: str) -> list[Refused]:
+        """Every submission it refused for the log of this origin."""
+        ...
 
-    def enrol(self, origin: str, log_key: str, project: str) -> Refusal | None: ...
+    def enrol(self, origin: str, log_key: str, project: str) -> Refusal | None:
+        """Start keeping a log; refused for a known origin with another key, or a known
+        project under another origin."""
+        ...
 
     def add_checkpoint(self, old_size: int, proof: Sequence[bytes], text: str) -> str | Refusal:
         """The cosignature lines, or why the checkpoint is not a consistent extension."""

@@ -116,35 +116,36 @@ def _nodes_from_log(fd: int, old: int, size: int) -> Nodes:
     return Nodes(base, leaves)
 
 
-def _signed_note(text: str, origin: str, public: bytes) -> note.Checkpoint | None:
+def _signed_note(text: str, public: bytes) -> note.Checkpoint | None:
+    """The note, if the log key signed it (under whatever origin: the auditor judges that)."""
     try:
         checkpoint = note.parse(text)
     except note.NoteError:
         return None
-    return checkpoint if note.signed_by(checkpoint, origin, public) else None
+    return checkpoint if note.signed_by(checkpoint, checkpoint.origin, public) else None
 
 
-def _read_note(ledger: Ledger, origin: str, public: bytes) -> note.Checkpoint | None:
+def _read_note(ledger: Ledger, public: bytes) -> note.Checkpoint | None:
     try:
         text = files.read_bytes(ledger.checkpoint).decode("utf-8", "replace")
     except FileNotFoundError:
         return None
-    return _signed_note(text, origin, public)
+    return _signed_note(text, public)
 
 
-def _newest_in_history(ledger: Ledger, origin: str, public: bytes) -> note.Checkpoint | None:
+def _newest_in_history(ledger: Ledger, public: bytes) -> note.Checkpoint | None:
     """The last note of the history the log key signed (read from its end)."""
     try:
         data = files.read_tail(ledger.history, HISTORY_TAIL)
     except FileNotFoundError:
         return None
     for text in reversed(note.split_history(data.decode("utf-8", "replace"))):
-        if (checkpoint := _signed_note(text, origin, public)) is not None:
+        if (checkpoint := _signed_note(text, public)) is not None:
             return checkpoint  # a note cut short, or by the start of the read, is passed over
     return None
 
 
-def _published(ledger: Ledger, origin: str, public: bytes) -> int:
+def _published(ledger: Ledger, public: bytes) -> int:
     """The size of the newest checkpoint the log key signed: the `checkpoint` file's, or the
     history's newest when that file is older.
 
@@ -154,7 +155,7 @@ def _published(ledger: Ledger, origin: str, public: bytes) -> int:
     stops the INCIDENT that verification reports from being journaled. A note that is unreadable
     or not signed by the log key is passed over (the auditor reports it).
     """
-    latest, newest = _read_note(ledger, origin, public), _newest_in_history(ledger, origin, public)
+    latest, newest = _read_note(ledger, public), _newest_in_history(ledger, public)
     if newest is not None and (latest is None or latest.size < newest.size):
         try:
             write_atomic(ledger.checkpoint, newest.note().encode())
@@ -292,7 +293,7 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
         key = _key(ledger, first=os.fstat(fd).st_size == 0)
         public = public_bytes(key)
         origin = origin_for(public)
-        published = _published(ledger, origin, public)
+        published = _published(ledger, public)
         tree = _catch_up(ledger, fd, published)
         tail = _unpublished(fd, tree)
         _check_published(ledger, tree, published, tail, public)
