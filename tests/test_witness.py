@@ -7,16 +7,19 @@ attacker may write anything in the project, never the witness's folder.
 import base64
 import hashlib
 import json
+import os
 import shutil
 import stat
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sealguard.errors import EvidenceWriteError
+from sealguard.errors import EvidenceWriteError, IntegrityError
 from sealguard.ledger import Ledger, append, audit, read_events
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
@@ -365,3 +368,20 @@ def test_a_witness_record_that_cannot_be_read(tmp_path: Path) -> None:
     with pytest.raises(EvidenceWriteError, match="the witness could not be updated"):
         append(ledger, "x", {})
     assert read_events(ledger.log)[-1]["type"] == "x"  # written locally first
+
+
+def test_a_fifo_in_place_of_the_log_is_an_incident_not_a_hang(tmp_path: Path, invoke) -> None:
+    witness = tmp_path / "witness"
+    project = _sealed(tmp_path, invoke, witness)
+    project.log_file.unlink()
+    os.mkfifo(project.log_file)  # an open for reading would wait for a writer for ever
+    reason = "governance/runtime/GOVERNANCE_LOG.ndjson is not a regular file"
+    for args in (
+        ["--project", str(project.root), "log", "verify"],
+        ["witness", "check", "--dir", str(witness)],
+    ):
+        command = [sys.executable, "-m", "sealguard", *args]
+        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 3 and reason in done.stdout, (args, done.stdout, done.stderr)
+    with pytest.raises(IntegrityError, match="is not a regular file"):
+        append(Ledger.in_folder(project.runtime), "note", {})

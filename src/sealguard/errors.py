@@ -43,8 +43,7 @@ class EvidenceWriteError(SealguardError):
     exit_code = ExitCode.IO
 
 
-class SymlinkError(IntegrityError, DataError):
-    """A governance log file replaced by a symbolic link: never followed; an INCIDENT (exit 3).
-
-    Also a DataError, so that a check that reports unreadable data (verify) reports it in place.
-    """
+class LedgerFileError(IntegrityError, DataError):
+    """A governance log file replaced by a symlink or a special file (a FIFO, a folder): never
+    opened through; an INCIDENT (exit 3). Also a DataError, so that a check that reports
+    unreadable data (verify) reports it in place."""

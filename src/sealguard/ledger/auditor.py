@@ -81,12 +81,18 @@ class _Tree:
                 self.offsets[tree.size] = offset
 
 
-def _symlinks(ledger: Ledger) -> list[Problem]:
-    return [
-        Problem("SYMLINK", files.symlink_error(path).message)
-        for path in (ledger.log, ledger.checkpoint, ledger.history)
-        if path.is_symlink()
-    ]
+def _not_regular(path: Path) -> Problem | None:
+    if path.is_symlink():
+        return Problem("SYMLINK", files.symlink_error(path).message)
+    if path.exists() and not path.is_file():
+        return Problem("SPECIAL", files.special_error(path).message)
+    return None
+
+
+def _strange_files(ledger: Ledger) -> list[Problem]:
+    """The log, checkpoint and history must be regular files: nothing else is read."""
+    found = [_not_regular(path) for path in (ledger.log, ledger.checkpoint, ledger.history)]
+    return [problem for problem in found if problem is not None]
 
 
 @contextmanager
@@ -118,7 +124,7 @@ class _Local:
 
 
 def _notes(path: Path, is_history: bool) -> list[str]:
-    if path.is_symlink():
+    if _not_regular(path):
         return []  # reported, never read
     try:
         text = files.read_bytes(path).decode("utf-8", "replace")
@@ -394,8 +400,8 @@ def _scan(ledger: Ledger, jobs: int, tree: _Tree, report: LogReport) -> list[Lin
 
 def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
     """Recompute and check the whole log; the report lists every problem found."""
-    report = LogReport(problems=_symlinks(ledger))
-    if ledger.log.is_symlink():
+    report = LogReport(problems=_strange_files(ledger))
+    if _not_regular(ledger.log):
         return report  # nothing is read through it
     with _appends_held(ledger):
         local = _read_checkpoints(ledger, report)

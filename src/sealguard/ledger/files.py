@@ -1,16 +1,18 @@
-"""Opening the ledger's files without ever following a symbolic link.
+"""Opening the ledger's files without ever following a symbolic link or waiting on a FIFO.
 
 The log, its checkpoints and the witness's records are evidence in themselves: a link put in the
-place of one would make sealguard read or extend a file elsewhere. Every open is O_NOFOLLOW, and
-a link found is a SymlinkError (an INCIDENT) naming the file.
+place of one would make sealguard read or extend a file elsewhere, and a FIFO would make it wait
+for ever. Every open is O_NOFOLLOW and O_NONBLOCK, and anything but a regular file found there is
+a LedgerFileError (an INCIDENT) naming the file.
 """
 
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from sealguard.errors import SymlinkError
+from sealguard.errors import LedgerFileError
 
 
 def shown(path: Path) -> str:
@@ -22,20 +24,33 @@ def shown(path: Path) -> str:
     return str(path)
 
 
-def symlink_error(path: Path) -> SymlinkError:
-    return SymlinkError(
+def symlink_error(path: Path) -> LedgerFileError:
+    return LedgerFileError(
         f"{shown(path)} is a symlink: sealguard never follows one in place of a governance log "
         "file; nothing was read or written through it"
     )
 
 
+def special_error(path: Path) -> LedgerFileError:
+    return LedgerFileError(
+        f"{shown(path)} is not a regular file (a folder, FIFO, socket or device in place of a "
+        "governance log file); nothing was read or written through it"
+    )
+
+
 def open_fd(path: Path, flags: int, mode: int = 0o644) -> int:
     try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise symlink_error(path) from None
+        if exc.errno in (errno.ENXIO, errno.EISDIR):  # a FIFO with no reader, a folder
+            raise special_error(path) from None
         raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise special_error(path)
+    return fd
 
 
 def open_read(path: Path) -> BinaryIO:

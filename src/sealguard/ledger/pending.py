@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from sealguard.errors import SymlinkError
+from sealguard.errors import LedgerFileError
 from sealguard.fsio import write_atomic
 from sealguard.ledger import files
 from sealguard.ledger.layout import Ledger
@@ -54,7 +54,7 @@ def read(ledger: Ledger, public: bytes) -> Intent | None:
         return Intent(int(data["base"]), int(data["offset"]), base64.b64decode(data["data"]))
     except (
         OSError,
-        SymlinkError,
+        LedgerFileError,
         ValueError,
         KeyError,
         TypeError,

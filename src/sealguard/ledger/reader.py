@@ -14,7 +14,7 @@ Event = dict[str, Any]
 def read_events(log_file: Path) -> list[Event]:
     """Every event in order. A torn fragment is skipped once an event accounts for it; any other
     unreadable line is a DataError naming it (`sealguard log verify` says more); a log replaced
-    by a symlink is a SymlinkError, never followed."""
+    by a symlink or a special file is a LedgerFileError, never opened through."""
     lines = files.read_bytes(log_file).split(b"\n")
     lines.pop()  # empty after the last newline, or an unterminated fragment not yet accounted for
     events: list[Event] = []

@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealguard.errors import EvidenceWriteError, IntegrityError, SymlinkError
+from sealguard.errors import EvidenceWriteError, IntegrityError, LedgerFileError
 from sealguard.fsio import write_atomic
 from sealguard.ledger import anchor, files, note, pending
 from sealguard.ledger.canonical import encode_event
@@ -50,7 +50,7 @@ def _load_cache(ledger: Ledger, fd: int, size: int, published: int) -> tuple[Com
         data = json.loads(files.read_bytes(ledger.state))
         tree = CompactRange(data["size"], [base64.b64decode(h) for h in data["range"]])
         end = int(data["bytes"])
-    except (OSError, SymlinkError, ValueError, KeyError, TypeError):
+    except (OSError, LedgerFileError, ValueError, KeyError, TypeError):
         return CompactRange(), 0
     if end > size:
         raise IntegrityError(
