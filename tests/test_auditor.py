@@ -1,5 +1,6 @@
 """log verify: any change to the log is found against its checkpoints (INV-D-03)."""
 
+import json
 import random
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from sealguard.ledger import Ledger, audit
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, leaf_hash
-from sealguard.ledger.note import sign
+from sealguard.ledger.note import sign, split_history
 
 from .ledger_helpers import lines_of, make_log, write_lines
 
@@ -149,8 +150,10 @@ def test_witness_catches_a_consistent_rollback_by_someone_with_the_key(tmp_path:
     shadow = Ledger.in_folder(ledger.folder, ledger.key_file)  # no witness
     report = audit(Ledger.in_folder(ledger.folder, witness=witness))
     assert not report.intact
-    assert any(p.kind in ("FORK", "TRUNCATION") and "witness" in p.message for p in report.problems)
-    assert audit(shadow).intact  # without the witness nothing would show
+    assert any(p.kind == "TRUNCATION" and "cut back" in p.message for p in report.problems)
+    # unconfigured, the witness is not consulted, but the log's first line still names it
+    assert [p.kind for p in audit(shadow).problems] == ["WITNESS"]
+    assert "none is configured" in audit(shadow).problems[0].message
 
 
 def test_unaccounted_garbage_line(fifty: Ledger, tmp_path: Path) -> None:
@@ -208,3 +211,40 @@ def test_parallel_checks_find_what_the_serial_check_finds(
     )
     assert [p.line for p in serial.problems if p.kind == "LINE"] == [201]
     assert {p.kind for p in serial.problems} == {"LINE", "FORK"}
+
+
+def test_a_history_cut_back_behind_its_checkpoint_is_a_rollback(
+    fifty: Ledger, tmp_path: Path
+) -> None:
+    ledger = _copy(fifty, tmp_path / "rt")
+    notes = split_history(ledger.history.read_text())
+    ledger.history.write_text("".join(n + "\n" for n in notes[:40]))
+    report = audit(ledger)
+    assert [p.kind for p in report.problems] == ["ROLLBACK"]
+    assert "the history was cut back" in report.problems[0].message
+
+
+def test_a_log_naming_a_witness_that_is_not_there(tmp_path: Path) -> None:
+    witness = tmp_path / "witness"
+    ledger = make_log(tmp_path / "rt", 3, witness=witness)
+    shutil.rmtree(witness)  # an unmounted disk, or a folder wiped
+    report = audit(ledger)
+    assert [p.kind for p in report.problems] == ["WITNESS"]
+    assert f"{witness} holds no witness" in report.problems[0].message
+    witness.mkdir()
+    (witness / "witness.vkey").write_text("not a key\n")
+    report = audit(ledger)
+    assert [p.kind for p in report.problems] == ["WITNESS"]
+    assert "the witness cannot be read" in report.problems[0].message
+
+
+def test_a_witness_record_that_the_witness_did_not_cosign(tmp_path: Path) -> None:
+    witness = tmp_path / "witness"
+    ledger = make_log(tmp_path / "rt", 3, witness=witness)
+    (record_file,) = (witness / "logs").glob("*.json")
+    record = json.loads(record_file.read_text())
+    record["checkpoint"] = ledger.checkpoint.read_text()  # the log's signature only
+    record_file.write_text(json.dumps(record))
+    report = audit(ledger)
+    assert [p.kind for p in report.problems] == ["WITNESS"]
+    assert "is not signed by the log key and cosigned by witness" in report.problems[0].message

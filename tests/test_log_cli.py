@@ -1,13 +1,20 @@
 """The `sealguard log` commands, and the log and runtime checks inside `sealguard verify`."""
 
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
-from sealguard.ledger import Ledger, append
+import pytest
+
+from sealguard.errors import IntegrityError
+from sealguard.ledger import Ledger, append, audit, read_events
+from sealguard.ledger.canonical import encode_event
+from sealguard.ledger.note import split_history
 from sealguard.runtime import record_files
 
 from .conftest import MakeTree
+from .ledger_helpers import lines_of, probe_project, resign
 
 
 def _sealed(make_project: MakeTree, invoke, **kw: str):  # type: ignore[no-untyped-def]
@@ -110,8 +117,82 @@ def test_configured_witness_is_checked_by_verify(
     witness = tmp_path / "witness"
     config = f'[seal]\npaths = ["src/**"]\n[ledger]\nwitness = "{witness}"\n'
     project = _sealed(make_project, invoke, config=config)
-    assert (witness / "checkpoint").exists()
-    (witness / "checkpoint").unlink()
-    (witness / "checkpoint.history").unlink()
+    assert invoke("--project", str(project.root), "verify").exit_code == 0
+    shutil.rmtree(witness / "logs")  # the witness lost its records (or another folder is named)
     result = invoke("--project", str(project.root), "verify")
-    assert result.exit_code == 3 and "the witness holds no checkpoint" in result.output
+    assert result.exit_code == 3 and "the witness holds no record of log" in result.output
+
+
+def test_an_export_of_a_log_resigned_with_the_stolen_key_fails_against_its_witness(
+    make_project: MakeTree, invoke, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness"
+    config = f'[seal]\npaths = ["src/**"]\n[ledger]\nwitness = "{witness}"\n'
+    project = _sealed(make_project, invoke, config=config)
+    ledger = Ledger.in_folder(project.runtime, witness=witness)
+    for i in range(4):
+        append(ledger, "note", {"i": i})
+    # the last two events gone, the line naming the witness too, every checkpoint re-signed
+    events = [json.loads(line) for line in lines_of(ledger)]
+    events[1]["log_key"] = events[0]["log_key"]
+    kept = [{**event, "seq": seq} for seq, event in enumerate(events[1:-2])]
+    resign(ledger, [encode_event(event) for event in kept])
+    assert audit(Ledger.in_folder(project.runtime)).intact  # nothing local shows it
+    target = tmp_path / "export.tar.gz"
+    assert invoke("--project", str(project.root), "log", "export", "-o", str(target)).exit_code == 0
+    with tarfile.open(target) as archive:
+        archive.extractall(tmp_path / "out", filter="data")
+    result = invoke("log", "verify", "--dir", str(tmp_path / "out"))
+    assert result.exit_code == 3 and "witness" in result.output, result.output
+
+
+def _observed(tmp_path: Path, invoke, observations: int):  # type: ignore[no-untyped-def]
+    project = probe_project(tmp_path, None)
+    assert invoke("--project", str(project.root), "seal").exit_code == 0
+    for _ in range(observations):
+        assert invoke("--project", str(project.root), "observe").exit_code == 0
+    return project
+
+
+def test_an_older_checkpoint_is_a_rollback_for_verify_and_observe_alike(
+    tmp_path: Path, invoke
+) -> None:
+    project = _observed(tmp_path, invoke, 2)
+    history = split_history((project.runtime / "checkpoint.history").read_text())
+    (project.runtime / "checkpoint").write_text(history[-3])
+    logged = invoke("--project", str(project.root), "log", "verify", "--json")
+    assert logged.exit_code == 3
+    assert [p["kind"] for p in json.loads(logged.output)["problems"]] == ["ROLLBACK"]
+    verified = invoke("--project", str(project.root), "verify")
+    assert (
+        verified.exit_code == 3 and "not the newest note of checkpoint.history" in verified.output
+    )
+    observed = invoke("--project", str(project.root), "observe", "--json")
+    assert observed.exit_code == 3, observed.output
+    assert json.loads(observed.output)["classification"] == "INCIDENT"
+    journaled = [e for e in read_events(project.log_file) if e["type"] == "runtime_event"][-1]
+    assert journaled["classification"] == "INCIDENT"
+    assert "rolled back" in journaled["invariants_before"][0]["detail"]
+
+
+@pytest.mark.parametrize("name", ["GOVERNANCE_LOG.ndjson", "checkpoint", "checkpoint.history"])
+def test_a_ledger_file_replaced_by_a_symlink_is_an_incident(
+    make_project: MakeTree, invoke, tmp_path: Path, name: str
+) -> None:
+    project = _sealed(make_project, invoke)
+    real = project.runtime / name
+    elsewhere = tmp_path / "elsewhere" / name
+    elsewhere.parent.mkdir()
+    shutil.copyfile(real, elsewhere)  # the same bytes: following the link would see no change
+    real.unlink()
+    real.symlink_to(elsewhere)
+    reason = f"governance/runtime/{name} is a symlink"
+    logged = invoke("--project", str(project.root), "log", "verify")
+    assert logged.exit_code == 3 and reason in logged.output, logged.output
+    verified = invoke("--project", str(project.root), "verify")
+    assert verified.exit_code == 3 and reason in verified.output + verified.stderr
+    with pytest.raises(IntegrityError, match=f"{name} is a symlink"):
+        append(Ledger.in_folder(project.runtime), "note", {})
+    observed = invoke("--project", str(project.root), "observe")
+    assert observed.exit_code == 3 and reason in observed.output + observed.stderr
+    assert elsewhere.read_bytes() == real.read_bytes()  # nothing was written through the link

@@ -23,7 +23,7 @@ class SealConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froze
 
 class LedgerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     key_file: str | None = None  # default: governance/runtime/keys/log_ed25519.pem
-    witness: str | None = None  # a folder that receives a copy of every checkpoint
+    witness: str | None = None  # a witness folder (ledger/witness.py) that cosigns checkpoints
 
 
 ReportKind = Literal["vitest-json", "junit-xml", "pytest", "json", "text"]

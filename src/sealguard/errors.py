@@ -47,3 +47,9 @@ class BusyError(SealguardError):
     """Another observer holds the project: try again later (or wait for it)."""
 
     exit_code = ExitCode.BUSY
+
+
+class LedgerFileError(IntegrityError, DataError):
+    """A governance log file replaced by a symlink or a special file (a FIFO, a folder): never
+    opened through; an INCIDENT (exit 3). Also a DataError, so that a check that reports
+    unreadable data (verify) reports it in place."""

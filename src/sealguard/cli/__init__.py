@@ -3,7 +3,7 @@
 Commands live in modules named after what they act on; importing them registers them.
 """
 
-from sealguard.cli import build, escalation, log, observation  # noqa: F401 (registers commands)
+from sealguard.cli import build, escalation, log, observation, witness  # noqa: F401 (registers)
 from sealguard.cli.root import cli
 
 

@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 
 
 def _ledger(ctx: click.Context, folder: Path | None = None) -> "Ledger":
+    """The project's ledger, or a copied or exported one (with its witness/ when it has one)."""
     from sealguard.ledger import Ledger
 
     if folder is not None:
-        return Ledger.in_folder(folder.resolve())
+        exported = folder.resolve() / "witness"
+        return Ledger.in_folder(folder.resolve(), witness=exported if exported.is_dir() else None)
     project, config = configured(ctx)
     return project.ledger(config)
 
@@ -47,15 +49,26 @@ def log() -> None:
     "--dir",
     "folder",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
-    help="Verify a copied or exported log folder instead of the project's.",
+    help="Verify a copied or exported log folder instead of the project's "
+    "(held against its witness/ folder when it has one).",
 )
+@click.option(
+    "--witness", "witness", type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Hold the log against this witness folder instead.",
+)  # fmt: skip
 @click.pass_context
-def log_verify(ctx: click.Context, jobs: int | None, as_json: bool, folder: Path | None) -> int:
-    """Recompute the log's tree and hold it against every checkpoint (INV-D-03)."""
+def log_verify(
+    ctx: click.Context, jobs: int | None, as_json: bool, folder: Path | None, witness: Path | None
+) -> int:
+    """Recompute the log's tree; hold it against every checkpoint and its witness (INV-D-03)."""
+    from dataclasses import replace
+
     from sealguard.errors import UsageError
     from sealguard.ledger import audit
 
     ledger_ = _ledger(ctx, folder)
+    if witness is not None:
+        ledger_ = replace(ledger_, witness=witness.resolve())
     if not ledger_.log.exists() and not ledger_.checkpoint.exists():
         raise UsageError(f"{ledger_.log}: no governance log yet; `sealguard seal` starts it")
     report = audit(ledger_, jobs or default_jobs())

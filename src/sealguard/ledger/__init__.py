@@ -11,17 +11,17 @@ if TYPE_CHECKING:
     from sealguard.ledger.auditor import LogReport as LogReport
     from sealguard.ledger.auditor import Problem as Problem
     from sealguard.ledger.auditor import audit as audit
+    from sealguard.ledger.clock import utc_now as utc_now
     from sealguard.ledger.layout import Ledger as Ledger
     from sealguard.ledger.reader import Event as Event
     from sealguard.ledger.reader import read_events as read_events
     from sealguard.ledger.writer import append as append
     from sealguard.ledger.writer import append_many as append_many
-    from sealguard.ledger.writer import utc_now as utc_now
 
 _HOMES = {
     "LogReport": "auditor", "Problem": "auditor", "audit": "auditor", "Ledger": "layout",
     "Event": "reader", "read_events": "reader", "append": "writer", "append_many": "writer",
-    "utc_now": "writer",
+    "utc_now": "clock",
 }  # fmt: skip
 
 __all__ = [

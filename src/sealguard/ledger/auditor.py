@@ -2,30 +2,33 @@
 
 Every line must be canonical JSON with `seq` equal to its position, `ts` and `type`; a line that
 is not JSON is allowed only as a torn fragment that the next event accounts for exactly. The
-RFC 6962 tree is recomputed over every line, and each checkpoint (history, latest, witness)
-must carry a good signature of the log key, a size no larger than the log (else TRUNCATION)
-and, at that size, the same root (else FORK).
+RFC 6962 tree is recomputed over every line, and each checkpoint (history and latest) must carry
+a good signature of the log key, a size no larger than the log (else TRUNCATION) and, at that
+size, the same root (else FORK); the `checkpoint` file must be the newest note of the history
+(else ROLLBACK). The log is then held against what its witness keeps (see anchor.py). The log,
+checkpoint and history are never read through a symlink (SYMLINK), and appends wait while the
+checkpoints, the witness and the log are read, so that they are read at one moment.
 """
 
+import fcntl
 import gc
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sealguard.ledger import note, pending
+from sealguard.ledger import anchor, files, note, pending
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.lines import READ_SIZE, LineChecker, batches
 from sealguard.ledger.merkle import CompactRange, leaf_hash
+from sealguard.ledger.problem import Problem
+from sealguard.ledger.reader import read_first_event
 from sealguard.workers import forked
 
 PARALLEL_FROM = 8 << 20  # bytes; a smaller log is checked in-process, faster than forking
-
-
-@dataclass(frozen=True)
-class Problem:
-    kind: str  # LINE, TRUNCATION, FORK, SIGNATURE, CHECKPOINT, ROLLBACK, KEY
-    message: str
-    line: int | None = None  # 1-based line of the log, where one is to blame
+__all__ = ["LogReport", "Problem", "audit"]
 
 
 @dataclass
@@ -78,44 +81,163 @@ class _Tree:
                 self.offsets[tree.size] = offset
 
 
-def _read_checkpoints(ledger: Ledger, report: LogReport) -> list[_Source]:
-    found: list[_Source] = []
-    places = [(ledger.history, True), (ledger.checkpoint, False)]
-    if ledger.witness is not None:
-        places += [
-            (ledger.witness / "checkpoint.history", True),
-            (ledger.witness / "checkpoint", False),
-        ]
-    for path, is_history in places:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            if path.parent == ledger.witness:
-                report.problems.append(
-                    Problem("CHECKPOINT", f"{path}: the witness holds no checkpoint")
-                )
-            continue
-        notes = note.split_history(text) if is_history else [text]
-        shown = path.name if path.parent == ledger.folder else str(path)
-        for number, body in enumerate(notes, start=1):
-            name = f"{shown} #{number}" if is_history else shown
+def _not_regular(path: Path) -> Problem | None:
+    if path.is_symlink():
+        return Problem("SYMLINK", files.symlink_error(path).message)
+    if path.exists() and not path.is_file():
+        return Problem("SPECIAL", files.special_error(path).message)
+    return None
+
+
+def _strange_files(ledger: Ledger) -> list[Problem]:
+    """The log, checkpoint and history must be regular files: nothing else is read."""
+    found = [_not_regular(path) for path in (ledger.log, ledger.checkpoint, ledger.history)]
+    return [problem for problem in found if problem is not None]
+
+
+@contextmanager
+def _appends_held(ledger: Ledger) -> Iterator[None]:
+    """A shared lock on the log: writers (who hold it exclusively) wait until the audit ends."""
+    try:
+        fd = files.open_fd(ledger.log, os.O_RDONLY)
+    except FileNotFoundError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class _Local:
+    """The local checkpoints: every note of the history, and the `checkpoint` file."""
+
+    history: list[_Source] = field(default_factory=list)
+    latest: _Source | None = None
+    latest_state: str = "missing"  # "read", "missing" or "unreadable"
+
+    @property
+    def sources(self) -> list[_Source]:
+        return self.history + ([self.latest] if self.latest else [])
+
+
+def _notes(path: Path, is_history: bool) -> list[str]:
+    if _not_regular(path):
+        return []  # reported, never read
+    try:
+        text = files.read_bytes(path).decode("utf-8", "replace")
+    except FileNotFoundError:
+        return []
+    return note.split_history(text) if is_history else [text]
+
+
+def _read_checkpoints(ledger: Ledger, report: LogReport) -> _Local:
+    local = _Local()
+    for path, is_history in ((ledger.history, True), (ledger.checkpoint, False)):
+        for number, body in enumerate(_notes(path, is_history), start=1):
+            name = f"{path.name} #{number}" if is_history else path.name
             try:
-                found.append(_Source(name, note.parse(body)))
+                source = _Source(name, note.parse(body))
             except note.NoteError as exc:
                 report.problems.append(
                     Problem("CHECKPOINT", f"{name}: unreadable checkpoint: {exc}")
                 )
-    return found
+                if not is_history:
+                    local.latest_state = "unreadable"
+                continue
+            if is_history:
+                local.history.append(source)
+            else:
+                local.latest, local.latest_state = source, "read"
+    return local
+
+
+def _check_latest(
+    ledger: Ledger, local: _Local, key: tuple[str, bytes] | None, report: LogReport
+) -> None:
+    """ROLLBACK unless the `checkpoint` file is the newest note of the history.
+
+    One state is a crash's, not a rollback: the history one note ahead of the `checkpoint` file
+    (a crash between the two writes), with the writer's signed intent starting where that file
+    ends. A rolled-back copy of that very state shows nothing a crash would not.
+    """
+    if local.latest_state == "unreadable" or not local.history:
+        return
+    newest = local.history[-1].checkpoint
+    latest = local.latest.checkpoint if local.latest else None
+    if latest is not None and (latest.size, latest.root) == (newest.size, newest.root):
+        return
+    if latest is not None and latest.size > newest.size:
+        report.problems.append(
+            Problem(
+                "ROLLBACK",
+                f"checkpoint.history ends at size {newest.size}, older than checkpoint "
+                f"(size {latest.size}): the history was cut back",
+            )
+        )
+        return
+    if _crash_between_writes(ledger, local, latest, key):
+        return
+    size = latest.size if latest else "none"
+    report.problems.append(
+        Problem(
+            "ROLLBACK",
+            f"checkpoint (size {size}) is not the newest note of checkpoint.history "
+            f"(size {newest.size}): the latest checkpoint was rolled back",
+        )
+    )
+
+
+def _crash_between_writes(
+    ledger: Ledger, local: _Local, latest: note.Checkpoint | None, key: tuple[str, bytes] | None
+) -> bool:
+    before = local.history[-2].checkpoint if len(local.history) > 1 else None
+    if (latest is None) != (before is None):
+        return False
+    if (
+        latest is not None
+        and before is not None
+        and (latest.size, latest.root)
+        != (
+            before.size,
+            before.root,
+        )
+    ):
+        return False
+    intent = pending.read(ledger, key[1]) if key else None
+    return intent is not None and intent.base == (latest.size if latest else 0)
+
+
+def _verifier_key(first: dict[str, Any] | None) -> str:
+    """The verifier key line 1 names; KeyError or TypeError when it names none."""
+    if first is None:
+        raise KeyError("no first event")
+    return str(first["log_key"]["verifier_key"])
 
 
 def _log_key(first: dict[str, Any] | None, report: LogReport) -> tuple[str, bytes] | None:
     try:
-        assert first is not None
-        return note.parse_verifier_key(first["log_key"]["verifier_key"])
-    except (AssertionError, KeyError, TypeError, note.NoteError) as exc:
+        return note.parse_verifier_key(_verifier_key(first))
+    except (KeyError, TypeError, note.NoteError) as exc:
         report.problems.append(
             Problem("KEY", f"line 1: the first event does not carry a usable log key ({exc})", 1)
         )
+        return None
+
+
+def _first_event(ledger: Ledger) -> dict[str, Any] | None:
+    try:
+        return read_first_event(ledger.log)
+    except FileNotFoundError:
+        return None
+
+
+def _origin(first: dict[str, Any] | None) -> str | None:
+    try:
+        return note.parse_verifier_key(_verifier_key(first))[0]
+    except (KeyError, TypeError, note.NoteError):
         return None
 
 
@@ -187,9 +309,9 @@ def _check_unsigned(
 ) -> None:
     """Bytes after the last local checkpoint are a crash's leftovers only if announced."""
     start = scan.offsets.get(published)
-    if start is None or published > report.lines:
-        return  # TRUNCATION already reported
-    with ledger.log.open("rb") as stream:
+    if start is None or published > report.lines or not report.length + report.pending_tail:
+        return  # TRUNCATION already reported, or no log to read
+    with files.open_read(ledger.log) as stream:
         stream.seek(start)
         tail = stream.read()
     if not tail:
@@ -210,7 +332,7 @@ def _check_unsigned(
 
 def _line_start(log: Path, target: int) -> int:
     """The offset of the first line starting at or after byte `target`."""
-    with log.open("rb") as stream:
+    with files.open_read(log) as stream:
         stream.seek(max(target - 1, 0))
         stream.readline()
         return stream.tell() if target else 0
@@ -226,7 +348,7 @@ def _ranges(log: Path, jobs: int) -> list[tuple[int, int]]:
 def _check_range(log: Path, start: int, stop: int) -> LineChecker:
     """The line checks of one range; a fragment at its end is settled with the next line."""
     index = 0
-    with log.open("rb") as stream:  # the range's first line number: count the newlines before it
+    with files.open_read(log) as stream:  # the range's first line: count the newlines before it
         while stream.tell() < start:
             index += stream.read(min(READ_SIZE, start - stream.tell())).count(b"\n")
     checker = LineChecker(first=index)
@@ -258,11 +380,7 @@ def _check_lines(ledger: Ledger, jobs: int, tree: _Tree, tail: list[bytes]) -> l
         return sorted(results, key=lambda checker: checker.first)
 
 
-def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
-    """Recompute and check the whole log; the report lists every problem found."""
-    report = LogReport()
-    sources = _read_checkpoints(ledger, report)
-    tree = _Tree({s.checkpoint.size for s in sources})
+def _scan(ledger: Ledger, jobs: int, tree: _Tree, report: LogReport) -> list[LineChecker]:
     tail: list[bytes] = []
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived, acyclic dicts: the cycle collector only slows them down
@@ -277,14 +395,35 @@ def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
     report.pending_tail = len(tail[0]) if tail else 0
     report.lines, report.root = tree.tree.size, tree.tree.root()
     report.length = _length(ledger, report)
-    key = _log_key(checkers[0].first_event, report) if report.lines else None
-    _hold(sources, tree, key, report)
-    local = [
-        s.checkpoint.size
-        for s in sources
-        if s.name.split(" #")[0] in (ledger.history.name, ledger.checkpoint.name)
-    ]
-    _check_unsigned(ledger, max(local, default=0), tree, key, report)
+    return checkers
+
+
+def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
+    """Recompute and check the whole log; the report lists every problem found."""
+    report = LogReport(problems=_strange_files(ledger))
+    if _not_regular(ledger.log):
+        return report  # nothing is read through it
+    with _appends_held(ledger):
+        local = _read_checkpoints(ledger, report)
+        first = _first_event(ledger)
+        seen = anchor.view(ledger, _origin(first))  # what the witness keeps, before the log
+        witnessed = {seen.record.size} if seen and seen.record else set()
+        tree = _Tree({s.checkpoint.size for s in local.sources} | witnessed)
+        checkers = _scan(ledger, jobs, tree, report)
+        key = _log_key(first, report) if report.lines else None
+        _hold(local.sources, tree, key, report)
+        _check_latest(ledger, local, key, report)
+        published = max((s.checkpoint.size for s in local.sources), default=0)
+        _check_unsigned(ledger, published, tree, key, report)
+        announced = [w for checker in checkers for w in checker.witnesses]
+        facts = anchor.LogFacts(
+            _origin(first) if key else None,
+            _verifier_key(first) if key else None,
+            report.lines,
+            tree.roots.get,
+            announced,
+        )
+        report.problems += anchor.hold(seen, facts)
     report.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return report
 

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 from sealguard.errors import UsageError
+from sealguard.ledger import files
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.reader import read_first_event
+from sealguard.ledger.witness import LOGS, VKEY_NAME, log_id
 
 AUDITOR_README = """\
 sealguard governance log export
@@ -20,10 +22,13 @@ Files
                          0-based line number.
   checkpoint             the latest signed checkpoint (C2SP tlog-checkpoint, signed note)
   checkpoint.history     every checkpoint ever published, each followed by a blank line
-  witness/               the witness's copies, when the log has a witness
+  witness/               when the log has a witness: what the witness keeps about this log
+                         (witness.vkey, its verifier key; logs/<id>.json, its record with the
+                         latest checkpoint it cosigned; logs/<id>.cosigned, every checkpoint it
+                         cosigned; logs/<id>.refused, every checkpoint it refused)
   log.vkey               the log's verifier key (<name>+<key id>+<base64 Ed25519 key>); it is
                          also in the first event. Trust it only if you obtained it, or the
-                         witness's checkpoints, some other way.
+                         witness's verifier key, some other way.
 
 Verify offline
   pip install sealguard
@@ -38,7 +43,13 @@ What it checks, so you can redo it by hand
     size: a log smaller than a checkpoint is TRUNCATION, the same size with another root
     is FORK;
   * a line that is not JSON is a write cut short by a crash only if the next event
-    (type torn_tail) records its offset, length and SHA-256.
+    (type torn_tail) records its offset, length and SHA-256;
+  * with witness/: the log's first line names the key the witness enrolled, the witness's
+    latest checkpoint carries the log's signature and the witness's cosignature (C2SP
+    tlog-cosignature: Ed25519 over "cosignature/v1\ntime <t>\n" and the checkpoint body, key
+    id type 0x04), the log holds at least its lines and has its root at its size, and no
+    refusal is newer than it. A log that names a witness in a `witness_configured` event must
+    come with that witness's record.
 """
 
 
@@ -47,12 +58,26 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes | Path, mtime: float) 
     info = tarfile.TarInfo(name)
     info.mtime, info.mode = int(mtime), 0o644
     if isinstance(data, Path):
-        info.size = data.stat().st_size
-        with data.open("rb") as stream:
+        with files.open_read(data) as stream:
+            info.size = os.fstat(stream.fileno()).st_size
             archive.addfile(info, stream)
     else:
         info.size = len(data)
         archive.addfile(info, io.BytesIO(data))
+
+
+def _witness_files(ledger: Ledger, origin: str | None) -> list[tuple[Path, str]]:
+    """What the witness keeps about this log, laid out as a witness folder of its own."""
+    if ledger.witness is None:
+        return []
+    kept = [(ledger.witness / VKEY_NAME, f"witness/{VKEY_NAME}")]
+    if origin:
+        name = log_id(origin)
+        kept += [
+            (ledger.witness / LOGS / f"{name}.{kind}", f"witness/{LOGS}/{name}.{kind}")
+            for kind in ("json", "cosigned", "refused")
+        ]
+    return kept
 
 
 def export(ledger: Ledger, target: Path) -> list[str]:
@@ -60,22 +85,19 @@ def export(ledger: Ledger, target: Path) -> list[str]:
     if not ledger.log.exists():
         raise UsageError(f"{ledger.log}: no governance log to export")
     first = read_first_event(ledger.log)
-    vkey = first.get("log_key", {}).get("verifier_key", "") if first else ""
-    files = [(ledger.checkpoint, "checkpoint"), (ledger.history, "checkpoint.history")]
-    if ledger.witness is not None:
-        files += [
-            (ledger.witness / "checkpoint", "witness/checkpoint"),
-            (ledger.witness / "checkpoint.history", "witness/checkpoint.history"),
-        ]
+    log_key = first.get("log_key", {}) if first else {}
+    vkey = log_key.get("verifier_key", "")
+    kept = [(ledger.checkpoint, "checkpoint"), (ledger.history, "checkpoint.history")]
+    kept += _witness_files(ledger, log_key.get("origin"))
     now = time.time()
     names: list[str] = []
-    fd = os.open(ledger.log, os.O_RDONLY | os.O_CLOEXEC)
+    fd = files.open_fd(ledger.log, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)  # a consistent log and checkpoints: no append meanwhile
         with tarfile.open(target, "w:gz") as archive:
             items: list[tuple[str, bytes | Path]] = [
                 ("GOVERNANCE_LOG.ndjson", ledger.log),
-                *[(arc, path) for path, arc in files if path.exists()],
+                *[(arc, path) for path, arc in kept if path.exists() or path.is_symlink()],
                 ("log.vkey", (vkey + "\n").encode()),
                 ("README.txt", AUDITOR_README.encode()),
             ]

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sealguard.ledger import files
 from sealguard.ledger.canonical import all_canonical, canonical_problem, decode_line
 
 BATCH_LINES = 8192
+WITNESS_EVENT = "witness_configured"  # the log names its witness (see anchor.py)
 READ_SIZE = 1 << 22
 
 
@@ -25,7 +27,7 @@ def batches(
     the file (a torn write) are put in `tail`. A missing log has no lines."""
     pending, offset = b"", start
     try:
-        stream = log.open("rb")
+        stream = files.open_read(log)
     except FileNotFoundError:
         tail.append(b"")
         return
@@ -68,7 +70,7 @@ class LineChecker:
     first: int = 0
     problems: list[LineProblem] = field(default_factory=list)
     torn_tails: list[int] = field(default_factory=list)
-    first_event: dict[str, Any] | None = None
+    witnesses: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (line, event)
     fragment: tuple[int, int, bytes] | None = None  # (index, offset, bytes) awaiting its event
     next_index: int = -1
 
@@ -103,8 +105,10 @@ class LineChecker:
             return False
         if not all(isinstance(v.get("type"), str) and isinstance(v.get("ts"), str) for v in values):
             return False
-        if start == 0 and values:
-            self.first_event = values[0]
+        if WITNESS_EVENT.encode() in b"".join(lines):  # one search in C, rarely a loop
+            self.witnesses += [
+                (start + i + 1, v) for i, v in enumerate(values) if v["type"] == WITNESS_EVENT
+            ]
         return True
 
     def line(self, index: int, line: bytes, offset: int) -> None:
@@ -121,8 +125,6 @@ class LineChecker:
         if problem is not None or not isinstance(event, dict):
             self.problem(index, problem or "not a JSON object")
             return
-        if index == 0:
-            self.first_event = event
         if event.get("seq") != index:
             seq = event.get("seq")
             self.problem(
@@ -130,6 +132,8 @@ class LineChecker:
             )
         elif not isinstance(event.get("type"), str) or not isinstance(event.get("ts"), str):
             self.problem(index, "an event needs a string `type` and `ts`")
+        elif event["type"] == WITNESS_EVENT:
+            self.witnesses.append((index + 1, event))
 
     def _account(self, event: Any) -> None:
         if self.fragment is None:

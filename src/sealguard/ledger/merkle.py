@@ -5,7 +5,7 @@ is SHA-256 of nothing. A tree of n leaves splits at the largest power of two bel
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _sha256 = hashlib.sha256
@@ -95,3 +95,82 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
         fn >>= 1
         sn >>= 1
     return result if sn == 0 else None
+
+
+class Nodes:
+    """Subtree roots a consistency proof from `base.size` leaves can draw on: the perfect subtrees
+    that make up the first `base.size` leaves, and every leaf after them."""
+
+    def __init__(self, base: CompactRange, leaves: Sequence[bytes]) -> None:
+        self.base = base.size
+        self.leaves = list(leaves)
+        self.known: dict[tuple[int, int], bytes] = {}
+        start = 0
+        bits = reversed(range(base.size.bit_length()))
+        widths = [1 << bit for bit in bits if base.size >> bit & 1]
+        for width, digest in zip(widths, base.hashes, strict=True):
+            self.known[(start, start + width)] = digest
+            start += width
+
+    @property
+    def size(self) -> int:
+        return self.base + len(self.leaves)
+
+    def root(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]); a ValueError when these nodes cannot give it."""
+        if (start, end) in self.known:
+            return self.known[(start, end)]
+        if start < self.base:
+            raise ValueError(f"the subtree {start}..{end} is not among the known nodes")
+        return subtree_root(self.leaves[start - self.base : end - self.base])
+
+
+def consistency_proof(old: int, new: int, root: Callable[[int, int], bytes]) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 PROOF(old, D[new]); `root(a, b)` gives MTH(D[a:b])."""
+    if not 0 <= old <= new:
+        raise ValueError(f"no consistency proof from {old} to {new} leaves")
+    return [] if old in (0, new) else _subproof(old, 0, new, True, root)
+
+
+def _subproof(
+    m: int, start: int, end: int, complete: bool, root: Callable[[int, int], bytes]
+) -> list[bytes]:
+    if m == end - start:
+        return [] if complete else [root(start, end)]
+    k = _split(end - start)
+    if m <= k:
+        return [*_subproof(m, start, start + k, complete, root), root(start + k, end)]
+    return [*_subproof(m - k, start + k, end, False, root), root(start, start + k)]
+
+
+def verify_consistency(
+    old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2: True when `proof` shows the tree of `new` leaves extends that of `old`."""
+    if old > new or old < 0:
+        return False
+    if old == 0:
+        return not proof  # every tree extends the empty one
+    if old == new:
+        return not proof and old_root == new_root
+    path = [old_root, *proof] if old & (old - 1) == 0 else list(proof)
+    if not path:
+        return False
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for node in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(node, fr), node_hash(node, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, node)
+        fn >>= 1
+        sn >>= 1
+    return fr == old_root and sr == new_root and sn == 0

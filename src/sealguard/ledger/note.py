@@ -6,7 +6,9 @@
     <blank line>
     — <key name> <base64(key id (4 bytes) || Ed25519 signature (64 bytes))>
 
-The key id is the first 4 bytes of SHA-256(key name || 0x0A || 0x01 || public key).
+The key id is the first 4 bytes of SHA-256(key name || 0x0A || type || public key), where the
+type is 0x01 for the log's own Ed25519 signature and 0x04 for a witness's cosignature
+(C2SP tlog-cosignature); a reader ignores signature lines whose name and key id it does not know.
 """
 
 import base64
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space
 ED25519 = b"\x01"
+COSIGNATURE_V1 = b"\x04"
 
 
 class NoteError(ValueError):
@@ -35,30 +38,34 @@ class Checkpoint:
     signatures: tuple[tuple[str, bytes, bytes], ...]  # (key name, key id, signature)
 
     def note(self) -> str:
-        lines = [
+        return self.text + "\n" + self.signature_lines()
+
+    def signature_lines(self, start: int = 0) -> str:
+        """The signature lines from the `start`-th on, each ending with a newline."""
+        return "".join(
             f"{SIGNATURE_PREFIX}{name} {base64.b64encode(kid + sig).decode()}\n"
-            for name, kid, sig in self.signatures
-        ]
-        return self.text + "\n" + "".join(lines)
+            for name, kid, sig in self.signatures[start:]
+        )
 
 
-def key_id(name: str, public: bytes) -> bytes:
-    return hashlib.sha256(name.encode() + b"\n" + ED25519 + public).digest()[:4]
+def key_id(name: str, public: bytes, kind: bytes = ED25519) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + kind + public).digest()[:4]
 
 
-def verifier_key(name: str, public: bytes) -> str:
-    """The signed-note verifier key string: <name>+<hex key id>+<base64(0x01 || key)>."""
-    return f"{name}+{key_id(name, public).hex()}+{base64.b64encode(ED25519 + public).decode()}"
+def verifier_key(name: str, public: bytes, kind: bytes = ED25519) -> str:
+    """The signed-note verifier key string: <name>+<hex key id>+<base64(type || key)>."""
+    kid = key_id(name, public, kind).hex()
+    return f"{name}+{kid}+{base64.b64encode(kind + public).decode()}"
 
 
-def parse_verifier_key(text: str) -> tuple[str, bytes]:
+def parse_verifier_key(text: str, kind: bytes = ED25519) -> tuple[str, bytes]:
     try:
         name, kid, data = text.strip().split("+", 2)  # the base64 key may hold "+"
         raw = base64.b64decode(data, validate=True)
     except (ValueError, binascii.Error):
         raise NoteError("not a verifier key '<name>+<key id>+<base64 key>'") from None
-    if raw[:1] != ED25519 or len(raw) != 33 or key_id(name, raw[1:]).hex() != kid:
-        raise NoteError("the verifier key is not an Ed25519 key matching its key id")
+    if raw[:1] != kind or len(raw) != 33 or key_id(name, raw[1:], kind).hex() != kid:
+        raise NoteError("the verifier key is not an Ed25519 key of its type matching its key id")
     return name, raw[1:]
 
 
@@ -100,17 +107,17 @@ def parse(note: str) -> Checkpoint:
             raise NoteError(f"not a signature line: {line[:40]!r}")
         name, _, data = line[len(SIGNATURE_PREFIX) :].rpartition(" ")
         raw = _b64(data, "a signature")
-        if len(raw) != 68:
-            raise NoteError("an Ed25519 signature line must hold 4 + 64 bytes")
+        if len(raw) < 5:
+            raise NoteError("a signature line must hold a 4-byte key id and a signature")
         signatures.append((name, raw[:4], raw[4:]))
     return Checkpoint(origin, int(size_text), root, text + "\n", tuple(signatures))
 
 
 @functools.lru_cache(maxsize=65536)
-def _verifies(public: bytes, signature: bytes, text: str) -> bool:
+def verifies(public: bytes, signature: bytes, message: bytes) -> bool:
     """Ed25519 verification; remembered, as a history is checked again and again."""
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, text.encode())
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
     except InvalidSignature:
         return False
     return True
@@ -121,7 +128,7 @@ def signed_by(checkpoint: Checkpoint, name: str, public: bytes) -> bool:
     wanted = key_id(name, public)
     for signer, kid, signature in checkpoint.signatures:
         if signer == name and kid == wanted:
-            return _verifies(public, signature, checkpoint.text)
+            return verifies(public, signature, checkpoint.text.encode())
     return False
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from sealguard.errors import LedgerFileError
 from sealguard.fsio import write_atomic
+from sealguard.ledger import files
 from sealguard.ledger.layout import Ledger
 
 
@@ -44,11 +46,19 @@ def record(ledger: Ledger, intent: Intent, key: Ed25519PrivateKey) -> None:
 def read(ledger: Ledger, public: bytes) -> Intent | None:
     """The last recorded intent, or None when there is none or its signature fails."""
     try:
-        body, signature = ledger.pending.read_text(encoding="utf-8").split("\n")[:2]
+        body, signature = files.read_bytes(ledger.pending).decode().split("\n")[:2]
         Ed25519PublicKey.from_public_bytes(public).verify(
             base64.b64decode(signature), body.encode()
         )
         data = json.loads(body)
         return Intent(int(data["base"]), int(data["offset"]), base64.b64decode(data["data"]))
-    except (OSError, ValueError, KeyError, TypeError, binascii.Error, InvalidSignature):
+    except (
+        OSError,
+        LedgerFileError,
+        ValueError,
+        KeyError,
+        TypeError,
+        binascii.Error,
+        InvalidSignature,
+    ):
         return None

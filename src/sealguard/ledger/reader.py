@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from sealguard.errors import DataError
+from sealguard.ledger import files
 from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 
 Event = dict[str, Any]
@@ -12,8 +13,9 @@ Event = dict[str, Any]
 
 def read_events(log_file: Path) -> list[Event]:
     """Every event in order. A torn fragment is skipped once an event accounts for it; any other
-    unreadable line is a DataError naming it (`sealguard log verify` says more)."""
-    lines = log_file.read_bytes().split(b"\n")
+    unreadable line is a DataError naming it (`sealguard log verify` says more); a log replaced
+    by a symlink or a special file is a LedgerFileError, never opened through."""
+    lines = files.read_bytes(log_file).split(b"\n")
     lines.pop()  # empty after the last newline, or an unterminated fragment not yet accounted for
     events: list[Event] = []
     fragment: int | None = None
@@ -49,7 +51,7 @@ def _accounts_for(event: Event, line_number: int) -> bool:
 
 def read_first_event(log_file: Path) -> Event | None:
     """The first event (it carries the log key), or None when the log is empty or unreadable."""
-    with log_file.open("rb") as stream:
+    with files.open_read(log_file) as stream:
         line = stream.readline()
     try:
         value = decode_line(line.rstrip(b"\n"))

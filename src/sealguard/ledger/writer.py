@@ -1,38 +1,37 @@
 """Appending to the governance log: one locked write, fsync, then a signed checkpoint.
 
 Under an exclusive flock on the log: catch the tree up with the log (a cache holds its compact
-range), account for a torn tail, write every new line in one os.write on the O_APPEND
-descriptor, fsync, then publish a checkpoint (history, then the `checkpoint` file, then the
-witness). An event counts as written once the fsync has returned. Nothing is ever truncated,
-rewritten or retried.
+range), account for a torn tail, reach the witness (enrolling a log it does not know), write
+every new line in one os.write on the O_APPEND descriptor, fsync, then publish a checkpoint
+(history, then the `checkpoint` file) and submit it to the witness with a consistency proof.
+An event counts as written once the fsync has returned; a witness's refusal never undoes it.
+Nothing is ever truncated, rewritten or retried, and no file is opened through a symlink.
 """
 
 import base64
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealguard.errors import EvidenceWriteError, IntegrityError
-from sealguard.fsio import append_synced, fsync_dir, write_atomic
-from sealguard.ledger import note, pending
+from sealguard.errors import EvidenceWriteError, IntegrityError, LedgerFileError
+from sealguard.fsio import write_atomic
+from sealguard.ledger import anchor, files, note, pending
 from sealguard.ledger.canonical import encode_event
+from sealguard.ledger.clock import utc_now
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
 from sealguard.ledger.layout import Ledger
-from sealguard.ledger.merkle import CompactRange, leaf_hash
+from sealguard.ledger.merkle import CompactRange, Nodes, leaf_hash
 
 Event = dict[str, Any]
 CHUNK = 1 << 20
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+HISTORY_TAIL = 1 << 16  # bytes read back from the end of checkpoint.history: many notes
 
 
 @dataclass
@@ -48,10 +47,10 @@ class _Tree:
 def _load_cache(ledger: Ledger, fd: int, size: int, published: int) -> tuple[CompactRange, int]:
     """The cached tree, if it fits the log's bytes; else an empty tree at offset 0."""
     try:
-        data = json.loads(ledger.state.read_bytes())
+        data = json.loads(files.read_bytes(ledger.state))
         tree = CompactRange(data["size"], [base64.b64decode(h) for h in data["range"]])
         end = int(data["bytes"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, LedgerFileError, ValueError, KeyError, TypeError):
         return CompactRange(), 0
     if end > size:
         raise IntegrityError(
@@ -64,47 +63,109 @@ def _load_cache(ledger: Ledger, fd: int, size: int, published: int) -> tuple[Com
 
 
 def _save_cache(ledger: Ledger, tree: _Tree) -> None:
-    """A cache only (checked and rebuilt on need), so it is not fsynced."""
+    """A cache only (checked and rebuilt on need): not fsynced, and a failure to write it stops
+    nothing (something put in its place must not keep a checkpoint from the witness)."""
     data = {
         "size": tree.range.size,
         "bytes": tree.end,
         "range": [base64.b64encode(h).decode() for h in tree.range.hashes],
     }
-    write_atomic(ledger.state, json.dumps(data).encode(), durable=False)
+    with contextlib.suppress(OSError):
+        write_atomic(ledger.state, json.dumps(data).encode(), durable=False)
+
+
+def _lines(fd: int, start: int, tail: list[bytes]) -> Iterator[bytes]:
+    """The complete lines from byte `start` (a line start); what follows the last one goes in
+    `tail`."""
+    size, offset, rest = os.fstat(fd).st_size, start, b""
+    while offset < size:
+        chunk = os.pread(fd, min(CHUNK, size - offset), offset)
+        offset += len(chunk)
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    tail.append(rest)
 
 
 def _catch_up(ledger: Ledger, fd: int, published: int) -> _Tree:
     """The tree over the log's complete lines, noting where the unpublished ones begin."""
-    size = os.fstat(fd).st_size
-    tree_range, end = _load_cache(ledger, fd, size, published)
+    tree_range, end = _load_cache(ledger, fd, os.fstat(fd).st_size, published)
     tree = _Tree(tree_range, end)
-    pending_bytes, offset = b"", end
-    while offset < size:
-        chunk = os.pread(fd, min(CHUNK, size - offset), offset)
-        offset += len(chunk)
-        lines = (pending_bytes + chunk).split(b"\n")
-        pending_bytes = lines.pop()
-        for line in lines:
-            if tree.range.size == published:
-                tree.published_end = tree.end
-            tree.range.push(leaf_hash(line))
-            tree.end += len(line) + 1
+    tail: list[bytes] = []
+    for line in _lines(fd, end, tail):
+        if tree.range.size == published:
+            tree.published_end = tree.end
+        tree.range.push(leaf_hash(line))
+        tree.end += len(line) + 1
     if tree.range.size == published:
         tree.published_end = tree.end
-    tree.fragment = pending_bytes
+    tree.fragment = tail[0]
     return tree
 
 
-def _published(ledger: Ledger) -> int:
-    """The size of the latest checkpoint; refuses to go on when it cannot be read."""
+def _nodes_from_log(fd: int, old: int, size: int) -> Nodes:
+    """Proof nodes from `old` lines to `size`, read back from the log (a witness lagging)."""
+    base, leaves = CompactRange(), list[bytes]()
+    for line in _lines(fd, 0, []):
+        if base.size < old:
+            base.push(leaf_hash(line))
+        elif base.size + len(leaves) < size:
+            leaves.append(leaf_hash(line))
+        else:
+            break
+    return Nodes(base, leaves)
+
+
+def _signed_note(text: str, public: bytes) -> note.Checkpoint | None:
+    """The note, if the log key signed it (under whatever origin: the auditor judges that)."""
     try:
-        return note.parse(ledger.checkpoint.read_text(encoding="utf-8")).size
+        checkpoint = note.parse(text)
+    except note.NoteError:
+        return None
+    return checkpoint if note.signed_by(checkpoint, checkpoint.origin, public) else None
+
+
+def _read_note(ledger: Ledger, public: bytes) -> note.Checkpoint | None:
+    try:
+        text = files.read_bytes(ledger.checkpoint).decode("utf-8", "replace")
     except FileNotFoundError:
-        return 0
-    except (OSError, note.NoteError, UnicodeDecodeError) as exc:
-        raise IntegrityError(
-            f"{ledger.checkpoint}: unreadable checkpoint ({exc}); nothing was appended"
-        ) from None
+        return None
+    return _signed_note(text, public)
+
+
+def _newest_in_history(ledger: Ledger, public: bytes) -> note.Checkpoint | None:
+    """The last note of the history the log key signed (read from its end)."""
+    try:
+        data = files.read_tail(ledger.history, HISTORY_TAIL)
+    except FileNotFoundError:
+        return None
+    for text in reversed(note.split_history(data.decode("utf-8", "replace"))):
+        if (checkpoint := _signed_note(text, public)) is not None:
+            return checkpoint  # a note cut short, or by the start of the read, is passed over
+    return None
+
+
+def _published(ledger: Ledger, public: bytes) -> int:
+    """The size of the newest checkpoint the log key signed: the `checkpoint` file's, or the
+    history's newest when that file is older.
+
+    A `checkpoint` file left behind the history (a crash between the two writes, or a rollback
+    the auditor reports) is first brought up to the history's newest note, so that a crash in
+    this append leaves the one state the auditor recognises as a crash's, and an older file never
+    stops the INCIDENT that verification reports from being journaled. A note that is unreadable
+    or not signed by the log key is passed over (the auditor reports it).
+    """
+    latest, newest = _read_note(ledger, public), _newest_in_history(ledger, public)
+    if newest is not None and (latest is None or latest.size < newest.size):
+        try:
+            write_atomic(ledger.checkpoint, newest.note().encode())
+        except OSError as exc:
+            raise EvidenceWriteError(
+                f"{ledger.checkpoint}: cannot publish the newest checkpoint again "
+                f"({exc.strerror or exc}); nothing was appended"
+            ) from None
+        return newest.size
+    return latest.size if latest is not None else 0
 
 
 def _unpublished(fd: int, tree: _Tree) -> bytes:
@@ -160,26 +221,14 @@ def _write_durably(ledger: Ledger, fd: int, payload: bytes) -> None:
 
 
 def _publish(ledger: Ledger, checkpoint: note.Checkpoint) -> None:
-    """History first, then the latest-checkpoint file, then the witness."""
+    """History first, then the latest-checkpoint file."""
     text = checkpoint.note()
     try:
-        append_synced(ledger.history, text.encode() + b"\n")
+        files.append_synced(ledger.history, text.encode() + b"\n")
         write_atomic(ledger.checkpoint, text.encode())
     except OSError as exc:
         raise EvidenceWriteError(
             f"{ledger.folder}: the event is written but its checkpoint is not ({exc})"
-        ) from None
-    if ledger.witness is None:
-        return
-    try:
-        ledger.witness.mkdir(parents=True, exist_ok=True)
-        append_synced(ledger.witness / "checkpoint.history", text.encode() + b"\n")
-        write_atomic(ledger.witness / "checkpoint", text.encode())
-        fsync_dir(ledger.witness)
-    except OSError as exc:
-        raise EvidenceWriteError(
-            f"{ledger.witness}: the event is written and checkpointed locally, but the witness "
-            f"could not be updated ({exc.strerror or exc}); the next append tries again"
         ) from None
 
 
@@ -196,14 +245,17 @@ def _torn_tail_event(tree: _Tree) -> dict[str, Any]:
 
 def _lines_for(
     tree: _Tree, items: Sequence[tuple[str, Mapping[str, Any]]], origin: str, public: bytes
-) -> tuple[list[bytes], list[Event]]:
-    """The new lines (a torn fragment first closed and accounted for), pushed onto the tree."""
+) -> tuple[list[bytes], list[Event], list[bytes]]:
+    """The new lines (a torn fragment first closed and accounted for), pushed onto the tree;
+    with their leaf hashes."""
     payload: list[bytes] = []
     events: list[Event] = []
+    leaves: list[bytes] = []
     if tree.fragment:
         payload.append(b"\n")
         items = [("torn_tail", _torn_tail_event(tree)), *items]
-        tree.range.push(leaf_hash(tree.fragment))
+        leaves.append(leaf_hash(tree.fragment))
+        tree.range.push(leaves[-1])
         tree.end += len(tree.fragment) + 1
     for event_type, fields in items:
         event: Event = {**fields, "seq": tree.range.size, "ts": utc_now(), "type": event_type}
@@ -214,40 +266,56 @@ def _lines_for(
                 "verifier_key": note.verifier_key(origin, public),
             }
         line = encode_event(event)
-        tree.range.push(leaf_hash(line))
+        leaves.append(leaf_hash(line))
+        tree.range.push(leaves[-1])
         tree.end += len(line) + 1
         payload.append(line + b"\n")
         events.append(event)
-    return payload, events
+    return payload, events, leaves
+
+
+def _announce(ledger: Ledger, intent: pending.Intent, key: Ed25519PrivateKey) -> None:
+    try:
+        pending.record(ledger, intent, key)
+    except OSError as exc:
+        raise EvidenceWriteError(
+            f"{ledger.pending}: cannot record the write about to happen ({exc.strerror or exc}); "
+            "nothing was written"
+        ) from None
 
 
 def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Event]:
     """Append events in one locked write and one checkpoint; returns them as written."""
     ledger.folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(ledger.log, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    fd = files.open_fd(ledger.log, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        published = _published(ledger)
-        tree = _catch_up(ledger, fd, published)
-        key = _key(ledger, first=tree.range.size == 0 and not tree.fragment)
+        key = _key(ledger, first=os.fstat(fd).st_size == 0)
         public = public_bytes(key)
+        origin = origin_for(public)
+        published = _published(ledger, public)
+        tree = _catch_up(ledger, fd, published)
         tail = _unpublished(fd, tree)
         _check_published(ledger, tree, published, tail, public)
-        origin = origin_for(public)
-        payload, events = _lines_for(tree, items, origin, public)
+        link = anchor.contact(ledger, origin, note.verifier_key(origin, public))
+        if link is not None:
+            items = [*link.announcement(), *items]
+        base = tree.range.copy()
+        payload, events, leaves = _lines_for(tree, items, origin, public)
         # announce, signed, every byte past the last checkpoint before writing, so that a crash
         # between the write and the checkpoint leaves bytes the next writer can vouch for
-        intent = pending.Intent(published, tree.published_end, tail + b"".join(payload))
-        try:
-            pending.record(ledger, intent, key)
-        except OSError as exc:
-            raise EvidenceWriteError(
-                f"{ledger.pending}: cannot record the write about to happen "
-                f"({exc.strerror or exc}); "
-                "nothing was written"
-            ) from None
+        _announce(
+            ledger, pending.Intent(published, tree.published_end, tail + b"".join(payload)), key
+        )
         _write_durably(ledger, fd, b"".join(payload))
-        _publish(ledger, note.sign(origin, tree.range.size, tree.range.root(), origin, key))
+        checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
+        _publish(ledger, checkpoint)
+        if link is not None:
+            link.submit(
+                checkpoint,
+                Nodes(base, leaves),
+                lambda old: _nodes_from_log(fd, old, checkpoint.size),
+            )
         tree.fragment = b""
         _save_cache(ledger, tree)
         return events
