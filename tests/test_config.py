@@ -1,5 +1,9 @@
 """Config errors are one line naming the file, the line and the key, and exit 78."""
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -114,3 +118,44 @@ def test_key_in_an_array_of_tables_is_located() -> None:
     assert line_of(text, ("probe", 0, "cmd")) == 3
     assert line_of(text, ("seal", "paths")) == 2
     assert line_of(text, ("nowhere",)) == 1
+
+
+DEEP_TOML = {
+    "arrays": "[" * 5000 + "]" * 5000,
+    "inline tables": "{a = " * 5000 + "1" + "}" * 5000,
+}
+
+
+@pytest.mark.parametrize("nested", DEEP_TOML.values(), ids=DEEP_TOML.keys())
+def test_deeply_nested_toml_is_a_config_error(make_project, invoke, nested: str) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(config=f'[seal]\npaths = ["src/**"]\nx = {nested}\n')
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 78
+    assert result.stderr == (
+        f"sealguard: {project.config_file}: invalid TOML: nested too deeply to read\n"
+    )
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The console script in a subprocess: a read that blocks fails the test instead of
+    hanging it (the timeout is a guard, not a measure)."""
+    argv = [sys.executable, "-m", "sealguard", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (os.mkfifo, "is a named pipe (FIFO), not a regular file"),
+        (os.mkdir, "is a folder, not a regular file"),
+    ],
+)
+def test_a_config_that_is_not_a_regular_file_is_one_line_never_a_hang(
+    make_project, make: Callable[[Path], None], kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    project = make_project()
+    project.config_file.unlink()
+    make(project.config_file)
+    result = _run("--project", str(project.root), "verify")
+    assert result.returncode == 78
+    assert result.stderr == f"sealguard: {project.config_file}: cannot read the config: {kind}\n"

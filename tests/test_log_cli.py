@@ -1,9 +1,18 @@
 """The `sealguard log` commands, and the log and runtime checks inside `sealguard verify`."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from sealguard.cli import cli
 from sealguard.ledger import Ledger, append
 from sealguard.runtime import record_files
 
@@ -115,3 +124,64 @@ def test_configured_witness_is_checked_by_verify(
     (witness / "checkpoint.history").unlink()
     result = invoke("--project", str(project.root), "verify")
     assert result.exit_code == 3 and "the witness holds no checkpoint" in result.output
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The console script in a subprocess: a read that blocks fails the test instead of
+    hanging it (the timeout is a guard, not a measure)."""
+    argv = [sys.executable, "-m", "sealguard", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+NOT_A_FILE: dict[str, tuple[Callable[[Path], None], str]] = {
+    "fifo": (os.mkfifo, "is a named pipe (FIFO), not a regular file"),
+    "folder": (os.mkdir, "is a folder, not a regular file"),
+}
+
+
+@pytest.mark.parametrize("name", ["GOVERNANCE_LOG.ndjson", "checkpoint", "checkpoint.history"])
+@pytest.mark.parametrize("kind", NOT_A_FILE)
+def test_log_verify_dir_refuses_what_is_not_a_regular_file(
+    make_project: MakeTree, invoke, tmp_path: Path, name: str, kind: str
+) -> None:
+    project = _sealed(make_project, invoke)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for part in ("GOVERNANCE_LOG.ndjson", "checkpoint", "checkpoint.history"):
+        shutil.copy(project.runtime / part, copy / part)
+    (copy / name).unlink()
+    make, problem = NOT_A_FILE[kind]
+    make(copy / name)
+    result = _run("log", "verify", "--dir", str(copy))
+    assert (result.returncode, result.stdout) == (65, "")
+    assert result.stderr == f"sealguard: {copy / name}: {problem}\n"
+
+
+@pytest.mark.parametrize("kind", NOT_A_FILE)
+def test_check_proof_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    make, problem = NOT_A_FILE[kind]
+    make(tmp_path / "proof.json")
+    result = _run("log", "check-proof", str(tmp_path / "proof.json"))
+    assert (result.returncode, result.stdout) == (65, "")
+    assert result.stderr == f"sealguard: {tmp_path / 'proof.json'}: {problem}\n"
+
+
+def test_check_proof_refuses_a_device() -> None:
+    result = _run("log", "check-proof", os.devnull)
+    assert (result.returncode, result.stdout) == (65, "")
+    assert result.stderr == f"sealguard: {os.devnull}: is a device, not a regular file\n"
+
+
+def test_check_proof_of_deeply_nested_json_is_a_data_error(invoke, tmp_path: Path) -> None:
+    bundle = tmp_path / "proof.json"
+    bundle.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    result = invoke("log", "check-proof", str(bundle))
+    assert (result.exit_code, result.stdout) == (65, "")
+    assert result.stderr == f"sealguard: {bundle}: not a JSON proof bundle (nested too deeply)\n"
+
+
+def test_check_proof_still_reads_stdin(make_project: MakeTree, invoke) -> None:
+    project = _sealed(make_project, invoke)
+    bundle = invoke("--project", str(project.root), "log", "prove", "0").output
+    result = CliRunner().invoke(cli, ["log", "check-proof", "-"], input=bundle)
+    assert result.exit_code == 0 and result.output.startswith("VALID: event seq 0")
