@@ -159,3 +159,21 @@ def test_a_config_that_is_not_a_regular_file_is_one_line_never_a_hang(
     result = _run("--project", str(project.root), "verify")
     assert result.returncode == 78
     assert result.stderr == f"sealguard: {project.config_file}: cannot read the config: {kind}\n"
+
+
+def test_channel_secrets_from_the_environment() -> None:
+    base = '[seal]\npaths = ["a"]\n[channels.webhook]\nurl = "https://h.example/x"\n'
+    config = parse_config(base + 'headers_env = { Authorization = "HOOK_AUTH" }\n', FILE)
+    assert config.channels.webhook is not None
+    assert config.channels.webhook.headers_env == {"Authorization": "HOOK_AUTH"}
+    both = 'headers = { authorization = "x" }\nheaders_env = { Authorization = "HOOK_AUTH" }\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(base + both, FILE)
+    assert caught.value.message == (
+        "governance/sealguard.toml:6: channels.webhook.headers_env: "
+        "header authorization is also set in `headers`"
+    )
+    email = '[seal]\npaths = ["a"]\n[channels.email]\nhost = "h"\nfrom = "s@x"\nto = ["a@x"]\n'
+    assert parse_config(email, FILE).channels.email.allow_plaintext_auth is False  # type: ignore[union-attr]
+    allowed = parse_config(email + "allow_plaintext_auth = true\n", FILE)
+    assert allowed.channels.email.allow_plaintext_auth is True  # type: ignore[union-attr]

@@ -81,6 +81,7 @@ class EmailChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=Tru
     to: list[str]
     timeout: str = "30s"
     ca_file: str | None = None  # trust these CA certificates for TLS (default: the system's)
+    allow_plaintext_auth: bool = False  # AUTH over a connection that is not encrypted
 
 
 class SlackChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -100,6 +101,7 @@ class WebhookChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=T
     url: str | None = None
     url_env: str | None = None
     headers: dict[str, str] = {}
+    headers_env: dict[str, str] = {}  # header name -> the environment variable holding its value
     timeout: str = "30s"
 
 
@@ -289,6 +291,10 @@ def _channel_problem(name: str, channel: Any) -> tuple[str, str] | None:
             return "to", "name at least one recipient"
         if (channel.username is None) != (channel.password_env is None):
             return "username", "AUTH needs both `username` and `password_env`"
+    if isinstance(channel, WebhookChannel):
+        both = {h.lower() for h in channel.headers} & {h.lower() for h in channel.headers_env}
+        if both:
+            return "headers_env", f"header {sorted(both)[0]} is also set in `headers`"
     try:
         parse_duration(channel.timeout)
     except ValueError as exc:
