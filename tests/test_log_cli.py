@@ -185,3 +185,19 @@ def test_check_proof_still_reads_stdin(make_project: MakeTree, invoke) -> None:
     bundle = invoke("--project", str(project.root), "log", "prove", "0").output
     result = CliRunner().invoke(cli, ["log", "check-proof", "-"], input=bundle)
     assert result.exit_code == 0 and result.output.startswith("VALID: event seq 0")
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_log_verify_dir_of_a_deeply_nested_line_names_it(
+    make_project: MakeTree, invoke, tmp_path: Path, depth: int
+) -> None:
+    project = _sealed(make_project, invoke)
+    copy = tmp_path / "copy"
+    shutil.copytree(project.runtime, copy)
+    with (copy / "GOVERNANCE_LOG.ndjson").open("a") as log:
+        log.write('{"a":' + "[" * depth + "]" * depth + ',"seq":1,"ts":"x","type":"t"}\n')
+    result = invoke("log", "verify", "--dir", str(copy), "--json")
+    assert result.exit_code == 3, result.stderr
+    problem = json.loads(result.stdout)["first_problem"]
+    assert (problem["kind"], problem["line"]) == ("LINE", 2)
+    assert "nested too deeply" in problem["message"]
