@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,4 +60,27 @@ def test_a_baseline_replaced_by_a_fifo_is_an_incident_not_a_hang(make_project: M
     assert (
         "governance/BASELINE_REF.sha256  is a named pipe (FIFO), not a regular file [INV-D-01]"
         in result.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (os.mkfifo, "is a named pipe (FIFO), not a regular file"),
+        (os.mkdir, "is a folder, not a regular file"),
+    ],
+)
+def test_a_configured_log_key_that_is_not_a_file_refuses_to_append(
+    make_project: MakeTree, make: Callable[[Path], None], kind: str
+) -> None:
+    """`[ledger] key_file` is a path a person gives: appending never blocks on it."""
+    project = make_project(config='[seal]\npaths = ["src/**"]\n[ledger]\nkey_file = "k.pem"\n')
+    make(project.root / "k.pem")
+    argv = [sys.executable, "-m", "sealguard", "--project", str(project.root), "seal"]
+    # the timeout is a guard against the hang this test is about, not a measure
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 3
+    assert result.stderr == (
+        f"sealguard: {project.root / 'k.pem'}: the log key cannot be read ({kind}); "
+        "nothing was appended\n"
     )
