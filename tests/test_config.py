@@ -1,8 +1,6 @@
 """Config errors are one line naming the file, the line and the key, and exit 78."""
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +8,8 @@ import pytest
 
 from sealguard.config import load_config, parse_config
 from sealguard.errors import ConfigError
+
+from .cli_run import run_cli
 
 FILE = Path("governance/sealguard.toml")
 
@@ -136,13 +136,6 @@ def test_deeply_nested_toml_is_a_config_error(make_project, invoke, nested: str)
     )
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The console script in a subprocess: a read that blocks fails the test instead of
-    hanging it (the timeout is a guard, not a measure)."""
-    argv = [sys.executable, "-m", "sealguard", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-
-
 @pytest.mark.parametrize(
     ("make", "kind"),
     [
@@ -156,9 +149,8 @@ def test_a_config_that_is_not_a_regular_file_is_one_line_never_a_hang(
     project = make_project()
     project.config_file.unlink()
     make(project.config_file)
-    result = _run("--project", str(project.root), "verify")
-    assert result.returncode == 78
-    assert result.stderr == f"sealguard: {project.config_file}: cannot read the config: {kind}\n"
+    found = run_cli("--project", str(project.root), "verify", may_block=make is os.mkfifo)
+    assert found == (78, "", f"sealguard: {project.config_file}: cannot read the config: {kind}\n")
 
 
 def test_channel_secrets_from_the_environment() -> None:

@@ -3,8 +3,6 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +14,7 @@ from sealguard.cli import cli
 from sealguard.ledger import Ledger, append
 from sealguard.runtime import record_files
 
+from .cli_run import run_cli
 from .conftest import MakeTree
 
 
@@ -126,13 +125,6 @@ def test_configured_witness_is_checked_by_verify(
     assert result.exit_code == 3 and "the witness holds no checkpoint" in result.output
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    """The console script in a subprocess: a read that blocks fails the test instead of
-    hanging it (the timeout is a guard, not a measure)."""
-    argv = [sys.executable, "-m", "sealguard", *args]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-
-
 NOT_A_FILE: dict[str, tuple[Callable[[Path], None], str]] = {
     "fifo": (os.mkfifo, "is a named pipe (FIFO), not a regular file"),
     "folder": (os.mkdir, "is a folder, not a regular file"),
@@ -152,24 +144,21 @@ def test_log_verify_dir_refuses_what_is_not_a_regular_file(
     (copy / name).unlink()
     make, problem = NOT_A_FILE[kind]
     make(copy / name)
-    result = _run("log", "verify", "--dir", str(copy))
-    assert (result.returncode, result.stdout) == (65, "")
-    assert result.stderr == f"sealguard: {copy / name}: {problem}\n"
+    found = run_cli("log", "verify", "--dir", str(copy), may_block=kind == "fifo")
+    assert found == (65, "", f"sealguard: {copy / name}: {problem}\n")
 
 
 @pytest.mark.parametrize("kind", NOT_A_FILE)
 def test_check_proof_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
     make, problem = NOT_A_FILE[kind]
     make(tmp_path / "proof.json")
-    result = _run("log", "check-proof", str(tmp_path / "proof.json"))
-    assert (result.returncode, result.stdout) == (65, "")
-    assert result.stderr == f"sealguard: {tmp_path / 'proof.json'}: {problem}\n"
+    found = run_cli("log", "check-proof", str(tmp_path / "proof.json"), may_block=kind == "fifo")
+    assert found == (65, "", f"sealguard: {tmp_path / 'proof.json'}: {problem}\n")
 
 
 def test_check_proof_refuses_a_device() -> None:
-    result = _run("log", "check-proof", os.devnull)
-    assert (result.returncode, result.stdout) == (65, "")
-    assert result.stderr == f"sealguard: {os.devnull}: is a device, not a regular file\n"
+    found = run_cli("log", "check-proof", os.devnull, may_block=True)
+    assert found == (65, "", f"sealguard: {os.devnull}: is a device, not a regular file\n")
 
 
 def test_check_proof_of_deeply_nested_json_is_a_data_error(invoke, tmp_path: Path) -> None:

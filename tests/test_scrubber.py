@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sealguard.cli import cli
-from sealguard.config import ChannelsConfig, EmailChannel, load_config
+from sealguard.config import ChannelsConfig, EmailChannel, WebhookChannel, load_config
 from sealguard.demo import CONFIG, _copy_product
 from sealguard.escalation.channels import send
 from sealguard.escalation.dispatch import deliver_due
@@ -360,11 +360,18 @@ def test_starttls_535_echoing_the_credentials_is_scrubbed(tmp_path: Path) -> Non
 
 
 def test_a_detail_is_one_line_and_bounded_once_scrubbed(http: EchoHttp) -> None:
-    from sealguard.config import WebhookChannel
-
     http.replies["hooks"] = [502]
     url = f"http://127.0.0.1:{http.port}/hooks/" + "s3cret" * 100  # beyond the bound, whole
     config = ChannelsConfig(webhook=WebhookChannel(url_env="U"))
     attempt = send("webhook", config, PACKET, "", {"U": url})
     assert "s3cret" not in attempt.detail and "\n" not in attempt.detail
     assert len(attempt.detail) == 300 and attempt.detail.endswith("…")
+
+
+def test_a_header_that_cannot_be_encoded_fails_without_quoting_it(http: EchoHttp) -> None:
+    channel = WebhookChannel(url=f"http://127.0.0.1:{http.port}/hooks/x", headers_env={"A": "A"})
+    attempt = send("webhook", ChannelsConfig(webhook=channel), PACKET, "", {"A": "tøken"})
+    assert (attempt.outcome, attempt.detail) == (
+        "failed",
+        "UnicodeEncodeError: a password, URL or header holds a character its protocol cannot carry",
+    )
