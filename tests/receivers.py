@@ -1,16 +1,19 @@
 """Real servers on loopback for escalation tests: an HTTP receiver standing in for Slack,
 PagerDuty and a webhook (validating their payloads), and an aiosmtpd SMTP server."""
 
+import base64
 import datetime
 import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -204,3 +207,95 @@ def smtp_server(
     )
     controller.start()
     return controller, mailbox
+
+
+class EchoSmtp:
+    """An SMTP handler that fails at one stage (`mode`), echoing the credentials it was given:
+    the AUTH line as sent (base64), decoded, and URL-encoded."""
+
+    def __init__(self) -> None:
+        self.mode, self.mechanism, self.creds = "ok", "PLAIN", (b"", b"")
+        self.echoes: list[str] = []
+        self.port = 0
+
+    def _echo(self, code: str) -> str:
+        user, password = (c.decode() for c in self.creds)
+        plain = base64.b64encode(b"\0" + self.creds[0] + b"\0" + self.creds[1]).decode()
+        text = f"{code} you are {user}:{password} ({quote(password)}, {plain})"
+        self.echoes.append(text)
+        return text
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:  # fmt: skip
+        session.host_name = hostname
+        return [f"250-AUTH {self.mechanism}" if r.startswith("250-AUTH") else r for r in responses]
+
+    async def handle_AUTH(self, server: Any, session: Any, envelope: Any, args: list[str]) -> str:
+        if args[0] == "PLAIN":
+            _, user, password = base64.b64decode(args[1]).split(b"\0")
+        else:  # LOGIN: the user name comes with the command, the password after a challenge
+            user, password = base64.b64decode(args[1]), await server.challenge_auth("Password:")
+        self.creds = (user, password)
+        if self.mode != "auth":
+            return "235 2.7.0 Authentication successful"
+        return self._echo(f"535 5.7.8 {args[0]} {args[1]} rejected:")
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:  # fmt: skip
+        envelope.mail_from = address
+        return self._echo("553 5.7.1 sender refused:") if self.mode == "mail" else "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          options: list[str]) -> str:  # fmt: skip
+        envelope.rcpt_tos.append(address)
+        return self._echo("550 5.1.1 no such user:") if self.mode == "rcpt" else "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.mode in ("data554", "data451"):
+            return self._echo(f"{self.mode[4:]} 5.7.1 message refused:")
+        return "250 Message accepted for delivery"
+
+
+def echo_smtp(tls_context: ssl.SSLContext | None = None) -> tuple[Controller, EchoSmtp]:
+    handler = EchoSmtp()
+    options: dict[str, Any] = {"auth_require_tls": tls_context is not None}
+    if tls_context is not None:
+        options.update(tls_context=tls_context, require_starttls=True)
+    handler.port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=handler.port, **options)
+    controller.start()
+    return controller, handler
+
+
+class EchoHttp:
+    """Answers each POST with the next status queued for its first path segment (`services`,
+    `hooks`, `pagerduty`), and a body that echoes the request line, the decoded path, every
+    header and the body; 2xx when nothing is queued."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, list[int]] = {}
+        self.echoes: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                queued = receiver.replies.get(self.path.split("/")[1], [])
+                status = queued.pop(0) if queued else 202
+                echo = f"{self.requestline} | {unquote(self.path)} | {dict(self.headers)} | {data}"
+                if status >= 300:
+                    receiver.echoes.append(echo)
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write((echo if status >= 300 else "{}").encode())
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from msgspec.structs import replace
 
 from sealguard.config import (
     ChannelsConfig,
@@ -21,8 +22,10 @@ from sealguard.config import (
 )
 from sealguard.escalation.channels import send
 from sealguard.escalation.packet import Packet, webhook_schema
+from sealguard.ledger import read_events
 
-from .receivers import HttpReceiver, self_signed, smtp_server
+from .conftest import MakeTree
+from .receivers import HttpReceiver, echo_smtp, self_signed, smtp_server
 
 ROUTING_KEY = "R" * 32
 PACKET = Packet(
@@ -208,3 +211,71 @@ def test_an_unconfigured_channel_is_a_failed_attempt_not_a_crash() -> None:
         "failed",
         "channel pagerduty is not configured in [channels.pagerduty]",
     )
+
+
+def test_auth_is_never_sent_in_clear_unless_the_config_says_so() -> None:
+    controller, handler = echo_smtp()  # offers AUTH on a plain connection, and no STARTTLS
+    config = _email(controller.port, username="sealguard", password_env="P")
+    try:
+        refused = send("email", config, PACKET, FULL_DIFF, {"P": "s3cret-pw"})
+        creds_then = handler.creds
+        allowed = replace(config.email, allow_plaintext_auth=True)
+        delivered = send("email", ChannelsConfig(email=allowed), PACKET, "", {"P": "s3cret-pw"})
+    finally:
+        controller.stop()
+    assert (refused.outcome, refused.detail) == (
+        "rejected",
+        f"refused to send the SMTP password unencrypted to 127.0.0.1:{controller.port}: set "
+        "`starttls = true` or `tls = true` in [channels.email] "
+        "(or `allow_plaintext_auth = true` to accept this)",
+    )
+    assert creds_then == (b"", b"")  # the server never saw an AUTH command
+    assert delivered.outcome == "delivered" and handler.creds == (b"sealguard", b"s3cret-pw")
+
+
+def test_escalations_test_refuses_auth_in_clear_with_exit_69(
+    make_project: MakeTree, invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    controller, handler = echo_smtp()
+    config = (
+        '[seal]\npaths = ["src/**"]\n[channels.email]\nhost = "127.0.0.1"\n'
+        f'port = {controller.port}\nusername = "sealguard"\npassword_env = "P"\n'
+        'from = "s@example.org"\nto = ["a@example.org"]\n'
+    )
+    project = make_project(config=config)
+    monkeypatch.setenv("P", "s3cret-pw")
+    try:
+        assert invoke("--project", str(project.root), "seal").exit_code == 0
+        result = invoke("--project", str(project.root), "escalations", "test", "email")
+    finally:
+        controller.stop()
+    assert result.exit_code == 69 and handler.creds == (b"", b"")
+    assert result.stdout == (
+        "test via email: rejected (refused to send the SMTP password unencrypted to "
+        f"127.0.0.1:{controller.port}: set `starttls = true` or `tls = true` in "
+        "[channels.email] (or `allow_plaintext_auth = true` to accept this))\n"
+    )
+    journaled = read_events(project.log_file)[-1]
+    assert (journaled["type"], journaled["channel"], journaled["outcome"]) == (
+        "escalation_test",
+        "email",
+        "rejected",
+    )
+
+
+def test_webhook_headers_from_the_environment(receiver: HttpReceiver) -> None:
+    channel = WebhookChannel(
+        url=receiver.url("/hook"),
+        headers={"X-Team": "qa"},
+        headers_env={"Authorization": "HOOK_AUTH"},
+    )
+    config = ChannelsConfig(webhook=channel)
+    assert send("webhook", config, PACKET, "", {"HOOK_AUTH": "Bearer t0ken"}).outcome == "delivered"
+    missing = send("webhook", config, PACKET, "", {})
+    headers = receiver.requests[0].headers
+    assert (headers["Authorization"], headers["X-Team"]) == ("Bearer t0ken", "qa")
+    assert (missing.outcome, missing.detail) == (
+        "failed",
+        "environment variable HOOK_AUTH is not set",
+    )
+    assert len(receiver.requests) == 1  # nothing is sent without it

@@ -1,11 +1,15 @@
 """Config errors are one line naming the file, the line and the key, and exit 78."""
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from sealguard.config import load_config, parse_config
 from sealguard.errors import ConfigError
+
+from .cli_run import run_cli
 
 FILE = Path("governance/sealguard.toml")
 
@@ -114,3 +118,54 @@ def test_key_in_an_array_of_tables_is_located() -> None:
     assert line_of(text, ("probe", 0, "cmd")) == 3
     assert line_of(text, ("seal", "paths")) == 2
     assert line_of(text, ("nowhere",)) == 1
+
+
+DEEP_TOML = {
+    "arrays": "[" * 5000 + "]" * 5000,
+    "inline tables": "{a = " * 5000 + "1" + "}" * 5000,
+}
+
+
+@pytest.mark.parametrize("nested", DEEP_TOML.values(), ids=DEEP_TOML.keys())
+def test_deeply_nested_toml_is_a_config_error(make_project, invoke, nested: str) -> None:  # type: ignore[no-untyped-def]
+    project = make_project(config=f'[seal]\npaths = ["src/**"]\nx = {nested}\n')
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 78
+    assert result.stderr == (
+        f"sealguard: {project.config_file}: invalid TOML: nested too deeply to read\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (os.mkfifo, "is a named pipe (FIFO), not a regular file"),
+        (os.mkdir, "is a folder, not a regular file"),
+    ],
+)
+def test_a_config_that_is_not_a_regular_file_is_one_line_never_a_hang(
+    make_project, make: Callable[[Path], None], kind: str
+) -> None:  # type: ignore[no-untyped-def]
+    project = make_project()
+    project.config_file.unlink()
+    make(project.config_file)
+    found = run_cli("--project", str(project.root), "verify", may_block=make is os.mkfifo)
+    assert found == (78, "", f"sealguard: {project.config_file}: cannot read the config: {kind}\n")
+
+
+def test_channel_secrets_from_the_environment() -> None:
+    base = '[seal]\npaths = ["a"]\n[channels.webhook]\nurl = "https://h.example/x"\n'
+    config = parse_config(base + 'headers_env = { Authorization = "HOOK_AUTH" }\n', FILE)
+    assert config.channels.webhook is not None
+    assert config.channels.webhook.headers_env == {"Authorization": "HOOK_AUTH"}
+    both = 'headers = { authorization = "x" }\nheaders_env = { Authorization = "HOOK_AUTH" }\n'
+    with pytest.raises(ConfigError) as caught:
+        parse_config(base + both, FILE)
+    assert caught.value.message == (
+        "governance/sealguard.toml:6: channels.webhook.headers_env: "
+        "header authorization is also set in `headers`"
+    )
+    email = '[seal]\npaths = ["a"]\n[channels.email]\nhost = "h"\nfrom = "s@x"\nto = ["a@x"]\n'
+    assert parse_config(email, FILE).channels.email.allow_plaintext_auth is False  # type: ignore[union-attr]
+    allowed = parse_config(email + "allow_plaintext_auth = true\n", FILE)
+    assert allowed.channels.email.allow_plaintext_auth is True  # type: ignore[union-attr]

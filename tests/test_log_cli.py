@@ -1,18 +1,23 @@
 """The `sealguard log` commands, and the log and runtime checks inside `sealguard verify`."""
 
 import json
+import os
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from sealguard.cli import cli
 from sealguard.errors import IntegrityError
 from sealguard.ledger import Ledger, append, audit, read_events
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.note import split_history
 from sealguard.runtime import record_files
 
+from .cli_run import run_cli
 from .conftest import MakeTree
 from .ledger_helpers import lines_of, probe_project, resign
 
@@ -196,3 +201,70 @@ def test_a_ledger_file_replaced_by_a_symlink_is_an_incident(
     observed = invoke("--project", str(project.root), "observe")
     assert observed.exit_code == 3 and reason in observed.output + observed.stderr
     assert elsewhere.read_bytes() == real.read_bytes()  # nothing was written through the link
+
+
+NOT_A_FILE: dict[str, tuple[Callable[[Path], None], str]] = {
+    "fifo": (os.mkfifo, "is a named pipe (FIFO), not a regular file"),
+    "folder": (os.mkdir, "is a folder, not a regular file"),
+}
+
+
+@pytest.mark.parametrize("name", ["GOVERNANCE_LOG.ndjson", "checkpoint", "checkpoint.history"])
+@pytest.mark.parametrize("kind", NOT_A_FILE)
+def test_log_verify_dir_refuses_what_is_not_a_regular_file(
+    make_project: MakeTree, invoke, tmp_path: Path, name: str, kind: str
+) -> None:
+    project = _sealed(make_project, invoke)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for part in ("GOVERNANCE_LOG.ndjson", "checkpoint", "checkpoint.history"):
+        shutil.copy(project.runtime / part, copy / part)
+    (copy / name).unlink()
+    make, problem = NOT_A_FILE[kind]
+    make(copy / name)
+    found = run_cli("log", "verify", "--dir", str(copy), may_block=kind == "fifo")
+    assert found == (65, "", f"sealguard: {copy / name}: {problem}\n")
+
+
+@pytest.mark.parametrize("kind", NOT_A_FILE)
+def test_check_proof_refuses_what_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    make, problem = NOT_A_FILE[kind]
+    make(tmp_path / "proof.json")
+    found = run_cli("log", "check-proof", str(tmp_path / "proof.json"), may_block=kind == "fifo")
+    assert found == (65, "", f"sealguard: {tmp_path / 'proof.json'}: {problem}\n")
+
+
+def test_check_proof_refuses_a_device() -> None:
+    found = run_cli("log", "check-proof", os.devnull, may_block=True)
+    assert found == (65, "", f"sealguard: {os.devnull}: is a device, not a regular file\n")
+
+
+def test_check_proof_of_deeply_nested_json_is_a_data_error(invoke, tmp_path: Path) -> None:
+    bundle = tmp_path / "proof.json"
+    bundle.write_text('{"a":' * 100_000 + "1" + "}" * 100_000)
+    result = invoke("log", "check-proof", str(bundle))
+    assert (result.exit_code, result.stdout) == (65, "")
+    assert result.stderr == f"sealguard: {bundle}: not a JSON proof bundle (nested too deeply)\n"
+
+
+def test_check_proof_still_reads_stdin(make_project: MakeTree, invoke) -> None:
+    project = _sealed(make_project, invoke)
+    bundle = invoke("--project", str(project.root), "log", "prove", "0").output
+    result = CliRunner().invoke(cli, ["log", "check-proof", "-"], input=bundle)
+    assert result.exit_code == 0 and result.output.startswith("VALID: event seq 0")
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_log_verify_dir_of_a_deeply_nested_line_names_it(
+    make_project: MakeTree, invoke, tmp_path: Path, depth: int
+) -> None:
+    project = _sealed(make_project, invoke)
+    copy = tmp_path / "copy"
+    shutil.copytree(project.runtime, copy)
+    with (copy / "GOVERNANCE_LOG.ndjson").open("a") as log:
+        log.write('{"a":' + "[" * depth + "]" * depth + ',"seq":1,"ts":"x","type":"t"}\n')
+    result = invoke("log", "verify", "--dir", str(copy), "--json")
+    assert result.exit_code == 3, result.stderr
+    problem = json.loads(result.stdout)["first_problem"]
+    assert (problem["kind"], problem["line"]) == ("LINE", 2)
+    assert "nested too deeply" in problem["message"]

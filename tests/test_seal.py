@@ -28,6 +28,7 @@ def test_seal_writes_manifest_and_journals_its_hash(make_project: MakeTree, invo
     assert events[0]["ts"].endswith("Z")
     lines = [ln for ln in data.decode().splitlines() if not ln.startswith("#")]
     assert [ln.split("  ", 1)[1] for ln in lines] == [
+        "governance/baseline/_sealguard.toml",
         "governance/sealguard.toml",
         "package.json",
         "src/app.py",

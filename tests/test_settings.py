@@ -52,13 +52,23 @@ def test_before_sealing_the_file_is_the_config(tmp_path: Path, make_project) -> 
     assert config_in_force(project).seal.paths == ["src/**", "tests/**", "package.json"]
 
 
-def test_a_log_sealed_without_the_text_falls_back_to_the_manifest(tmp_path: Path) -> None:
+def test_a_log_sealed_without_the_copy_falls_back_to_the_manifest(tmp_path: Path) -> None:
     project = cat_project(tmp_path, name="old")
     lines = project.log_file.read_bytes().splitlines(keepends=True)
-    assert b"config_toml" in lines[0]
+    assert b"config_sha256" in lines[0]
     project.config_file.write_text("broken = [")
-    # as sealguard 0.1 left it: no text in the log (the log is rewritten, so only the
+    # as sealguard 0.1 left it: no copy named in the log (the log is rewritten, so only the
     # settings are asked here, not verify)
-    project.log_file.write_bytes(lines[0].replace(b'"config_toml"', b'"config_tomx"'))
+    project.log_file.write_bytes(lines[0].replace(b'"config_sha256"', b'"config_sha25x"'))
     config = config_in_force(project)
     assert config.seal.paths == ["src/**"] and config.probe == []
+
+
+def test_an_edited_sealed_copy_is_not_acted_on(tmp_path: Path, invoke) -> None:
+    project = cat_project(tmp_path, name="copy")
+    copy = project.governance / "baseline" / "_sealguard.toml"
+    assert copy.read_bytes() == project.config_file.read_bytes()
+    copy.write_text(copy.read_text() + '\n[escalation.INCIDENT]\nchannels = []\ndeadline = "30d"\n')
+    assert config_in_force(project).probe == []  # the manifest's paths, default matrix
+    result = invoke("--project", str(project.root), "verify")
+    assert result.exit_code == 3 and "governance/baseline/_sealguard.toml" in result.output

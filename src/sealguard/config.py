@@ -12,6 +12,7 @@ import msgspec
 
 from sealguard.durations import parse_duration
 from sealguard.errors import ConfigError
+from sealguard.filekind import NotRegularFile, read_regular
 from sealguard.globs import PathSelector, glob_problem, make_selector
 from sealguard.tomlpos import line_of
 
@@ -80,6 +81,7 @@ class EmailChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=Tru
     to: list[str]
     timeout: str = "30s"
     ca_file: str | None = None  # trust these CA certificates for TLS (default: the system's)
+    allow_plaintext_auth: bool = False  # AUTH over a connection that is not encrypted
 
 
 class SlackChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -99,6 +101,7 @@ class WebhookChannel(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=T
     url: str | None = None
     url_env: str | None = None
     headers: dict[str, str] = {}
+    headers_env: dict[str, str] = {}  # header name -> the environment variable holding its value
     timeout: str = "30s"
 
 
@@ -203,13 +206,14 @@ def parse_config(text: str, file: Path) -> Config:
     """Validate TOML `text` (read from `file`, named in errors) into a Config."""
     try:
         data: dict[str, Any] = tomllib.loads(text)
+        config = msgspec.convert(data, Config, strict=True)
     except tomllib.TOMLDecodeError as exc:
         where = _TOML_LINE.search(str(exc))
         line = where.group("line") if where else str(max(len(text.splitlines()), 1))
         reason = _TOML_LINE.sub("", str(exc)).replace("(at end of document)", "").strip()
         raise ConfigError(f"{file}:{line}: invalid TOML: {reason}") from None
-    try:
-        config = msgspec.convert(data, Config, strict=True)
+    except RecursionError:  # tomllib recurses once per level of nesting and has no limit of its own
+        raise ConfigError(f"{file}: invalid TOML: nested too deeply to read") from None
     except msgspec.ValidationError as exc:
         path, problem = _explain(str(exc))
         raise _error(file, text, path, problem) from None
@@ -287,6 +291,10 @@ def _channel_problem(name: str, channel: Any) -> tuple[str, str] | None:
             return "to", "name at least one recipient"
         if (channel.username is None) != (channel.password_env is None):
             return "username", "AUTH needs both `username` and `password_env`"
+    if isinstance(channel, WebhookChannel):
+        both = {h.lower() for h in channel.headers} & {h.lower() for h in channel.headers_env}
+        if both:
+            return "headers_env", f"header {sorted(both)[0]} is also set in `headers`"
     try:
         parse_duration(channel.timeout)
     except ValueError as exc:
@@ -328,7 +336,7 @@ def _check_escalation(config: Config, file: Path, text: str, written: set[str]) 
 def error_at(file: Path, path: list[str | int], problem: str) -> ConfigError:
     """A ConfigError for a valid config that cannot be used, pointing at the key's line."""
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_regular(file).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         text = ""
     return _error(file, text, path, problem)
@@ -336,9 +344,11 @@ def error_at(file: Path, path: list[str | int], problem: str) -> ConfigError:
 
 def load_config(file: Path) -> Config:
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_regular(file).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such file; run `sealguard init` to write one") from None
+    except NotRegularFile as exc:
+        raise ConfigError(f"{file}: cannot read the config: {exc.strerror}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read the config: {exc}") from None
     return parse_config(text, file)

@@ -23,6 +23,7 @@ from sealguard.names import escape
 from sealguard.probes.run import run_probe
 from sealguard.project import Project
 from sealguard.scan import scan
+from sealguard.settings import SEALED_CONFIG
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,15 @@ def seal(
     _refuse_if_sealed(project)
     entries, size = _tree_entries(project, config, jobs, progress)
     behaviour_files = _probe_baseline(project, config, entries, jobs)
-    governance = [_governance_entry(project, p) for p in (project.config_file, *behaviour_files)]
+    # the config in force from now on (settings.py): a sealed copy, held by the manifest
+    sealed_config = project.governance / behaviour.BASELINE_DIR / SEALED_CONFIG
+    config_bytes = project.config_file.read_bytes()
+    sealed_config.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(sealed_config, config_bytes)
+    governance = [
+        _governance_entry(project, p)
+        for p in (project.config_file, sealed_config, *behaviour_files)
+    ]
     manifest = Manifest(
         tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries + governance)
     )
@@ -170,8 +179,8 @@ def seal(
             "files": len(files),
             "symlinks": len(entries) - len(files),
             "probes": [behaviour.summary(project.governance, p.name) for p in config.probe],
-            # the config in force from now on (settings.py); secrets stay in the environment
-            "config_toml": project.config_file.read_text(encoding="utf-8"),
+            "config": project.display(sealed_config),
+            "config_sha256": hashlib.sha256(config_bytes).hexdigest(),
         },
     )
     return SealReport(digest, len(files), len(entries) - len(files), size, event)

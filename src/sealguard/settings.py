@@ -1,12 +1,17 @@
-"""The configuration in force: once a build is sealed, the one its seal journaled.
+"""The configuration in force: once a build is sealed, the copy its seal kept.
 
-Before sealing it is `governance/sealguard.toml`. `seal` journals the file's text in the
-`baseline_sealed` event, and from then on sealguard acts on that text: the file must still be
+Before sealing it is `governance/sealguard.toml`. `seal` keeps a copy of the file in
+`governance/baseline/_sealguard.toml` (listed in the manifest) and journals its SHA-256 in the
+`baseline_sealed` event, and from then on sealguard acts on that copy: the file must still be
 byte-identical to it (INV-D-01, checked through the baseline manifest without parsing the
 file), so a broken or edited file can neither silence the checks nor re-route escalations.
-A log sealed before the text was journaled falls back to the file, and when that cannot be
-read, to the sealed paths of the manifest with the default escalation matrix.
+A log sealed before the copy was kept falls back to the file, and when that cannot be
+read, to the sealed paths of the manifest with the default escalation matrix; so does a copy
+that no longer has its journaled hash. (The copy is a file, not text in the log, because the log
+is exported to auditors and a config may hold a literal webhook header.)
 """
+
+import hashlib
 
 from sealguard import ledger
 from sealguard.config import Config, SealConfig, load_config, parse_config
@@ -15,17 +20,26 @@ from sealguard.manifest import parse_manifest
 from sealguard.project import Project
 from sealguard.state import baseline_record
 
-SEALED_TEXT = "config_toml"  # the field of `baseline_sealed` that holds the config's text
+SEALED_CONFIG = "_sealguard.toml"  # in governance/baseline/; no probe name starts with "_"
 
 
-def _sealed_text(project: Project) -> str | None:
+def _sealed_text(project: Project) -> str | bool | None:
+    """The sealed copy's text; None when the seal kept none (sealguard 0.1); False when the
+    copy no longer has the hash the log recorded (an INCIDENT that verify reports)."""
     try:
         events = ledger.read_events(project.log_file) if project.log_file.is_file() else []
     except DataError:
         return None
     record = baseline_record(events)
-    text = record.get(SEALED_TEXT) if record else None
-    return text if isinstance(text, str) else None
+    if not record or not isinstance(record.get("config_sha256"), str):
+        return None
+    try:
+        data = (project.governance / "baseline" / SEALED_CONFIG).read_bytes()
+    except OSError:
+        return False
+    if hashlib.sha256(data).hexdigest() != record["config_sha256"]:
+        return False
+    return data.decode("utf-8", "replace")
 
 
 def _from_manifest(project: Project) -> Config:
@@ -42,7 +56,9 @@ def config_in_force(project: Project) -> Config:
     """The configuration to act on (see the module's docstring); ConfigError (78) only when
     nothing is sealed and the file is missing or invalid."""
     text = _sealed_text(project)
-    if text is not None:
+    if text is False:
+        return _from_manifest(project)
+    if isinstance(text, str):
         return parse_config(text, project.config_file)
     try:
         return load_config(project.config_file)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sealguard import ledger
 from sealguard.config import Config
 from sealguard.errors import DataError, UsageError
+from sealguard.filekind import read_regular
 from sealguard.globs import make_selector
 from sealguard.hashing import Progress, checking_entries, collect_checks
 from sealguard.integrity import Difference, find_added
@@ -80,7 +81,7 @@ def _check_baseline(
     record = baseline_record(events) if events is not None else None
     report.recorded_sha256 = record["baseline_sha256"] if record else None
     try:
-        data = project.baseline_file.read_bytes()
+        data = read_regular(project.baseline_file)  # a FIFO put there must not hang verify
     except FileNotFoundError:
         report.differences.append(Difference("removed", name, "the baseline is gone", "INV-D-01"))
         return None

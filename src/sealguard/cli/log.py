@@ -1,8 +1,9 @@
 """Commands about the governance log: verify, show, prove, check-proof, export."""
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import click
 
@@ -42,6 +43,20 @@ def log() -> None:
     """The governance log: verify it, read it, prove an event is in it, export it."""
 
 
+def _only_regular_files(ledger_: "Ledger") -> None:
+    """A copied log whose files are folders, pipes or devices: one line, never a hang."""
+    from sealguard.errors import DataError
+    from sealguard.filekind import check_regular
+
+    for path in (ledger_.log, ledger_.checkpoint, ledger_.history):
+        try:
+            check_regular(path)
+        except FileNotFoundError:
+            continue  # the audit says what is missing
+        except OSError as exc:
+            raise DataError(f"{path}: {exc.strerror}") from None
+
+
 @log.command("verify")
 @jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON report.")
@@ -69,6 +84,8 @@ def log_verify(
     ledger_ = _ledger(ctx, folder)
     if witness is not None:
         ledger_ = replace(ledger_, witness=witness.resolve())
+    if folder is not None:
+        _only_regular_files(ledger_)
     if not ledger_.log.exists() and not ledger_.checkpoint.exists():
         raise UsageError(f"{ledger_.log}: no governance log yet; `sealguard seal` starts it")
     report = audit(ledger_, jobs or default_jobs())
@@ -124,22 +141,24 @@ def log_prove(ctx: click.Context, seq: int, target: Path | None) -> int:
 
 
 @log.command("check-proof")
-@click.argument("bundle", type=click.File("rb"), default="-")
+@click.argument(
+    "bundle", type=click.Path(path_type=Path, exists=True, allow_dash=True), default="-"
+)
 @click.option(
     "--key", help="The log's verifier key (name+keyid+base64), obtained from a source you trust."
 )
-def log_check_proof(bundle: IO[bytes], key: str | None) -> int:
+def log_check_proof(bundle: Path, key: str | None) -> int:
     """Check an inclusion proof offline (from a file, or - for stdin); exit 0 valid, 3 not."""
-    import json
-
     from sealguard.errors import DataError
-    from sealguard.ledger.proof import check_proof
+    from sealguard.filekind import read_regular
+    from sealguard.ledger.proof import check_proof, parse_bundle
 
+    stdin = str(bundle) == "-"
     try:
-        data = json.loads(bundle.read())
-    except ValueError as exc:
-        raise DataError(f"{bundle.name}: not a JSON proof bundle ({exc})") from None
-    check = check_proof(data, key)
+        data = sys.stdin.buffer.read() if stdin else read_regular(bundle)
+    except OSError as exc:
+        raise DataError(f"{bundle}: {exc.strerror}") from None
+    check = check_proof(parse_bundle(data, "<stdin>" if stdin else str(bundle)), key)
     output.write(render.proof_text(check))
     return 0 if check.valid else 3
 

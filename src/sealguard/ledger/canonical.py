@@ -15,8 +15,9 @@ import rfc8785
 
 SAFE_INT = 2**53 - 1
 _decoder = msgspec.json.Decoder()
-# msgspec reports bad UTF-8 inside a string as UnicodeDecodeError, the rest as DecodeError
-DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+# msgspec reports bad UTF-8 inside a string as UnicodeDecodeError, the rest as DecodeError;
+# it recurses once per level of nesting, so a line nested too deeply is a RecursionError
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def _no_float(text: str) -> Any:
@@ -69,8 +70,15 @@ def decode_line(line: bytes) -> Any:
 def canonical_problem(line: bytes) -> str | None:
     """Why `line` is not a canonical event line, or None when it is one."""
     try:
+        return _problem(line)
+    except RecursionError:  # decoding and encoding recurse once per level of nesting
+        return "nested too deeply to read"
+
+
+def _problem(line: bytes) -> str | None:
+    try:
         value = _decoder.decode(line)
-    except DECODE_ERRORS as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return f"not JSON ({exc})"
     if not isinstance(value, dict):
         return "not a JSON object"
@@ -91,11 +99,11 @@ def all_canonical(lines: list[bytes]) -> list[Any] | None:
     joined = b"[" + b",".join(lines) + b"]"
     try:
         values = _decoder.decode(joined)
+        if msgspec.json.encode(values, order="sorted") != joined or (
+            b"." in joined and _has_float(values)
+        ):
+            return None
     except DECODE_ERRORS:
-        return None
-    if msgspec.json.encode(values, order="sorted") != joined or (
-        b"." in joined and _has_float(values)
-    ):
         return None
     return values  # type: ignore[no-any-return]
 

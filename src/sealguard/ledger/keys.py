@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.errors import IntegrityError
+from sealguard.filekind import NotRegularFile, read_regular
 from sealguard.fsio import write_new
 
 GITIGNORE = "# The governance log's private key never goes into version control.\n*\n!.gitignore\n"
@@ -29,11 +30,15 @@ def create_key(key_file: Path) -> Ed25519PrivateKey:
 
 def load_key(key_file: Path) -> Ed25519PrivateKey:
     try:
-        data = key_file.read_bytes()
+        data = read_regular(key_file)  # a configured path: a FIFO there must not hang appends
     except FileNotFoundError:
         raise IntegrityError(
             f"{key_file}: the log key is missing, so no checkpoint can be signed; "
             "nothing was appended (restore the key, or a person decides what happens next)"
+        ) from None
+    except NotRegularFile as exc:
+        raise IntegrityError(
+            f"{key_file}: the log key cannot be read ({exc.strerror}); nothing was appended"
         ) from None
     key = serialization.load_pem_private_key(data, password=None)
     if not isinstance(key, Ed25519PrivateKey):

@@ -81,6 +81,16 @@ class ProofCheck:
     key_source: str  # "--key" or "the bundle itself"
 
 
+def parse_bundle(data: bytes, name: str) -> Any:
+    """The JSON in a proof file; a DataError naming `name` when it is not JSON."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise DataError(f"{name}: not a JSON proof bundle ({exc})") from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise DataError(f"{name}: not a JSON proof bundle (nested too deeply)") from None
+
+
 def _field(bundle: dict[str, Any], name: str, kind: type) -> Any:
     value = bundle.get(name)
     if not isinstance(value, kind) or isinstance(value, bool):
@@ -129,5 +139,5 @@ def check_proof(bundle: Any, trusted_key: str | None) -> ProofCheck:
 def _decoded(line: bytes) -> Any:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
