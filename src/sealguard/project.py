@@ -53,6 +53,14 @@ class Project:
             return str(path)
 
 
+def _governed(project: Project) -> bool:
+    """A folder is a project when any of sealguard's files is there, whatever its state: a
+    sealed project whose config was deleted or replaced must be found (and its checks say
+    INV-D-01), never skipped for a parent project, or for none."""
+    markers = (project.config_file, project.baseline_file, project.log_file)
+    return any(m.exists() or m.is_symlink() for m in markers)
+
+
 def find_project(start: Path, explicit: Path | None) -> Project:
     """The project at `explicit`, else the nearest parent of `start` holding the config."""
     if explicit is not None:
@@ -62,7 +70,7 @@ def find_project(start: Path, explicit: Path | None) -> Project:
         return Project(root)
     here = start.resolve()
     for candidate in (here, *here.parents):
-        if (candidate / GOVERNANCE_DIR / CONFIG_NAME).is_file():
+        if _governed(Project(candidate)):
             return Project(candidate)
     raise ConfigError(
         f"no {GOVERNANCE_DIR}/{CONFIG_NAME} in {here} or any parent; "

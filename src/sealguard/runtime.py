@@ -45,12 +45,19 @@ class Expected:
         return rel in self.pending or temp_target(rel) in self.pending
 
 
+def _is_pid(text: str) -> bool:
+    """ASCII digits only, as `os.getpid()` writes them (not `²` or `١`, which isdigit allows)."""
+    return text.isascii() and text.isdigit()
+
+
 def temp_target(rel: str) -> str | None:
     """The file a temp name like `dir/.name.tmp-123` is written for, or None."""
     folder, _, name = rel.rpartition("/")
     if not name.startswith(".") or TEMP_MARK not in name:
         return None
-    target = name[1:].rsplit(TEMP_MARK, 1)[0]
+    target, _, pid = name[1:].rpartition(TEMP_MARK)
+    if not _is_pid(pid):
+        return None
     return f"{folder}/{target}" if folder else target
 
 
@@ -87,9 +94,13 @@ def _own(ledger_: ledger.Ledger, path: Path) -> bool:
     own = ledger_.own_files() | {ledger_.folder / LOCK_NAME}
     if path in own:
         return True
-    # a temp file left by an interrupted atomic write of one of the ledger's own files
+    # a temp file left by an interrupted atomic write of one of the ledger's own files: exactly
+    # `.<name>.tmp-<pid>` (fsio.write_atomic), so no other name can hide here unchecked
     return any(
-        path.parent == f.parent and path.name.startswith(f".{f.name}{TEMP_MARK}") for f in own
+        path.parent == f.parent
+        and path.name.startswith(prefix := f".{f.name}{TEMP_MARK}")
+        and _is_pid(path.name[len(prefix) :])
+        for f in own
     )
 
 

@@ -51,7 +51,7 @@ jobs_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
     help="The governed project's root "
-    "(default: the nearest parent holding governance/sealguard.toml).",
+    "(default: the nearest parent holding governance/sealguard.toml, or a sealed baseline or log).",
 )
 @click.pass_context
 def cli(ctx: click.Context, project: Path | None) -> None:
