@@ -30,12 +30,10 @@ for i in range(int(sys.argv[2])):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger/auditor.py reads the checkpoints, the lines and the pending announcement "
-    "without the writer's flock: an append in between reads as unsigned (for the ledger's owner)",
-)
 def test_audit_concurrent_with_appends_reports_nothing(tmp_path: Path) -> None:
+    """Found in review: the auditor read checkpoints, lines and the pending announcement without
+    the writer's flock, so an append in between read as unsigned. Writers now wait on a shared
+    lock while the auditor reads."""
     folder = tmp_path / "runtime"
     led = Ledger.in_folder(folder)
     ledger.append(led, "baseline_sealed", {"baseline_sha256": "0" * 64})
