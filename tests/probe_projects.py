@@ -95,6 +95,14 @@ def set_data(project: Project, **settings: object) -> None:
 def cat_project(
     base: Path, name: str = "catproject", script: str = 'sleep "$(cat data/delay)"'
 ) -> Project:
+    project = unsealed_cat_project(base, name, script)
+    seal(project, load_config(project.config_file), jobs=1)
+    return project
+
+
+def unsealed_cat_project(
+    base: Path, name: str = "catproject", script: str = 'sleep "$(cat data/delay)"'
+) -> Project:
     """A sealed project whose one probe prints a data file outside the sealed paths: instant,
     and a changed data file is a PRODUCT_DRIFT (snapshot, event, export, escalation);
     `data/delay` holds the seconds it sleeps first; `script` runs before the `cat`."""
@@ -109,6 +117,4 @@ def cat_project(
         'timeout = "20s"\n'
     )
     write_tree(root, {"governance/sealguard.toml": config})
-    project = Project(root)
-    seal(project, load_config(project.config_file), jobs=1)
-    return project
+    return Project(root)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,12 @@ import pytest
 from sealguard.config import load_config
 from sealguard.errors import RefusedError
 from sealguard.ledger import audit, read_events
-from sealguard.observe import observe
+from sealguard.observe import current_state, observe
 from sealguard.project import Project
+from sealguard.seal import seal
 from sealguard.verify import verify
 
-from .probe_projects import cat_project
+from .probe_projects import cat_project, unsealed_cat_project
 
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -41,9 +43,11 @@ def _is_write(event: str, args: tuple[object, ...], root: str) -> bool:
     return writing and os.path.abspath(os.fsdecode(args[0])).startswith(root)  # type: ignore[arg-type]
 
 
-def _fork_observe(project: Project, die_at: int | None) -> tuple[int, int]:
-    """Observe in a forked child that SIGKILLs itself at its `die_at`-th write (open for
-    writing, or rename) under the project; returns (writes seen, wait status)."""
+def _fork_observe(
+    project: Project, die_at: int | None, act: Callable[[Project], object] | None = None
+) -> tuple[int, int]:
+    """Observe (or `act`) in a forked child that SIGKILLs itself at its `die_at`-th write (open
+    for writing, or rename) under the project; returns (writes seen, wait status)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns to pytest
@@ -60,7 +64,10 @@ def _fork_observe(project: Project, die_at: int | None) -> tuple[int, int]:
 
         sys.addaudithook(hook)
         try:
-            observe(project, load_config(project.config_file), jobs=1)
+            if act is None:
+                observe(project, load_config(project.config_file), jobs=1)
+            else:
+                act(project)
         except BaseException:
             os._exit(1)
         os._exit(0)
@@ -155,3 +162,33 @@ def test_two_hundred_observers_killed_at_random_moments(template: Path, tmp_path
     outcomes = _kill_rounds(template, tmp_path, rounds=200)
     assert sum(outcomes.values()) == 200
     assert outcomes.get("refused", 0) > 0 and outcomes.get("PRODUCT_DRIFT", 0) > 0
+
+
+def _seal(project: Project) -> object:
+    return seal(project, load_config(project.config_file), jobs=1)
+
+
+def test_a_kill_at_every_write_of_seal_is_never_an_incident(tmp_path: Path) -> None:
+    """Found in review: a seal killed between writing BASELINE_REF.sha256 and journaling it
+    left a baseline without a log: HALTED, "log lost", for ever. Now the baseline is staged,
+    journaled, then renamed; a crash leaves either nothing sealed or a sealing to complete."""
+    template = unsealed_cat_project(tmp_path / "template").root
+    total, status = _fork_observe(_copy(template, tmp_path / "dry"), None, _seal)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and total > 5
+    for point in range(1, total + 1):
+        project = _copy(template, tmp_path / f"seal{point}")
+        _, status = _fork_observe(project, point, _seal)
+        assert os.WIFSIGNALED(status)
+        assert current_state(project, project.ledger(load_config(project.config_file))).mode in (
+            "UNSEALED",
+            "OBSERVING",
+        )
+        try:
+            _seal(project)  # again: completes an interrupted sealing, or seals anew
+        except RefusedError as exc:  # its behaviour files were written, not journaled
+            assert "governance/baseline/ already holds files" in exc.message
+            shutil.rmtree(project.governance / "baseline")
+            _seal(project)
+        report = verify(project, load_config(project.config_file), 1)
+        assert report.intact, (point, report.differences)
+        shutil.rmtree(project.root)

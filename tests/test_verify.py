@@ -215,6 +215,8 @@ def test_a_sealed_project_without_its_log_is_an_incident(
     status = invoke("--project", str(project.root), "status")
     assert "UNSEALED" not in status.output
     assert "HALTED" in status.output
+    log_verified = invoke("--project", str(project.root), "log", "verify")
+    assert log_verified.exit_code == 3, log_verified.output  # before: 64 "no log yet"
     observed = invoke("--project", str(project.root), "observe")
     assert observed.exit_code == 3, observed.output
 

@@ -359,3 +359,13 @@ def test_sigkill_at_random_moments_leaves_the_witness_consistent(tmp_path: Path)
     record = witness.record(parse(ledger.checkpoint.read_text()).origin)
     assert record is not None and record.size == report.lines
     assert witness.refusals(record.origin) == []
+
+
+def test_no_new_log_is_started_over_a_lost_one(tmp_path: Path) -> None:
+    """Found in review: the writer created an empty log before refusing, so `verify` then saw
+    an empty log instead of a missing one."""
+    ledger = make_log(tmp_path / "rt", 3)
+    ledger.log.unlink()
+    with pytest.raises(IntegrityError, match="the log is gone but its checkpoint remains"):
+        append(ledger, "x", {})
+    assert not ledger.log.exists()

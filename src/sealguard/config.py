@@ -111,6 +111,17 @@ class ChannelsConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=T
     pagerduty: PagerDutyChannel | None = None
     webhook: WebhookChannel | None = None
 
+    def secret_variables(self) -> frozenset[str]:
+        """The environment variables that hold channel secrets (kept from probes)."""
+        names: set[str] = set()
+        for name in CHANNELS:
+            channel = getattr(self, name)
+            for key in ("password_env", "url_env", "routing_key_env"):
+                if value := getattr(channel, key, None):
+                    names.add(value)
+            names.update(getattr(channel, "headers_env", {}).values())
+        return frozenset(names)
+
     def configured(self) -> list[str]:
         return [name for name in CHANNELS if getattr(self, name) is not None]
 

@@ -52,11 +52,10 @@ def guarded(body: Callable[[], int | None]) -> int:
     except OSError as exc:
         if exc.errno not in STORAGE_ERRORS:
             return _internal(exc)
-        where = f"{exc.filename}: " if exc.filename else ""
-        output.error(
-            f"sealguard: {where}{exc.strerror or exc}: cannot write; stopped, not retried "
-            "(what was announced is accounted for by the next observation)"
-        )
+        # a copy (shutil) names its source in `filename` and its target in `filename2`
+        target = exc.filename2 or exc.filename
+        where = f"{target}: " if target else ""
+        output.error(f"sealguard: {where}{exc.strerror or exc}: cannot write; stopped, not retried")
         return int(ExitCode.IO)
     except Exception as exc:  # the boundary: anything unexpected is kept, not shown raw
         return _internal(exc)

@@ -240,7 +240,13 @@ _ACTIONS = {"PRODUCT_DRIFT": ["log export", "freeze"], "INCIDENT": ["log export"
 
 def _run_probes(project: Project, config: Config, work: Path) -> list[ProbeEvidence]:
     return [
-        run_probe(p, project.root, work, behaviour.load(project.governance, p.name))
+        run_probe(
+            p,
+            project.root,
+            work,
+            behaviour.load(project.governance, p.name),
+            config.channels.secret_variables(),
+        )
         for p in config.probe
     ]
 

@@ -14,16 +14,20 @@ from pathlib import Path
 from sealguard import behaviour, ledger
 from sealguard.config import Config, error_at
 from sealguard.errors import DataError, RefusedError
-from sealguard.fsio import sha256_of, write_atomic
+from sealguard.fsio import fsync_dir, sha256_of, write_atomic
 from sealguard.globs import make_selector
 from sealguard.hashing import Progress, hash_paths
 from sealguard.integrity import FileState
+from sealguard.ledger.layout import CHECKPOINT_NAME, LOG_NAME
 from sealguard.manifest import Entry, Manifest, render_manifest
 from sealguard.names import escape
 from sealguard.probes.run import run_probe
 from sealguard.project import Project
 from sealguard.scan import scan
 from sealguard.settings import SEALED_CONFIG
+from sealguard.state import baseline_record
+
+STAGED_NAME = ".BASELINE_REF.sha256.sealing"
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,19 @@ class SealReport:
     event: ledger.Event
 
 
+def _started(path: Path) -> bool:
+    """A log that holds a line, or any other file that exists. An empty log is what a seal
+    killed before its first line leaves: not a sealing."""
+    try:
+        return path.stat().st_size > 0 or path.name != LOG_NAME
+    except FileNotFoundError:
+        return False
+
+
 def _refuse_if_sealed(project: Project) -> None:
-    for existing in (project.baseline_file, project.log_file):
-        if existing.exists():
+    ledger_files = (project.log_file, project.runtime / CHECKPOINT_NAME)
+    for existing in (project.baseline_file, *ledger_files):
+        if _started(existing):
             raise RefusedError(
                 f"{project.display(existing)} already exists: this build was sealed before. "
                 "A new baseline needs an Architect's decision; seal will not overwrite it"
@@ -124,7 +138,8 @@ def _probe_baseline(
             "remove them first"
         )
     work = Path(tempfile.mkdtemp(prefix="sealguard-seal-"))
-    evidence = [run_probe(probe, project.root, work, None) for probe in config.probe]
+    hidden = config.channels.secret_variables()
+    evidence = [run_probe(probe, project.root, work, None, hidden) for probe in config.probe]
     for item in evidence:
         behaviour.refuse_unsound(item)
     after, _ = _tree_entries(project, config, jobs, None)
@@ -147,10 +162,34 @@ def _probe_baseline(
     return files
 
 
+def _install(project: Project, staged: Path) -> None:
+    os.replace(staged, project.baseline_file)
+    fsync_dir(project.governance)
+
+
+def complete_interrupted(project: Project) -> SealReport | None:
+    """Finish a seal killed between its journal and its rename: the staged baseline is the
+    one the log recorded as sealed, and none is in place. Returns the sealing, or None."""
+    staged = project.governance / STAGED_NAME
+    if project.baseline_file.exists() or not staged.is_file() or not project.log_file.is_file():
+        return None
+    try:
+        record = baseline_record(ledger.read_events(project.log_file))
+    except DataError:
+        return None
+    if record is None or record.get("baseline_sha256") != sha256_of(staged):
+        return None
+    _install(project, staged)
+    files, symlinks = int(record.get("files", 0)), int(record.get("symlinks", 0))
+    return SealReport(record["baseline_sha256"], files, symlinks, 0, record)
+
+
 def seal(
     project: Project, config: Config, jobs: int, progress: Progress | None = None
 ) -> SealReport:
     """Seal the build: the tree, the config, and (with probes) the behaviour baseline."""
+    if completed := complete_interrupted(project):
+        return completed  # the sealing the log already holds, now in place
     _refuse_if_sealed(project)
     entries, size = _tree_entries(project, config, jobs, progress)
     behaviour_files = _probe_baseline(project, config, entries, jobs)
@@ -167,7 +206,11 @@ def seal(
         tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries + governance)
     )
     data = render_manifest(manifest)
-    write_atomic(project.baseline_file, data)
+    # staged, journaled, then renamed into place: a crash before the journal leaves no baseline
+    # (so nothing "sealed" without its log, and `seal` can run again), one after it a rename
+    # that the next `seal` completes
+    staged = project.governance / STAGED_NAME
+    write_atomic(staged, data)
     digest = hashlib.sha256(data).hexdigest()
     files = [e for e in entries if e.kind == "file"]
     event = ledger.append(
@@ -183,4 +226,5 @@ def seal(
             "config_sha256": hashlib.sha256(config_bytes).hexdigest(),
         },
     )
+    _install(project, staged)
     return SealReport(digest, len(files), len(entries) - len(files), size, event)

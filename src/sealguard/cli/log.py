@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sealguard import output, render
-from sealguard.cli.root import cli, configured, jobs_option
+from sealguard.cli.root import cli, configured, jobs_option, project_of
 from sealguard.hashing import default_jobs
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def log_verify(
     """Recompute the log's tree; hold it against every checkpoint and its witness (INV-D-03)."""
     from dataclasses import replace
 
-    from sealguard.errors import UsageError
+    from sealguard.errors import IntegrityError, UsageError
     from sealguard.ledger import audit
 
     ledger_ = _ledger(ctx, folder)
@@ -87,6 +87,11 @@ def log_verify(
     if folder is not None:
         _only_regular_files(ledger_)
     if not ledger_.log.exists() and not ledger_.checkpoint.exists():
+        if folder is None and project_of(ctx).baseline_file.exists():
+            raise IntegrityError(
+                f"{ledger_.log}: INCIDENT (INV-D-03): the governance log is gone, "
+                "yet the build was sealed"
+            )
         raise UsageError(f"{ledger_.log}: no governance log yet; `sealguard seal` starts it")
     report = audit(ledger_, jobs or default_jobs())
     output.write_json(render.log_json(report)) if as_json else output.write(render.log_text(report))

@@ -287,6 +287,11 @@ def _announce(ledger: Ledger, intent: pending.Intent, key: Ed25519PrivateKey) ->
 def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Event]:
     """Append events in one locked write and one checkpoint; returns them as written."""
     ledger.folder.mkdir(parents=True, exist_ok=True)
+    if not os.path.lexists(ledger.log) and os.path.lexists(ledger.checkpoint):
+        raise IntegrityError(
+            f"{ledger.log}: the log is gone but its checkpoint remains: TRUNCATION; "
+            "nothing was appended (no new log is started over a lost one)"
+        )
     fd = files.open_fd(ledger.log, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -80,17 +80,29 @@ def _reading(kind: str, source: Path, root: str) -> Reading:
     return read_report(kind, source.read_bytes(), root)
 
 
+def probe_environment(probe: ProbeConfig, hidden: frozenset[str]) -> dict[str, str]:
+    """sealguard's environment without the channel secrets (a probe that prints its environment
+    must not put them in the evidence), plus the probe's own `env`."""
+    inherited = {k: v for k, v in os.environ.items() if k not in hidden}
+    return {**inherited, **probe.env}
+
+
 def run_probe(
-    probe: ProbeConfig, root: Path, work: Path, baseline: ProbeBaseline | None
+    probe: ProbeConfig,
+    root: Path,
+    work: Path,
+    baseline: ProbeBaseline | None,
+    hidden: frozenset[str] = frozenset(),
 ) -> ProbeEvidence:
-    """Run `probe` once in the project at `root`; evidence goes to `work`/<probe name>/."""
+    """Run `probe` once in the project at `root`; evidence goes to `work`/<probe name>/.
+    `hidden` names environment variables the probe does not inherit (the channel secrets)."""
     folder = work / probe.name
     folder.mkdir(parents=True)
     report = folder / f"report.{EXTENSIONS.get(probe.report, 'out')}"
     stdout, stderr = folder / "stdout.txt", folder / "stderr.txt"
     command = _command(probe, report)
     done = run_to_files(
-        command, root / probe.cwd, {**os.environ, **probe.env}, (stdout, stderr),
+        command, root / probe.cwd, probe_environment(probe, hidden), (stdout, stderr),
         timeout=probe.timeout_seconds, shell=isinstance(command, str),
     )  # fmt: skip
     console = _console(stdout, stderr, root)
