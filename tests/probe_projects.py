@@ -93,15 +93,21 @@ def set_data(project: Project, **settings: object) -> None:
 
 
 def cat_project(
-    base: Path, name: str = "catproject", script: str = 'sleep "$(cat data/delay)"'
+    base: Path,
+    name: str = "catproject",
+    script: str = 'sleep "$(cat data/delay)"',
+    extra: str = "",
 ) -> Project:
-    project = unsealed_cat_project(base, name, script)
+    project = unsealed_cat_project(base, name, script, extra)
     seal(project, load_config(project.config_file), jobs=1)
     return project
 
 
 def unsealed_cat_project(
-    base: Path, name: str = "catproject", script: str = 'sleep "$(cat data/delay)"'
+    base: Path,
+    name: str = "catproject",
+    script: str = 'sleep "$(cat data/delay)"',
+    extra: str = "",
 ) -> Project:
     """A sealed project whose one probe prints a data file outside the sealed paths: instant,
     and a changed data file is a PRODUCT_DRIFT (snapshot, event, export, escalation);
@@ -114,7 +120,7 @@ def unsealed_cat_project(
     config = (
         '[seal]\npaths = ["src/**"]\n\n'
         f'[[probe]]\nname = "value"\ncommand = {json.dumps(command)}\nreport = "text"\n'
-        'timeout = "20s"\n'
+        'timeout = "20s"\n' + extra
     )
     write_tree(root, {"governance/sealguard.toml": config})
     return Project(root)

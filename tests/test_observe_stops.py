@@ -79,3 +79,32 @@ def test_a_log_replaced_by_a_symlink_is_not_followed_by_observe(tmp_path: Path, 
     code, _ = _observe(invoke, project)
     assert code == 3
     assert elsewhere.read_bytes() == before  # nothing written through the link
+
+
+def test_one_forged_line_does_not_blind_observe(tmp_path: Path, invoke) -> None:
+    """Found in review: a line appended to the log by hand made every later append refuse, so
+    `observe` exited 3 with nothing journaled and nothing escalated. Now the INCIDENT goes out
+    at once, outside the outbox, to the INCIDENT row's channels."""
+    from .receivers import HttpReceiver
+
+    http = HttpReceiver().start()
+    try:
+        project = cat_project(
+            tmp_path,
+            name="blinded",
+            extra=(
+                f'\n[channels.webhook]\nurl = "{http.url("/hook")}"\n'
+                '\n[escalation.INCIDENT]\nchannels = ["webhook"]\ndeadline = "0s"\n'
+            ),
+        )
+        with project.log_file.open("ab") as log:
+            log.write(b'{"type":"evil"}\n')
+        result = invoke("--project", str(project.root), "observe")
+        assert result.exit_code == 3, result.output
+        assert "INCIDENT, not journaled: the governance log refuses appends" in result.output
+        assert "webhook delivered" in result.output
+        [body] = http.bodies("/hook")
+        assert body["classification"] == "INCIDENT"
+        assert "not journaled" in json.dumps(body)
+    finally:
+        http.stop()

@@ -16,7 +16,7 @@ from typing import Any
 from sealguard import __version__, behaviour, diffing, environment, ledger, runtime, workdir
 from sealguard.classify import LEVEL, Classification, classify
 from sealguard.config import Config
-from sealguard.errors import DataError, RefusedError, UsageError
+from sealguard.errors import DataError, IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
 from sealguard.events import (
     Mode,
@@ -313,15 +313,36 @@ def observe(
     another observation of the project is running and `wait` is false."""
     ledger_ = project.ledger(config)
     _state(project, ledger_)  # refuse an unsealed project before anything is written
+    now = now or datetime.now(UTC)
     with observer_lock(ledger_.folder, wait):
-        runtime.account_leftovers(ledger_)
-        workdir.remove_stale()
-        state = _state(project, ledger_)
-        now = now or datetime.now(UTC)
-        before = _violations(project, config, jobs)
-        if state.mode in ("FROZEN", "HALTED") and not state.log_lost:
-            _refuse(ledger_, state, before)
-        observation = _classified(project, config, jobs, state, now=now, before=before)
-        escalation_id = dispatch.create(project, config, to_data(observation.event), now)
+        try:
+            observation, escalation_id = _observe_locked(project, config, jobs, now)
+        except IntegrityError as exc:  # the log refuses appends: nothing can be journaled
+            raise _unjournaled(project, config, now, exc.message) from None
     attempts = dispatch.deliver_due(project, config, now)  # this one, and any still pending
     return Observation(observation.event, observation.seq, escalation_id, tuple(attempts))
+
+
+def _observe_locked(
+    project: Project, config: Config, jobs: int, now: datetime
+) -> tuple[Observation, str | None]:
+    ledger_ = project.ledger(config)
+    runtime.account_leftovers(ledger_)
+    workdir.remove_stale()
+    state = _state(project, ledger_)
+    before = _violations(project, config, jobs)
+    if state.mode in ("FROZEN", "HALTED") and not state.log_lost:
+        _refuse(ledger_, state, before)
+    observation = _classified(project, config, jobs, state, now=now, before=before)
+    return observation, dispatch.create(project, config, to_data(observation.event), now)
+
+
+def _unjournaled(project: Project, config: Config, now: datetime, reason: str) -> IntegrityError:
+    """An observation the log refuses to record is an INCIDENT all the same: escalated at once,
+    outside the outbox, and said in one line (exit 3). Never blinded by one forged line."""
+    sent = dispatch.escalate_unjournaled(project, config, reason, now)
+    outcomes = ", ".join(f"{name} {attempt.outcome}" for name, attempt in sent) or "no channel"
+    return IntegrityError(
+        f"INCIDENT, not journaled: the governance log refuses appends ({reason}); "
+        f"escalated at once, outside the outbox: {outcomes}"
+    )

@@ -164,6 +164,38 @@ def acknowledge(project: Project, config: Config, esc_id: str, by: str, note: st
     return ledger.append(project.ledger(config), "escalation_acknowledged", fields)
 
 
+def escalate_unjournaled(
+    project: Project, config: Config, reason: str, now: datetime
+) -> list[tuple[str, channels.Attempt]]:
+    """The log refuses appends (an invariant of the ledger is violated), so an INCIDENT cannot
+    wait in the outbox: send it now, once, through the INCIDENT row's channels and fallback.
+    Nothing is kept, as nothing here can be trusted to keep it; the caller says what was sent."""
+    row = config.escalation.INCIDENT
+    event = {
+        "event_id": new_id("RTE", now),
+        "classification": "INCIDENT",
+        "severity": "critical",
+        "observed_at": iso_utc(now),
+        "commit": None,
+        "snapshot": None,
+        "next": "the governance log refuses appends: run `sealguard verify` and `log verify`",
+        "why": [{"rule": "INC-LOG", "detail": f"not journaled: {reason}", "matched": True}],
+    }
+    notice = packet.build(
+        new_id("ESC", now),
+        event,
+        f"(not journaled: {reason})\n",
+        deadline=row.deadline,
+        deadline_at=iso_utc(now + timedelta(seconds=parse_duration(row.deadline))),
+        created_at=iso_utc(now),
+        log_link=log_link(project, config),
+        project=project.root.name,
+    )
+    names = list(dict.fromkeys([*row.channels, *row.fallback]))
+    attach = reason + "\n"
+    return [(n, channels.send(n, config.channels, notice, attach, os.environ)) for n in names]
+
+
 def test_channel(project: Project, config: Config, channel: str, now: datetime) -> channels.Attempt:
     """Send a clearly marked test notice through one channel, and journal what happened."""
     event = {
