@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sealguard import ledger
-from sealguard.errors import EvidenceWriteError
+from sealguard.errors import DataError, EvidenceWriteError
 from sealguard.fsio import sha256_of, write_atomic
 from sealguard.integrity import Change, Difference
 from sealguard.lock import LOCK_NAME
@@ -39,6 +39,7 @@ class Expected:
 
     files: dict[str, str] = field(default_factory=dict)  # path -> the SHA-256 last recorded
     pending: set[str] = field(default_factory=set)  # announced, not (yet) recorded
+    announced: dict[str, str] = field(default_factory=dict)  # pending path -> its known SHA-256
 
     def explains(self, rel: str) -> bool:
         """An announced file still being (or interrupted while being) written, or its temp."""
@@ -68,6 +69,7 @@ def expected_files(events: Iterable[Mapping[str, Any]]) -> Expected:
         kind = event.get("type")
         if kind == WRITING:
             expected.pending.update(event.get("paths", []))
+            expected.announced.update(event.get("sha256", {}))
         elif kind == RUNTIME_FILE:
             expected.files[event["path"]] = event["sha256"]
             expected.pending.discard(event["path"])
@@ -75,6 +77,7 @@ def expected_files(events: Iterable[Mapping[str, Any]]) -> Expected:
             for item in event.get("files", []):
                 expected.files[item["path"]] = item["sha256"]
             expected.pending.clear()
+            expected.announced.clear()
     return expected
 
 
@@ -165,9 +168,19 @@ def cannot_write(path: Path, exc: OSError) -> EvidenceWriteError:
     )
 
 
-def announce(ledger_: ledger.Ledger, paths: Iterable[Path]) -> None:
-    """Journal the files about to be written (write-ahead)."""
-    ledger.append(ledger_, WRITING, {"paths": [_rel(ledger_, p) for p in paths]})
+def announce(
+    ledger_: ledger.Ledger, paths: Iterable[Path], hashes: Mapping[Path, str] | None = None
+) -> None:
+    """Journal the files about to be written (write-ahead), with their SHA-256 where it is
+    known in advance, so that a leftover can only be adopted with the content announced."""
+    fields: dict[str, Any] = {"paths": [_rel(ledger_, p) for p in paths]}
+    if hashes:
+        fields["sha256"] = {_rel(ledger_, p): digest for p, digest in hashes.items()}
+    ledger.append(ledger_, WRITING, fields)
+
+
+def _hash_ahead(content: bytes | Path) -> str:
+    return hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else sha256_of(content)
 
 
 def write_files(
@@ -175,7 +188,7 @@ def write_files(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Announce, then write each file (bytes, or a copy of a file) atomically; returns the
     records to journal. A full disk or an I/O error is exit 74, never a half-explained file."""
-    announce(ledger_, files)
+    announce(ledger_, files, {path: _hash_ahead(content) for path, content in files.items()})
     records = []
     for path, content in files.items():
         try:
@@ -209,14 +222,20 @@ def account_leftovers(ledger_: ledger.Ledger) -> ledger.Event | None:
     present = present_files(ledger_)
     if not ledger_.log.exists():
         return None
-    expected = expected_files(ledger.read_events(ledger_.log))
+    try:
+        expected = expected_files(ledger.read_events(ledger_.log))
+    except DataError:
+        return None  # an unreadable log: the invariant checks report it
     if not expected.pending:
         return None
     left = sorted(rel for rel in present if expected.explains(rel))
     files = []
     for rel in left:
-        path = present[rel]
-        files.append({"path": rel, "sha256": _sha256(path) or "", "size": path.stat().st_size})
+        path, actual = present[rel], _sha256(present[rel]) or ""
+        # a file in place holds what was announced, or it is held to the announced hash (and
+        # the check reports it modified): content planted after a crash is never adopted
+        kept = expected.announced.get(rel, actual)
+        files.append({"path": rel, "sha256": kept, "size": path.stat().st_size})
     absent = sorted(expected.pending - set(left))
     return ledger.append(ledger_, LEFTOVERS, {"files": files, "never_written": absent})
 
