@@ -13,7 +13,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sealguard.errors import BusyError, EvidenceWriteError
-from sealguard.ledger.layout import LOG_NAME
 
 LOCK_NAME = ".observer.lock"
 
@@ -75,26 +74,4 @@ def observer_lock(folder: Path, wait: bool = False) -> Iterator[None]:
         yield
     finally:
         _held.discard(fd)
-        os.close(fd)
-
-
-@contextmanager
-def appends_paused(folder: Path) -> Iterator[None]:
-    """Hold other writers' appends to the log in `folder` while its checks read it.
-
-    A shared flock on the log, which every writer takes exclusively: `escalations deliver`,
-    `ack` and `escalations test` append without the observer lock, and a check that read the
-    checkpoint before their append and the announcement after it would call their own lines
-    unsigned (INV-D-03). No lock when there is no log (nothing to race with); never held
-    while this process appends (its own exclusive flock would wait for it).
-    """
-    try:
-        fd = os.open(folder / LOG_NAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        yield  # no log, or not a file: the checks report that
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        yield
-    finally:
         os.close(fd)
