@@ -9,18 +9,9 @@ observation takes the most severe class of any probe, and records every rule it 
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
+from sealguard.classes import CLASSES, Class
 from sealguard.facts import ObservationFacts, ProbeFacts
-
-Class = Literal["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT"]
-SEVERITY: dict[Class, int] = {"STABLE": 0, "TOOLING_DRIFT": 1, "PRODUCT_DRIFT": 2, "INCIDENT": 3}
-LEVEL = {
-    "STABLE": "normal",
-    "TOOLING_DRIFT": "minor",
-    "PRODUCT_DRIFT": "major",
-    "INCIDENT": "critical",
-}
 
 
 @dataclass(frozen=True)
@@ -253,7 +244,7 @@ def classify(facts: ObservationFacts) -> Classification:
     for probe in facts.probes:
         probe_class, steps = classify_probe(probe)
         path += steps
-        if SEVERITY[probe_class] > SEVERITY[klass]:
+        if CLASSES[probe_class].rank > CLASSES[klass].rank:
             klass = probe_class
     return Classification(klass, tuple(path))
 

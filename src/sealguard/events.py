@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import msgspec
 
-ClassName = Literal["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT"]
-Mode = Literal["UNSEALED", "OBSERVING", "FROZEN", "HALTED"]
+from sealguard.classes import Class, Mode, Severity
+
 ID_PREFIXES = ("RTE", "SNP", "ESC", "DEC", "INC", "EXP")
 
 
@@ -28,7 +28,7 @@ def new_id(prefix: str, now: datetime) -> str:
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
-    klass: ClassName = msgspec.field(name="class")
+    klass: Class = msgspec.field(name="class")
     matched: bool
     detail: str
     probe: str | None = None
@@ -90,8 +90,8 @@ class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class RuntimeEvent(msgspec.Struct, frozen=True, kw_only=True):
     event_id: str
-    classification: ClassName
-    severity: Literal["normal", "minor", "major", "critical"]
+    classification: Class
+    severity: Severity
     observed_at: str  # UTC, ISO 8601
     commit: str | None
     baseline_sha256: str | None

@@ -5,9 +5,9 @@ from typing import Any
 import jinja2
 import msgspec
 
+from sealguard.classes import info_of
 from sealguard.escalation.packet import Packet
 
-PAGERDUTY_SEVERITY = {"INCIDENT": "critical", "PRODUCT_DRIFT": "error", "TOOLING_DRIFT": "warning"}
 SUMMARY_MAX = 1024  # PagerDuty's limit on payload.summary
 
 
@@ -50,9 +50,7 @@ def pagerduty(packet: Packet, routing_key: str, source: str) -> dict[str, Any]:
         "payload": {
             "summary": summary[:SUMMARY_MAX],
             "source": source,
-            "severity": "info"
-            if packet.test
-            else PAGERDUTY_SEVERITY.get(packet.classification, "error"),
+            "severity": "info" if packet.test else _pagerduty_severity(packet.classification),
             "timestamp": packet.observed_at,
             "component": packet.project,
             "group": "sealguard",
@@ -74,3 +72,8 @@ def pagerduty(packet: Packet, routing_key: str, source: str) -> dict[str, Any]:
 def webhook(packet: Packet) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(packet)
     return data
+
+
+def _pagerduty_severity(klass: str) -> str:
+    info = info_of(klass)
+    return info.pagerduty if info else "error"
