@@ -9,7 +9,7 @@ def test_each_class_exits_with_its_own_code_and_ranks_by_it() -> None:
         ("STABLE", 0), ("TOOLING_DRIFT", 1), ("PRODUCT_DRIFT", 2), ("INCIDENT", 3),
     ]  # fmt: skip
     assert all(int(info.exit_code) == info.rank for info in CLASSES.values())
-    assert ExitCode.INCIDENT == CLASSES["INCIDENT"].exit_code
+    assert CLASSES["INCIDENT"].exit_code == ExitCode.INCIDENT
 
 
 def test_drift_freezes_an_incident_halts_and_halted_stays_halted() -> None:
