@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import msgspec
 
-ClassName = Literal["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT"]
-Mode = Literal["UNSEALED", "OBSERVING", "FROZEN", "HALTED"]
+from sealguard.classes import ClassName, Mode, Severity
+
 ID_PREFIXES = ("RTE", "SNP", "ESC", "DEC", "INC", "EXP")
 
 
@@ -91,7 +91,7 @@ class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
 class RuntimeEvent(msgspec.Struct, frozen=True, kw_only=True):
     event_id: str
     classification: ClassName
-    severity: Literal["normal", "minor", "major", "critical"]
+    severity: Severity
     observed_at: str  # UTC, ISO 8601
     commit: str | None
     baseline_sha256: str | None

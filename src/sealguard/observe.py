@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from sealguard import __version__, behaviour, diffing, environment, ledger, runtime, workdir
-from sealguard.classify import LEVEL, Classification, classify
+from sealguard.classes import CLASSES, Mode
+from sealguard.classify import Classification, classify
 from sealguard.config import Config
 from sealguard.errors import DataError, IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
 from sealguard.events import (
-    Mode,
     ProbeRecord,
     RuntimeEvent,
     SnapshotRecord,
@@ -49,9 +49,7 @@ class Observation:
 
     @property
     def exit_code(self) -> int:
-        return {"STABLE": 0, "TOOLING_DRIFT": 1, "PRODUCT_DRIFT": 2, "INCIDENT": 3}[
-            self.event.classification
-        ]
+        return int(CLASSES[self.event.classification].exit_code)
 
 
 def _refuse(
@@ -206,7 +204,7 @@ class _Run:
         )
 
     def export_path(self) -> str | None:
-        if self.classification.klass not in ("PRODUCT_DRIFT", "INCIDENT"):
+        if CLASSES[self.classification.klass].stops is None:  # only a stop keeps the whole log
             return None
         return (
             f"{self.project.display(self.project.runtime)}/exports/EXP_{self.event_id[4:]}.tar.gz"
@@ -214,14 +212,14 @@ class _Run:
 
     def event(self, records: list[ProbeRecord], snapshot: SnapshotRecord | None) -> RuntimeEvent:
         klass = self.classification.klass
-        after: Mode = {"PRODUCT_DRIFT": "FROZEN", "INCIDENT": "HALTED"}.get(klass, self.state.mode)  # type: ignore[assignment]
-        actions = (["snapshot", "diff"] if snapshot else []) + _ACTIONS.get(klass, [])
+        after: Mode = CLASSES[klass].stops or self.state.mode
+        actions = (["snapshot", "diff"] if snapshot else []) + list(CLASSES[klass].actions)
         steps = [
             Step(rule=s.rule, klass=s.klass, matched=s.matched, detail=s.detail, probe=s.probe)
             for s in self.classification.path
         ]
         return RuntimeEvent(
-            event_id=self.event_id, classification=klass, severity=LEVEL[klass],  # type: ignore[arg-type]
+            event_id=self.event_id, classification=klass, severity=CLASSES[klass].severity,
             observed_at=iso_utc(self.now),
             commit=environment.commit(self.project.root),
             baseline_sha256=self.state.baseline_sha256,
@@ -232,9 +230,6 @@ class _Run:
             export=self.export_path(), actions=actions, next=NEXT_STEP[after],
             sealguard_version=__version__,
         )  # fmt: skip
-
-
-_ACTIONS = {"PRODUCT_DRIFT": ["log export", "freeze"], "INCIDENT": ["log export", "halt"]}
 
 
 def _run_probes(project: Project, config: Config, work: Path) -> list[ProbeEvidence]:
