@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sealguard import __version__, behaviour, diffing, environment, ledger, runtime, workdir
 from sealguard.classes import CLASSES, Mode
@@ -19,6 +18,7 @@ from sealguard.classify import Classification, classify
 from sealguard.config import Config
 from sealguard.errors import DataError, IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
+from sealguard.escalation.outbox import Attempt
 from sealguard.events import (
     ProbeRecord,
     RuntimeEvent,
@@ -45,7 +45,7 @@ class Observation:
     event: RuntimeEvent
     seq: int  # the runtime_event's position in the log
     escalation_id: str | None = None
-    attempts: tuple[dict[str, Any], ...] = ()  # delivery attempts made right after it
+    attempts: tuple[Attempt, ...] = ()  # delivery attempts made right after it
 
     @property
     def exit_code(self) -> int:

@@ -1,12 +1,15 @@
 """Commands about observations: observe, status, show, diff, diagnose, watch, schema."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sealguard import narrative, output
 from sealguard.cli.root import cli, configured, jobs_option, project_of, utc_now
 from sealguard.hashing import default_jobs
+
+if TYPE_CHECKING:
+    from sealguard.events import RuntimeEvent
 
 
 @cli.command()
@@ -70,6 +73,7 @@ def status(ctx: click.Context, as_json: bool) -> int:
 
 
 def _find_event(ctx: click.Context, event_id: str) -> "dict[str, Any]":
+    """The runtime_event record as the log holds it."""
     from sealguard.errors import UsageError
     from sealguard.ledger import read_events
 
@@ -84,17 +88,27 @@ def _find_event(ctx: click.Context, event_id: str) -> "dict[str, Any]":
     )
 
 
+def _runtime_event(ctx: click.Context, event_id: str) -> "RuntimeEvent":
+    """The runtime_event record, typed; a record that is no RUNTIME_EVENT is bad data."""
+    from sealguard.errors import DataError
+    from sealguard.events import from_data
+
+    try:
+        return from_data(_find_event(ctx, event_id))
+    except ValueError as exc:  # msgspec.ValidationError
+        raise DataError(f"{event_id}: the log's record is no valid RUNTIME_EVENT ({exc})") from None
+
+
 @cli.command()
 @click.argument("event_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
 @click.pass_context
 def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
     """Show one observation's RUNTIME_EVENT."""
-    event = _find_event(ctx, event_id)
     if as_json:
-        output.write_json(event)
+        output.write_json(_find_event(ctx, event_id))
     else:
-        output.write(narrative.observation_text(event))
+        output.write(narrative.observation_text(_runtime_event(ctx, event_id)))
     return 0
 
 
@@ -103,7 +117,7 @@ def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
 @click.pass_context
 def diff(ctx: click.Context, event_id: str) -> int:
     """An observation's diff with the baseline: test status changes, then the outputs' diff."""
-    event = _find_event(ctx, event_id)
+    event = _runtime_event(ctx, event_id)
     project = project_of(ctx)
     output.write(narrative.diff_text(project.root, event))
     return 0
@@ -116,7 +130,7 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
     """The runbook's checklist answered for one observation, and its path through the rules."""
     from sealguard.ledger import audit
 
-    event = _find_event(ctx, event_id)
+    event = _runtime_event(ctx, event_id)
     project, config = configured(ctx)
     log_report = audit(project.ledger(config), default_jobs())
     output.write(narrative.diagnosis_text(project.root, event, log_report))
