@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sealguard.escalation.outbox import Attempt, Escalation
+from sealguard.escalation.outbox import AttemptRecord, Escalation
 from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, from_data
 from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
@@ -178,7 +178,7 @@ def diagnosis_text(root: Path, event: RuntimeEvent, log_report: LogReport) -> st
     return "\n".join(lines)
 
 
-def attempts_text(attempts: list[Attempt]) -> str:
+def attempts_text(attempts: list[AttemptRecord]) -> str:
     """One line per delivery attempt; empty when there was none."""
     return "\n".join(
         f"escalation {a['escalation_id']} via {a['channel']} "

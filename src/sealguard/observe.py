@@ -18,7 +18,7 @@ from sealguard.classify import Classification, classify
 from sealguard.config import Config
 from sealguard.errors import DataError, IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
-from sealguard.escalation.outbox import Attempt
+from sealguard.escalation.outbox import AttemptRecord
 from sealguard.events import (
     ProbeRecord,
     RuntimeEvent,
@@ -45,7 +45,7 @@ class Observation:
     event: RuntimeEvent
     seq: int  # the runtime_event's position in the log
     escalation_id: str | None = None
-    attempts: tuple[Attempt, ...] = ()  # delivery attempts made right after it
+    attempts: tuple[AttemptRecord, ...] = ()  # delivery attempts made right after it
 
     @property
     def exit_code(self) -> int:

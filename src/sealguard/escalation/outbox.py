@@ -15,7 +15,7 @@ RETRY_CAP = timedelta(minutes=10)
 Outcome = Literal["delivered", "failed", "rejected"]
 
 
-class Attempt(TypedDict):
+class AttemptRecord(TypedDict):
     """One delivery attempt, as journaled (`escalation_attempt`)."""
 
     escalation_id: str
