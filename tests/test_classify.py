@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pytest
 
-from sealguard.classify import PROBE_RULES, classify, classify_probe, rule_table
 from sealguard.facts import (
     ConsoleSummary,
     ObservationFacts,
@@ -13,6 +12,7 @@ from sealguard.facts import (
     Survivor,
     Violation,
 )
+from sealguard.observe.classify import PROBE_RULES, classify, classify_probe, rule_table
 
 BASE = ProbeBaseline(
     output_sha256="a" * 64, verdict="PASS", tests={"t::one": "passed", "t::two": "passed"},

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sealguard import progress
+from sealguard.seal import progress
 
 
 def test_no_bar_when_piped(monkeypatch: pytest.MonkeyPatch) -> None:

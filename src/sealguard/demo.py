@@ -18,18 +18,19 @@ from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
-from sealguard import narrative, output, render
+from sealguard import output
 from sealguard.config import load_config
 from sealguard.errors import RefusedError, UsageError
 from sealguard.events import from_data
 from sealguard.exitcodes import ExitCode
-from sealguard.hashing import default_jobs
 from sealguard.ledger import audit, read_events
-from sealguard.observe import observe
+from sealguard.observe.observation import observe
 from sealguard.project import Project
-from sealguard.seal import seal
+from sealguard.report import narrative, render
+from sealguard.seal.hashing import default_jobs
+from sealguard.seal.sealing import seal
+from sealguard.seal.verify import verify
 from sealguard.state import fold
-from sealguard.verify import verify
 
 TAMPERED = "src/fuelcalc/fuel.py"
 RUNNER = "tools/fuel-probe"

@@ -9,13 +9,14 @@ import threading
 from datetime import UTC, datetime
 from types import FrameType
 
-from sealguard import narrative, output
+from sealguard import output
 from sealguard.config import Config
 from sealguard.errors import RefusedError
 from sealguard.escalation.dispatch import deliver_due
 from sealguard.ledger import read_events
-from sealguard.observe import observe
+from sealguard.observe.observation import observe
 from sealguard.project import Project
+from sealguard.report import narrative
 from sealguard.state import fold
 
 

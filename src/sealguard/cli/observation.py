@@ -4,9 +4,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sealguard import narrative, output
+from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, project_of, utc_now
-from sealguard.hashing import default_jobs
+from sealguard.report import narrative
+from sealguard.seal.hashing import default_jobs
 
 if TYPE_CHECKING:
     from sealguard.events import RuntimeEvent
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 def observe(ctx: click.Context, jobs: int | None, as_json: bool, wait: bool) -> int:
     """Observe once: invariants, every probe once, classify, keep evidence, journal, act."""
     from sealguard.events import to_data
-    from sealguard.observe import observe as observe_once
+    from sealguard.observe.observation import observe as observe_once
 
     project, config = configured(ctx)
     observation = observe_once(project, config, jobs or default_jobs(), wait=wait)
@@ -45,7 +46,7 @@ def status(ctx: click.Context, as_json: bool) -> int:
     from sealguard.errors import DataError
     from sealguard.escalation import outbox
     from sealguard.ledger import read_events
-    from sealguard.observe import current_state
+    from sealguard.observe.observation import current_state
 
     project, config = configured(ctx)
     ledger_ = project.ledger(config)
@@ -133,7 +134,7 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
     event = _runtime_event(ctx, event_id)
     project, config = configured(ctx)
     log_report = audit(project.ledger(config), default_jobs())
-    output.write(narrative.diagnosis_text(project.root, event, log_report))
+    output.write(narrative.diagnosis_text(project, event, log_report))
     return 0
 
 

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sealguard import __version__, behaviour, diffing, environment, ledger, runtime, workdir
+from sealguard import __version__, ledger, runtime
 from sealguard.classes import CLASSES, Mode
-from sealguard.classify import Classification, classify
 from sealguard.config import Config
 from sealguard.errors import DataError, IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
@@ -34,10 +33,13 @@ from sealguard.facts import ObservationFacts, ProbeFacts
 from sealguard.facts import Violation as FactViolation
 from sealguard.ledger.export import export
 from sealguard.lock import observer_lock
+from sealguard.observe import diffing, environment, workdir
+from sealguard.observe.classify import Classification, classify
 from sealguard.probes.run import ProbeEvidence, run_probe
 from sealguard.project import Project
+from sealguard.seal import behaviour
+from sealguard.seal.verify import verify
 from sealguard.state import NEXT_STEP, ObservationState, standing
-from sealguard.verify import verify
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ class _Run:
 
     def snapshot(self, records: list[ProbeRecord]) -> SnapshotRecord:
         snapshot_id = "SNP_" + self.event_id[4:]
-        folder = self.ledger.folder / "snapshots" / snapshot_id
+        folder = self.project.snapshot_folder(snapshot_id)
         files: dict[Path, bytes | Path] = {}
         for item, record in zip(self.evidence, records, strict=True):
             for name, path in item.files.items():
@@ -263,7 +265,7 @@ def _journal(run: _Run) -> Observation:
     snapshot = run.snapshot(records) if run.wants_snapshot() else None
     event = run.event(records, snapshot)
     data = to_data(event)
-    event_file = run.ledger.folder / "events" / f"{event.event_id}.json"
+    event_file = run.project.event_file(event.event_id)
     content = json.dumps(data, indent=1, sort_keys=True).encode()
     written = runtime.write_files(run.ledger, {event_file: content})
     journaled = ledger.append_many(run.ledger, [*written, ("runtime_event", data)])[-1]

@@ -14,6 +14,7 @@ from sealguard.escalation.outbox import AttemptRecord, Escalation
 from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, from_data
 from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
+from sealguard.project import Project
 from sealguard.state import ObservationState
 
 
@@ -135,9 +136,9 @@ def _check(ok: bool, question: str) -> str:
     return f"[{'x' if ok else ' '}] {question} {'yes' if ok else 'NO'}"
 
 
-def diagnosis_text(root: Path, event: RuntimeEvent, log_report: LogReport) -> str:
+def diagnosis_text(project: Project, event: RuntimeEvent, log_report: LogReport) -> str:
     """The runbook's checklist, answered for one observation, then its path through the rules."""
-    event_file = root / "governance" / "runtime" / "events" / f"{event.event_id}.json"
+    event_file = project.event_file(event.event_id)
     try:
         from_data(json.loads(event_file.read_text(encoding="utf-8")))
         valid = True
@@ -149,7 +150,7 @@ def diagnosis_text(root: Path, event: RuntimeEvent, log_report: LogReport) -> st
     console = [(p.name, p.console) for p in event.probes]
     lines = [
         f"diagnosis of {event.event_id} ({event.classification})",
-        _check(valid, "a valid RUNTIME_EVENT.json?") + f" ({event_file.relative_to(root)})",
+        _check(valid, "a valid RUNTIME_EVENT.json?") + f" ({project.display(event_file)})",
         _check(log_report.intact, "the governance log append-only (never modified)?"),
         _check(not baseline_changed, "the baseline unchanged (it MUST be)?"),
     ]
