@@ -43,20 +43,12 @@ def observe(ctx: click.Context, jobs: int | None, as_json: bool, wait: bool) -> 
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> int:
     """The state of observation (OBSERVING, FROZEN, HALTED): since when, why, recent events."""
-    from sealguard.errors import DataError
-    from sealguard.escalation import outbox
-    from sealguard.ledger import read_events
-    from sealguard.observe.observation import current_state
+    from sealguard.observe.status import status as read_status
 
     project, config = configured(ctx)
-    ledger_ = project.ledger(config)
-    state = current_state(project, ledger_)
-    try:
-        events = read_events(ledger_.log) if ledger_.log.is_file() else []
-    except DataError:
-        events = []
+    found = read_status(project, config)
+    state, open_ones = found.state, found.open_escalations
     now = utc_now().replace(tzinfo=None)
-    open_ones = [e for e in outbox.fold(events).values() if e.open]
     if as_json:
         output.write_json(
             {
@@ -148,14 +140,17 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
 def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -> int:
     """Observe on a schedule until FROZEN or HALTED, then keep reporting the state."""
     from sealguard.durations import parse_duration
-    from sealguard.watch import watch as watch_loop
+    from sealguard.observe.watch import watch as watch_loop
 
     try:
         interval = parse_duration(every)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--every") from None
     project, config = configured(ctx)
-    return watch_loop(project, config, interval, jobs or default_jobs(), count)
+    for done in watch_loop(project, config, interval, jobs or default_jobs(), count):
+        for line in narrative.watch_lines(done):
+            output.write(line)
+    return 0
 
 
 @cli.command()

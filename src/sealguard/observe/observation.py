@@ -15,7 +15,7 @@ from pathlib import Path
 from sealguard import __version__, ledger, runtime
 from sealguard.classes import CLASSES, Mode
 from sealguard.config import Config
-from sealguard.errors import DataError, IntegrityError, RefusedError, UsageError
+from sealguard.errors import IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
 from sealguard.escalation.outbox import AttemptRecord
 from sealguard.events import (
@@ -35,11 +35,12 @@ from sealguard.ledger.export import export
 from sealguard.lock import observer_lock
 from sealguard.observe import diffing, environment, workdir
 from sealguard.observe.classify import Classification, classify
+from sealguard.observe.status import current_state
 from sealguard.probes.run import ProbeEvidence, run_probe
 from sealguard.project import Project
 from sealguard.seal import behaviour
 from sealguard.seal.verify import verify
-from sealguard.state import NEXT_STEP, ObservationState, standing
+from sealguard.state import NEXT_STEP, ObservationState
 
 
 @dataclass(frozen=True)
@@ -83,16 +84,6 @@ def _refuse(
         f"observation is {state.mode} since {state.since} ({state.because}: {state.reason}); "
         f"the attempt was refused and journaled; {checked}. Next: {state.next_step}"
     )
-
-
-def current_state(project: Project, ledger_: ledger.Ledger) -> ObservationState:
-    """The state folded from the log; a sealed project whose log is gone, empty or unreadable
-    is HALTED (an INCIDENT), never "unsealed"."""
-    try:
-        events = ledger.read_events(ledger_.log) if ledger_.log.is_file() else []
-    except DataError:
-        events = None
-    return standing(events, project.baseline_file.exists())
 
 
 def _state(project: Project, ledger_: ledger.Ledger) -> ObservationState:

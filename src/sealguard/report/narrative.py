@@ -14,6 +14,7 @@ from sealguard.escalation.outbox import AttemptRecord, Escalation
 from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, from_data
 from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
+from sealguard.observe.watch import NotObserving, Refused, Round, Stopped
 from sealguard.project import Project
 from sealguard.state import ObservationState
 
@@ -187,6 +188,17 @@ def attempts_text(attempts: list[AttemptRecord]) -> str:
         + (f" ({_one(a['detail'])})" if a["outcome"] != "delivered" else "")
         for a in attempts
     )
+
+
+def watch_lines(done: Round) -> list[str]:
+    """What `watch` says after each round."""
+    if isinstance(done, NotObserving):
+        return [f"watch: not observing. {status_text(done.state)}", attempts_text(done.attempts)]
+    if isinstance(done, Refused):
+        return [f"watch: {done.message}"]
+    if isinstance(done, Stopped):
+        return [f"watch: stopped by signal {done.signal} between observations"]
+    return [observation_text(done.event), attempts_text(list(done.attempts))]
 
 
 def _left(seconds: float) -> str:
