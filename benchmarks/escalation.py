@@ -20,11 +20,11 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-import sealguard.observe as observe_module
+import sealguard.observe.observation as observe_module
 from sealguard.config import load_config
 from sealguard.demo import CONFIG, _copy_product
 from sealguard.project import Project
-from sealguard.seal import seal
+from sealguard.seal.sealing import seal
 
 ARRIVED: dict[str, float] = {}
 

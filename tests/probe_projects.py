@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sealguard.config import load_config
 from sealguard.project import Project
-from sealguard.seal import seal
+from sealguard.seal.sealing import seal
 
 from .conftest import write_tree
 

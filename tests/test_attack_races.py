@@ -14,8 +14,8 @@ import pytest
 
 from sealguard import ledger
 from sealguard.ledger import Ledger
-from sealguard.observe import _violations
-from sealguard.settings import config_in_force
+from sealguard.observe.observation import _violations
+from sealguard.seal.settings import config_in_force
 
 from .probe_projects import cat_project
 

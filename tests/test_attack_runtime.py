@@ -40,7 +40,7 @@ def test_a_temp_name_of_an_announced_file_needs_a_pid(tmp_path: Path) -> None:
     `.name.tmp-PAYLOAD` is no temp sealguard writes, so it stays foreign (the leftovers event
     must not adopt it)."""
     from sealguard import ledger, runtime
-    from sealguard.settings import config_in_force
+    from sealguard.seal.settings import config_in_force
 
     project = cat_project(tmp_path)
     led = project.ledger(config_in_force(project))

@@ -1,22 +1,44 @@
-"""The one table of the four classes (STYLE 17): exit codes, ranks, states."""
+"""The one table of the four classes agrees with everything that reads a class."""
 
-from sealguard.classes import CLASSES, info_of, state_after, stops
+from sealguard.classes import CLASSES, ESCALATED, lookup
+from sealguard.config import EscalationConfig
+from sealguard.events import event_schema
 from sealguard.exitcodes import ExitCode
 
 
-def test_each_class_exits_with_its_own_code_and_ranks_by_it() -> None:
-    assert [(k, int(v.exit_code)) for k, v in CLASSES.items()] == [
-        ("STABLE", 0), ("TOOLING_DRIFT", 1), ("PRODUCT_DRIFT", 2), ("INCIDENT", 3),
-    ]  # fmt: skip
-    assert all(int(info.exit_code) == info.rank for info in CLASSES.values())
-    assert CLASSES["INCIDENT"].exit_code == ExitCode.INCIDENT
+def test_ranks_follow_exit_codes_and_each_class_has_its_own() -> None:
+    ordered = sorted(CLASSES.values(), key=lambda c: c.rank)
+    assert [c.name for c in ordered] == ["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT"]
+    assert [c.exit_code for c in ordered] == [
+        ExitCode.OK,
+        ExitCode.TOOLING_DRIFT,
+        ExitCode.PRODUCT_DRIFT,
+        ExitCode.INCIDENT,
+    ]
 
 
-def test_drift_freezes_an_incident_halts_and_halted_stays_halted() -> None:
-    assert state_after("STABLE", "OBSERVING") == "OBSERVING"
-    assert state_after("TOOLING_DRIFT", "OBSERVING") == "OBSERVING"
-    assert state_after("PRODUCT_DRIFT", "OBSERVING") == "FROZEN"
-    assert state_after("INCIDENT", "FROZEN") == "HALTED"
-    assert state_after("PRODUCT_DRIFT", "HALTED") == "HALTED"
-    assert stops("TOOLING_DRIFT") is None and stops("no such class") is None
-    assert info_of("no such class") is None
+def test_only_drift_and_incident_stop_observation() -> None:
+    assert {n: c.stops for n, c in CLASSES.items()} == {
+        "STABLE": None,
+        "TOOLING_DRIFT": None,
+        "PRODUCT_DRIFT": "FROZEN",
+        "INCIDENT": "HALTED",
+    }
+
+
+def test_every_escalated_class_has_a_matrix_row() -> None:
+    assert ESCALATED == ("TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT")
+    assert all(EscalationConfig().row(name) is not None for name in ESCALATED)
+    assert EscalationConfig().row("STABLE") is None
+
+
+def test_the_event_schema_names_the_same_severities() -> None:
+    props = event_schema()["$defs"]["RuntimeEvent"]["properties"]
+    assert set(props["severity"]["enum"]) == {c.severity for c in CLASSES.values()}
+    assert set(props["classification"]["enum"]) == set(CLASSES)
+
+
+def test_lookup_answers_none_for_what_is_no_class() -> None:
+    assert lookup("INCIDENT") is CLASSES["INCIDENT"]
+    assert lookup("FROZEN") is None
+    assert lookup(None) is None

@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import pytest
 
-from sealguard.classify import PROBE_RULES, classify, classify_probe, rule_table
 from sealguard.facts import (
     ConsoleSummary,
     ObservationFacts,
@@ -13,6 +12,7 @@ from sealguard.facts import (
     Survivor,
     Violation,
 )
+from sealguard.observe.classify import PROBE_RULES, classify, classify_probe, rule_table
 
 BASE = ProbeBaseline(
     output_sha256="a" * 64, verdict="PASS", tests={"t::one": "passed", "t::two": "passed"},
@@ -31,7 +31,7 @@ CASES = {
     "PD-10": {"survivors": (Survivor(4242, "sh -c 'sleep 1; touch src/x'"),)},  # all else sound
     "PD-02": {"tests": {"t::one": "passed", "t::two": "failed"}, "exit_code": 1},
     "PD-03": {"tests": {"t::one": "passed", "t::two": "skipped"}},
-    "PD-04": {"signatures": ("unhandled-error",), "exit_code": 1, "report_success": True},
+    "PD-04": {"signatures": ("unhandled-error",), "exit_code": 1},
     "TD-01": {
         "report_state": "unparseable",
         "report_problem": "not XML",
@@ -123,10 +123,13 @@ def test_survivors_are_named_in_the_detail() -> None:
     )
 
 
-def test_vitest_exit_1_with_success_true_is_not_stable() -> None:
-    """Never classify from one signal: the JSON says success, the exit code says otherwise."""
-    facts = replace(SOUND, kind="vitest-json", exit_code=1, report_success=True, runner="vitest")
-    assert classify_probe(facts)[0] == "PRODUCT_DRIFT"
+def test_vitest_exit_1_with_every_test_passing_is_not_stable() -> None:
+    """Never classify from one signal: the report says every test passed, the exit code says
+    otherwise, so the verdict is FAIL and that is a drift (the report's own `success` flag is
+    not read at all)."""
+    facts = replace(SOUND, kind="vitest-json", exit_code=1, runner="vitest")
+    klass, steps = classify_probe(facts)
+    assert (klass, [s.rule for s in steps if s.matched]) == ("PRODUCT_DRIFT", ["PD-06"])
 
 
 def test_a_failing_test_outranks_a_tooling_signature() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 import pytest
 
-from sealguard import verify as verify_module
 from sealguard.cli import cli
 from sealguard.exitcodes import ExitCode
+from sealguard.seal import verify as verify_module
 
 from .conftest import MakeTree
 

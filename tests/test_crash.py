@@ -21,10 +21,11 @@ import pytest
 from sealguard.config import load_config
 from sealguard.errors import RefusedError
 from sealguard.ledger import audit, read_events
-from sealguard.observe import current_state, observe
+from sealguard.observe.observation import observe
+from sealguard.observe.status import current_state
 from sealguard.project import Project
-from sealguard.seal import seal
-from sealguard.verify import verify
+from sealguard.seal.sealing import seal
+from sealguard.seal.verify import verify
 
 from .probe_projects import cat_project, unsealed_cat_project
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sealguard.diffing import DIFF_LINES, LINE_BYTES, render, status_changes, unified
+from sealguard.observe.diffing import DIFF_LINES, LINE_BYTES, render, status_changes, unified
 
 NAMES = ("baseline/output.normalized", "observed/output.normalized")
 

@@ -20,10 +20,10 @@ from sealguard.config import load_config
 from sealguard.demo import CONFIG, _copy_product
 from sealguard.escalation.dispatch import deliver_due, escalations
 from sealguard.ledger import read_events
-from sealguard.observe import observe
+from sealguard.observe.observation import observe
 from sealguard.project import Project
-from sealguard.seal import seal
-from sealguard.verify import verify
+from sealguard.seal.sealing import seal
+from sealguard.seal.verify import verify
 
 from .receivers import HttpReceiver, smtp_server
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from sealguard.config import load_config
 from sealguard.project import Project
-from sealguard.seal import seal
-from sealguard.starter import compact_globs
+from sealguard.seal.sealing import seal
+from sealguard.seal.starter import compact_globs
 
 from .conftest import write_tree
 

@@ -8,7 +8,7 @@ from sealguard.config import load_config
 from sealguard.ledger import audit
 from sealguard.lock import observer_lock
 from sealguard.project import Project
-from sealguard.verify import verify
+from sealguard.seal.verify import verify
 
 from .probe_projects import cat_project
 

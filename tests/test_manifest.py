@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sealguard.errors import DataError
-from sealguard.manifest import Entry, Manifest, parse_manifest, render_manifest
+from sealguard.seal.manifest import Entry, Manifest, parse_manifest, render_manifest
 
 NAME_CHARS = st.characters(
     blacklist_categories=["Cs"], blacklist_characters="/\0"

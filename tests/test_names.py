@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from sealguard.config import load_config
 from sealguard.ledger import read_events
-from sealguard.manifest import parse_manifest
 from sealguard.names import escape, unescape
 from sealguard.project import Project
-from sealguard.seal import seal
+from sealguard.seal.manifest import parse_manifest
+from sealguard.seal.sealing import seal
 
 from .conftest import MakeTree
 

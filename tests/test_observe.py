@@ -12,9 +12,9 @@ from sealguard.config import load_config
 from sealguard.errors import RefusedError
 from sealguard.events import event_schema
 from sealguard.ledger import read_events
-from sealguard.observe import Observation, observe
+from sealguard.observe.observation import Observation, observe
 from sealguard.project import Project
-from sealguard.verify import verify
+from sealguard.seal.verify import verify
 
 from .probe_projects import pytest_project, set_data
 
@@ -201,7 +201,7 @@ def test_a_huge_stdout_is_streamed_and_hashed_whole(tmp_path: Path) -> None:
     )
     write_tree(root, {"governance/sealguard.toml": config})
     project = Project(root)
-    from sealguard.seal import seal
+    from sealguard.seal.sealing import seal
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     seal(project, load_config(project.config_file), jobs=1)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sealguard.config import load_config
-from sealguard.observe import Observation, observe
+from sealguard.observe.observation import Observation, observe
 from sealguard.project import Project
-from sealguard.seal import seal
+from sealguard.seal.sealing import seal
 
 from .conftest import write_tree
 

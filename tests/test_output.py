@@ -13,7 +13,7 @@ import pytest
 from sealguard import output
 from sealguard.config import load_config
 from sealguard.project import Project
-from sealguard.seal import seal
+from sealguard.seal.sealing import seal
 
 from .conftest import write_tree
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import jsonschema
 
 from sealguard.config import load_config
-from sealguard.observe import observe
+from sealguard.observe.observation import observe
 from sealguard.project import Project
-from sealguard.seal import seal
-from sealguard.verify import verify
+from sealguard.seal.sealing import seal
+from sealguard.seal.verify import verify
 
 from .conftest import write_tree
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sealguard import progress
+from sealguard.seal import progress
 
 
 def test_no_bar_when_piped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,12 +15,16 @@ def test_bar_only_for_long_runs_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(progress, "stderr_is_terminal", lambda: True)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich draws into the captured stderr as on a tty
     with progress.progress_bar("verifying") as start:
         assert start is not None
         assert start(progress.LONG_RUN - 1) is None
+    assert "verifying" not in capsys.readouterr().err  # a short run draws no bar
     with progress.progress_bar("verifying") as start:
         assert start is not None
         advance = start(progress.LONG_RUN)
         assert advance is not None
         advance(progress.LONG_RUN, 123)
-    assert "stdout" not in capsys.readouterr().out
+    drawn = capsys.readouterr()
+    assert drawn.out == ""  # the bar never mixes with output that scripts read
+    assert "verifying" in drawn.err and "5,000/5,000 paths" in drawn.err

@@ -9,7 +9,7 @@ from sealguard import runtime
 from sealguard.config import load_config
 from sealguard.ledger import read_events
 from sealguard.lock import observer_lock
-from sealguard.verify import verify
+from sealguard.seal.verify import verify
 
 from .probe_projects import cat_project
 

@@ -10,7 +10,7 @@ import pytest
 from sealguard import ledger
 from sealguard.config import load_config
 from sealguard.errors import ConfigError, DataError
-from sealguard.seal import seal
+from sealguard.seal.sealing import seal
 
 from .conftest import MakeTree
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sealguard.ledger import read_events
 from sealguard.project import Project
-from sealguard.settings import config_in_force
+from sealguard.seal.settings import config_in_force
 
 from .probe_projects import cat_project
 

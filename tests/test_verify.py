@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from sealguard import hashing
 from sealguard.config import load_config
-from sealguard.integrity import Difference
 from sealguard.project import Project
-from sealguard.seal import seal
-from sealguard.verify import verify
+from sealguard.seal import hashing
+from sealguard.seal.integrity import Difference
+from sealguard.seal.sealing import seal
+from sealguard.seal.verify import verify
 from sealguard.workers import WorkerFailed
 
 from .conftest import MakeTree

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from sealguard.config import load_config, parse_config
 from sealguard.exitcodes import ExitCode
 from sealguard.project import Project
-from sealguard.render import verify_exit_code
-from sealguard.seal import seal
-from sealguard.verify import verify
+from sealguard.report.render import verify_exit_code
+from sealguard.seal.sealing import seal
+from sealguard.seal.verify import verify
 
 CONFIG = '[seal]\npaths = ["src/**"]\n'
 rel_paths = st.builds("src/d{}/f{}".format, st.integers(0, 3), st.integers(0, 9))

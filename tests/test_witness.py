@@ -27,7 +27,7 @@ from sealguard.ledger.merkle import CompactRange, consistency_proof, leaf_hash, 
 from sealguard.ledger.note import parse, sign, split_history, verifier_key
 from sealguard.ledger.witness import FolderWitness, Refusal, log_id
 from sealguard.project import Project
-from sealguard.settings import config_in_force
+from sealguard.seal.settings import config_in_force
 
 from .conftest import write_tree
 from .ledger_helpers import (

@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sealguard import workdir
+from sealguard.observe import workdir
 
 from .probe_projects import cat_project
 

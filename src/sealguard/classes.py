@@ -1,54 +1,50 @@
-"""The four classes and the states of observation, defined once. Pure data.
+"""The four classes of an observation, and what each one means, defined once. Pure.
 
-Everything that needs a class's exit code, severity, rank, the state it leaves observation in,
-the actions it calls for or its PagerDuty severity reads this table (the runbook's "actions by
-class"), so no module keeps a copy that could disagree.
+Every table that maps a class to something (the exit code, the event's severity, the state
+observation enters, the actions taken, PagerDuty's severity) reads `CLASSES`; no other module
+spells such a mapping out again.
 """
 
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 from sealguard.exitcodes import ExitCode
 
-Class = Literal["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT"]
+ClassName = Literal["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT"]
 Mode = Literal["UNSEALED", "OBSERVING", "FROZEN", "HALTED"]
 Severity = Literal["normal", "minor", "major", "critical"]
 
 
 @dataclass(frozen=True)
-class ClassInfo:
+class ObservationClass:
+    name: ClassName
+    rank: int  # an observation takes the highest rank among its probes
     exit_code: ExitCode
-    rank: int  # the more severe class wins when probes disagree
-    severity: Severity
-    stops: Mode | None  # the state the class puts observation in, when it stops it
-    actions: tuple[str, ...]  # beyond the snapshot and diff every non-STABLE event keeps
-    pagerduty: str  # PagerDuty Events v2 severity
+    severity: Severity  # as the RUNTIME_EVENT writes it
+    stops: Mode | None  # the state observation enters after it; None: it goes on
+    actions: tuple[str, ...]  # what the runbook does at once, besides keeping evidence
+    pagerduty: str  # PagerDuty's severity for its escalation
 
 
-CLASSES: dict[Class, ClassInfo] = {
-    "STABLE": ClassInfo(ExitCode.OK, 0, "normal", None, (), "info"),
-    "TOOLING_DRIFT": ClassInfo(ExitCode.TOOLING_DRIFT, 1, "minor", None, (), "warning"),
-    "PRODUCT_DRIFT": ClassInfo(
-        ExitCode.PRODUCT_DRIFT, 2, "major", "FROZEN", ("log export", "freeze"), "error"
-    ),
-    "INCIDENT": ClassInfo(
-        ExitCode.INCIDENT, 3, "critical", "HALTED", ("log export", "halt"), "critical"
-    ),
-}
+CLASSES: dict[ClassName, ObservationClass] = {
+    c.name: c
+    for c in (
+        ObservationClass("STABLE", 0, ExitCode.OK, "normal", None, (), "info"),
+        ObservationClass("TOOLING_DRIFT", 1, ExitCode.TOOLING_DRIFT, "minor", None, (), "warning"),
+        ObservationClass(
+            "PRODUCT_DRIFT", 2, ExitCode.PRODUCT_DRIFT, "major", "FROZEN",
+            ("log export", "freeze"), "error",
+        ),
+        ObservationClass(
+            "INCIDENT", 3, ExitCode.INCIDENT, "critical", "HALTED",
+            ("log export", "halt"), "critical",
+        ),
+    )
+}  # fmt: skip
+ESCALATED: tuple[ClassName, ...] = tuple(name for name in CLASSES if name != "STABLE")
+_BY_TEXT: dict[str, ObservationClass] = {c.name: c for c in CLASSES.values()}
 
 
-def info_of(klass: str) -> ClassInfo | None:
-    """The table's row for a class read from outside (the log, a packet), or None."""
-    return CLASSES.get(cast(Class, klass))
-
-
-def stops(klass: str) -> Mode | None:
-    """The state a class puts observation in (FROZEN, HALTED), or None when it goes on."""
-    info = info_of(klass)
-    return info.stops if info else None
-
-
-def state_after(klass: str, current: Mode) -> Mode:
-    """The state an event of `klass` leaves observation in; HALTED is never eased to FROZEN."""
-    target = stops(klass)
-    return current if target is None or current == "HALTED" else target
+def lookup(name: object) -> ObservationClass | None:
+    """The class a log record names, or None when it names none (records are untyped dicts)."""
+    return _BY_TEXT.get(name) if isinstance(name, str) else None

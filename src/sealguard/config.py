@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from sealguard.classes import ESCALATED
 from sealguard.durations import parse_duration
 from sealguard.errors import ConfigError
 from sealguard.filekind import NotRegularFile, read_regular
@@ -146,9 +147,6 @@ class EscalationConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields
 
     def row(self, klass: str) -> EscalationRow | None:
         return getattr(self, klass, None) if klass in ESCALATED else None
-
-
-ESCALATED = ("TOOLING_DRIFT", "PRODUCT_DRIFT", "INCIDENT")
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

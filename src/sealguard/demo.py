@@ -18,17 +18,19 @@ from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
-from sealguard import narrative, output, render
+from sealguard import output
 from sealguard.config import load_config
 from sealguard.errors import RefusedError, UsageError
+from sealguard.events import from_data
 from sealguard.exitcodes import ExitCode
-from sealguard.hashing import default_jobs
 from sealguard.ledger import audit, read_events
-from sealguard.observe import observe
+from sealguard.observe.observation import observe
 from sealguard.project import Project
-from sealguard.seal import seal
+from sealguard.report import narrative, render
+from sealguard.seal.hashing import default_jobs
+from sealguard.seal.sealing import seal
+from sealguard.seal.verify import verify
 from sealguard.state import fold
-from sealguard.verify import verify
 
 TAMPERED = "src/fuelcalc/fuel.py"
 RUNNER = "tools/fuel-probe"
@@ -114,7 +116,7 @@ def _walk(scratch: Path) -> list[str]:
     seen.append(_observe(project))
     _step("   sealguard diff: what changed, from the evidence kept in the snapshot")
     state = fold(read_events(project.log_file))
-    output.write(narrative.diff_text(project.root, state.recent[-1]))
+    output.write(narrative.diff_text(project.root, from_data(state.recent[-1])))
     _step("5. observing while frozen is refused, and the refusal is journaled (exit 4)")
     seen.append(_observe(project))
     _step("6. on a second sealed copy, a hot-fix edits a sealed file: INCIDENT, HALTED")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from sealguard.classes import Class, Mode, Severity
+from sealguard.classes import ClassName, Mode, Severity
 
 ID_PREFIXES = ("RTE", "SNP", "ESC", "DEC", "INC", "EXP")
 
@@ -28,7 +28,7 @@ def new_id(prefix: str, now: datetime) -> str:
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
-    klass: Class = msgspec.field(name="class")
+    klass: ClassName = msgspec.field(name="class")
     matched: bool
     detail: str
     probe: str | None = None
@@ -90,7 +90,7 @@ class SnapshotRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 class RuntimeEvent(msgspec.Struct, frozen=True, kw_only=True):
     event_id: str
-    classification: Class
+    classification: ClassName
     severity: Severity
     observed_at: str  # UTC, ISO 8601
     commit: str | None

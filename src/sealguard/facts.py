@@ -63,7 +63,6 @@ class ProbeFacts:
     not_started: str = ""
     report_state: ReportState = "none"
     report_problem: str = ""
-    report_success: bool | None = None  # the report's own overall flag (vitest `success`)
     tests: dict[str, TestStatus] = field(default_factory=dict)
     test_count: int = 0  # from the report, else from the console summary
     console: ConsoleSummary = ConsoleSummary()

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAME = "sealguard.toml"
 BASELINE_NAME = "BASELINE_REF.sha256"
+RUNTIME_DIR = "runtime"  # governance/runtime/: the only place sealguard writes (INV-D-04)
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,14 @@ class Project:
 
     @property
     def runtime(self) -> Path:
-        return self.governance / "runtime"
+        return self.governance / RUNTIME_DIR
+
+    def event_file(self, event_id: str) -> Path:
+        """Where an observation's RUNTIME_EVENT.json is kept."""
+        return self.runtime / "events" / f"{event_id}.json"
+
+    def snapshot_folder(self, snapshot_id: str) -> Path:
+        return self.runtime / "snapshots" / snapshot_id
 
     @property
     def log_file(self) -> Path:

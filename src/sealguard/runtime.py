@@ -19,9 +19,9 @@ from typing import Any
 from sealguard import ledger
 from sealguard.errors import DataError, EvidenceWriteError
 from sealguard.fsio import sha256_of, write_atomic
-from sealguard.integrity import Change, Difference
 from sealguard.lock import LOCK_NAME
 from sealguard.names import escape
+from sealguard.seal.integrity import Change, Difference
 
 RUNTIME_FILE = "runtime_file"
 WRITING = "runtime_writing"

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sealguard.classes import Mode, stops
+from sealguard.classes import Mode, lookup
 
 BASELINE_EVENTS = frozenset({"baseline_sealed"})
 RUNTIME_EVENT = "runtime_event"
@@ -59,7 +59,8 @@ def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None
     state.recent = [*state.recent[-4:], event]
     if klass == "STABLE" and event.get("snapshot"):
         state.last_stable_snapshot_day = str(event.get("observed_at", ""))[:10]
-    target = stops(str(klass))
+    known = lookup(klass)
+    target = known.stops if known else None
     if target and (state.mode != "HALTED"):
         state.mode, state.since, state.because = target, event.get("ts"), event.get("event_id")
         state.reason = f"{klass}: {_matched(event)}"

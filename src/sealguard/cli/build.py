@@ -5,18 +5,19 @@ from pathlib import Path
 
 import click
 
-from sealguard import output, render
+from sealguard import output
 from sealguard.cli.root import cli, configured, configured_file, jobs_option
-from sealguard.hashing import default_jobs
-from sealguard.progress import progress_bar
 from sealguard.project import Project
+from sealguard.report import render
+from sealguard.seal.hashing import default_jobs
+from sealguard.seal.progress import progress_bar
 
 
 @cli.command()
 @click.pass_context
 def init(ctx: click.Context) -> int:
     """Write a commented starter governance/sealguard.toml (never overwrites one)."""
-    from sealguard.starter import init as write_starter
+    from sealguard.seal.starter import init as write_starter
 
     project = Project((ctx.obj["project"] or Path.cwd()).resolve())
     count = write_starter(project)
@@ -32,7 +33,7 @@ def init(ctx: click.Context) -> int:
 @click.pass_context
 def seal(ctx: click.Context, jobs: int | None) -> int:
     """Seal the build once: every file, the config, and each probe's behaviour; journaled."""
-    from sealguard.seal import seal as seal_build
+    from sealguard.seal.sealing import seal as seal_build
 
     project, config = configured_file(ctx)
     started = time.perf_counter()
@@ -48,7 +49,7 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
 @click.pass_context
 def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     """Check the sealed build, its baseline, the log and the runtime area (INV-D-01..04, 07)."""
-    from sealguard.verify import verify as verify_build
+    from sealguard.seal.verify import verify as verify_build
 
     project, config = configured(ctx)
     started = time.perf_counter()

@@ -2,9 +2,10 @@
 
 import click
 
-from sealguard import narrative, output
+from sealguard import output
 from sealguard.cli.root import cli, configured, utc_now
 from sealguard.exitcodes import ExitCode
+from sealguard.report import narrative
 
 
 @cli.group(invoke_without_command=True)

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sealguard import output, render
+from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, project_of
-from sealguard.hashing import default_jobs
+from sealguard.report import render
+from sealguard.seal.hashing import default_jobs
 
 if TYPE_CHECKING:
     from sealguard.ledger import Ledger

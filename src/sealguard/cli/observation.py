@@ -1,12 +1,16 @@
 """Commands about observations: observe, status, show, diff, diagnose, watch, schema."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sealguard import narrative, output
+from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, project_of, utc_now
-from sealguard.hashing import default_jobs
+from sealguard.report import narrative
+from sealguard.seal.hashing import default_jobs
+
+if TYPE_CHECKING:
+    from sealguard.events import RuntimeEvent
 
 
 @cli.command()
@@ -19,7 +23,7 @@ from sealguard.hashing import default_jobs
 def observe(ctx: click.Context, jobs: int | None, as_json: bool, wait: bool) -> int:
     """Observe once: invariants, every probe once, classify, keep evidence, journal, act."""
     from sealguard.events import to_data
-    from sealguard.observe import observe as observe_once
+    from sealguard.observe.observation import observe as observe_once
 
     project, config = configured(ctx)
     observation = observe_once(project, config, jobs or default_jobs(), wait=wait)
@@ -39,20 +43,12 @@ def observe(ctx: click.Context, jobs: int | None, as_json: bool, wait: bool) -> 
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> int:
     """The state of observation (OBSERVING, FROZEN, HALTED): since when, why, recent events."""
-    from sealguard.errors import DataError
-    from sealguard.escalation import outbox
-    from sealguard.ledger import read_events
-    from sealguard.observe import current_state
+    from sealguard.observe.status import status as read_status
 
     project, config = configured(ctx)
-    ledger_ = project.ledger(config)
-    state = current_state(project, ledger_)
-    try:
-        events = read_events(ledger_.log) if ledger_.log.is_file() else []
-    except DataError:
-        events = []
+    found = read_status(project, config)
+    state, open_ones = found.state, found.open_escalations
     now = utc_now().replace(tzinfo=None)
-    open_ones = [e for e in outbox.fold(events).values() if e.open]
     if as_json:
         output.write_json(
             {
@@ -70,6 +66,7 @@ def status(ctx: click.Context, as_json: bool) -> int:
 
 
 def _find_event(ctx: click.Context, event_id: str) -> "dict[str, Any]":
+    """The runtime_event record as the log holds it."""
     from sealguard.errors import UsageError
     from sealguard.ledger import read_events
 
@@ -84,17 +81,27 @@ def _find_event(ctx: click.Context, event_id: str) -> "dict[str, Any]":
     )
 
 
+def _runtime_event(ctx: click.Context, event_id: str) -> "RuntimeEvent":
+    """The runtime_event record, typed; a record that is no RUNTIME_EVENT is bad data."""
+    from sealguard.errors import DataError
+    from sealguard.events import from_data
+
+    try:
+        return from_data(_find_event(ctx, event_id))
+    except ValueError as exc:  # msgspec.ValidationError
+        raise DataError(f"{event_id}: the log's record is no valid RUNTIME_EVENT ({exc})") from None
+
+
 @cli.command()
 @click.argument("event_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
 @click.pass_context
 def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
     """Show one observation's RUNTIME_EVENT."""
-    event = _find_event(ctx, event_id)
     if as_json:
-        output.write_json(event)
+        output.write_json(_find_event(ctx, event_id))
     else:
-        output.write(narrative.observation_text(event))
+        output.write(narrative.observation_text(_runtime_event(ctx, event_id)))
     return 0
 
 
@@ -103,7 +110,7 @@ def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
 @click.pass_context
 def diff(ctx: click.Context, event_id: str) -> int:
     """An observation's diff with the baseline: test status changes, then the outputs' diff."""
-    event = _find_event(ctx, event_id)
+    event = _runtime_event(ctx, event_id)
     project = project_of(ctx)
     output.write(narrative.diff_text(project.root, event))
     return 0
@@ -116,10 +123,10 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
     """The runbook's checklist answered for one observation, and its path through the rules."""
     from sealguard.ledger import audit
 
-    event = _find_event(ctx, event_id)
+    event = _runtime_event(ctx, event_id)
     project, config = configured(ctx)
     log_report = audit(project.ledger(config), default_jobs())
-    output.write(narrative.diagnosis_text(project.root, event, log_report))
+    output.write(narrative.diagnosis_text(project, event, log_report))
     return 0
 
 
@@ -133,14 +140,17 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
 def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -> int:
     """Observe on a schedule until FROZEN or HALTED, then keep reporting the state."""
     from sealguard.durations import parse_duration
-    from sealguard.watch import watch as watch_loop
+    from sealguard.observe.watch import watch as watch_loop
 
     try:
         interval = parse_duration(every)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--every") from None
     project, config = configured(ctx)
-    return watch_loop(project, config, interval, jobs or default_jobs(), count)
+    for done in watch_loop(project, config, interval, jobs or default_jobs(), count):
+        for line in narrative.watch_lines(done):
+            output.write(line)
+    return 0
 
 
 @cli.command()

@@ -61,7 +61,7 @@ def cli(ctx: click.Context, project: Path | None) -> None:
 
 def configured(ctx: click.Context) -> "tuple[Project, Config]":
     """The project and the config in force: once sealed, the one the seal journaled."""
-    from sealguard.settings import config_in_force
+    from sealguard.seal.settings import config_in_force
 
     project = project_of(ctx)
     return project, config_in_force(project)

@@ -124,12 +124,12 @@ def _mark_overdue(project: Project, config: Config, now: datetime) -> None:
 
 def deliver_due(
     project: Project, config: Config, now: datetime, env: Mapping[str, str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[outbox.AttemptRecord]:
     """Mark what is overdue, then attempt every delivery that is due; returns the attempts."""
     folder = project.ledger(config).folder / OUTBOX
     if not folder.is_dir():
         return []
-    attempts = []
+    attempts: list[outbox.AttemptRecord] = []
     with _delivery_lock(folder):
         _mark_overdue(project, config, now)
         for esc, delivery in outbox.due(escalations(project, config).values(), _naive(now)):
@@ -137,7 +137,7 @@ def deliver_due(
             result = channels.send(
                 delivery.channel, config.channels, notice, full, env or os.environ
             )
-            attempt = {
+            attempt: outbox.AttemptRecord = {
                 "escalation_id": esc.escalation_id,
                 "channel": delivery.channel,
                 "attempt": delivery.attempts + 1,

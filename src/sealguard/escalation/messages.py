@@ -5,7 +5,7 @@ from typing import Any
 import jinja2
 import msgspec
 
-from sealguard.classes import info_of
+from sealguard.classes import lookup
 from sealguard.escalation.packet import Packet
 
 SUMMARY_MAX = 1024  # PagerDuty's limit on payload.summary
@@ -40,6 +40,11 @@ def slack(packet: Packet) -> dict[str, Any]:
     return {"text": _render("slack.j2", safe).strip()}
 
 
+def _pagerduty_severity(packet: Packet) -> str:
+    known = lookup(packet.classification)
+    return "info" if packet.test else known.pagerduty if known else "error"
+
+
 def pagerduty(packet: Packet, routing_key: str, source: str) -> dict[str, Any]:
     """An Events API v2 trigger; the dedup key is the event id, so a retry never pages twice."""
     summary = _render("pagerduty_summary.j2", packet).strip()
@@ -50,7 +55,7 @@ def pagerduty(packet: Packet, routing_key: str, source: str) -> dict[str, Any]:
         "payload": {
             "summary": summary[:SUMMARY_MAX],
             "source": source,
-            "severity": "info" if packet.test else _pagerduty_severity(packet.classification),
+            "severity": _pagerduty_severity(packet),
             "timestamp": packet.observed_at,
             "component": packet.project,
             "group": "sealguard",
@@ -72,8 +77,3 @@ def pagerduty(packet: Packet, routing_key: str, source: str) -> dict[str, Any]:
 def webhook(packet: Packet) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(packet)
     return data
-
-
-def _pagerduty_severity(klass: str) -> str:
-    info = info_of(klass)
-    return info.pagerduty if info else "error"

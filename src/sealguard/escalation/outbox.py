@@ -8,11 +8,22 @@ handed to its row's fallback channels; an acknowledgement closes it. Nothing is 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(minutes=10)
 Outcome = Literal["delivered", "failed", "rejected"]
+
+
+class AttemptRecord(TypedDict):
+    """One delivery attempt, as journaled (`escalation_attempt`)."""
+
+    escalation_id: str
+    channel: str
+    attempt: int
+    outcome: Outcome
+    detail: str
+    attempted_at: str  # UTC, ISO 8601
 
 
 @dataclass

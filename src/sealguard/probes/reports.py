@@ -30,7 +30,6 @@ class Reading:
     problem: str = ""
     document: Any = None  # the parsed report, as JSON values, for normalisation
     tests: dict[str, TestStatus] = field(default_factory=dict)
-    success: bool | None = None
     suite_failures: tuple[str, ...] = ()
     format: dict[str, Any] = field(default_factory=dict)
 
@@ -91,12 +90,10 @@ def _vitest(data: Any, root: str) -> Reading:
         if suite.get("status") == "failed" and not results:
             failures.append(str(suite.get("message", "")).replace(root, "<ROOT>").strip())
     signature = {"kind": "vitest-json", "keys": sorted(key_paths(data))}
-    success = data.get("success") if isinstance(data.get("success"), bool) else None
     return Reading(
         "ok",
         document=data,
         tests=tests,
-        success=success,
         suite_failures=tuple(failures),
         format=signature,
     )

@@ -130,7 +130,7 @@ def run_probe(
     facts = ProbeFacts(
         name=probe.name, kind=probe.report, exit_code=done.exit_code, expect_exit=probe.expect_exit,
         timed_out=done.timed_out, signal=done.signal, not_started=done.not_started,
-        report_state=reading.state, report_problem=reading.problem, report_success=reading.success,
+        report_state=reading.state, report_problem=reading.problem,
         tests=tests, test_count=len(tests) or console.summary.total, console=console.summary,
         signatures=console.signatures, suite_failures=reading.suite_failures,
         output_sha256=output_sha256,

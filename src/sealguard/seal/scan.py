@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 from sealguard.globs import PathSelector
-from sealguard.integrity import FileState, Kind
+from sealguard.seal.integrity import FileState, Kind
 
 
 def _walk(root: Path, top: str, selector: PathSelector, found: list[FileState]) -> None:

@@ -10,14 +10,14 @@ observation takes the most severe class of any probe, and records every rule it 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sealguard.classes import CLASSES, Class
+from sealguard.classes import CLASSES, ClassName
 from sealguard.facts import ObservationFacts, ProbeFacts
 
 
 @dataclass(frozen=True)
 class Rule:
     id: str
-    klass: Class
+    klass: ClassName
     meaning: str
     test: Callable[[ProbeFacts], str | None]  # a detail when the rule matches, else None
 
@@ -25,7 +25,7 @@ class Rule:
 @dataclass(frozen=True)
 class Step:
     rule: str
-    klass: Class
+    klass: ClassName
     matched: bool
     detail: str = ""
     probe: str | None = None
@@ -33,7 +33,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Classification:
-    klass: Class
+    klass: ClassName
     path: tuple[Step, ...]
 
     @property
@@ -213,7 +213,7 @@ OBSERVATION_RULES = (
 )
 
 
-def classify_probe(probe: ProbeFacts) -> tuple[Class, list[Step]]:
+def classify_probe(probe: ProbeFacts) -> tuple[ClassName, list[Step]]:
     steps: list[Step] = []
     for rule in PROBE_RULES:
         detail = rule.test(probe)
@@ -240,7 +240,7 @@ def classify(facts: ObservationFacts) -> Classification:
     for (rule_id, _), after in zip(OBSERVATION_RULES, (False, True), strict=True):
         detail = _violations(facts, after)
         path.append(Step(rule_id, "INCIDENT", detail is not None, detail or ""))
-    klass: Class = "INCIDENT" if any(step.matched for step in path) else "STABLE"
+    klass: ClassName = "INCIDENT" if any(step.matched for step in path) else "STABLE"
     for probe in facts.probes:
         probe_class, steps = classify_probe(probe)
         path += steps

@@ -16,7 +16,7 @@ from sealguard.fsio import write_new
 from sealguard.globs import escape, make_selector
 from sealguard.proc import CommandNotFound, run
 from sealguard.project import Project
-from sealguard.scan import scan
+from sealguard.seal.scan import scan
 
 CACHE_EXCLUDES = (
     "**/.git/**", "**/node_modules/**", "**/__pycache__/**", "**/*.pyc", "**/.venv/**",

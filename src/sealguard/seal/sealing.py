@@ -11,20 +11,21 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from sealguard import behaviour, ledger
+from sealguard import ledger
 from sealguard.config import Config, error_at
 from sealguard.errors import DataError, RefusedError
 from sealguard.fsio import fsync_dir, sha256_of, write_atomic
 from sealguard.globs import make_selector
-from sealguard.hashing import Progress, hash_paths
-from sealguard.integrity import FileState
 from sealguard.ledger.layout import CHECKPOINT_NAME, LOG_NAME
-from sealguard.manifest import Entry, Manifest, render_manifest
 from sealguard.names import escape
 from sealguard.probes.run import run_probe
 from sealguard.project import Project
-from sealguard.scan import scan
-from sealguard.settings import SEALED_CONFIG
+from sealguard.seal import behaviour
+from sealguard.seal.hashing import Progress, hash_paths
+from sealguard.seal.integrity import FileState
+from sealguard.seal.manifest import Entry, Manifest, render_manifest
+from sealguard.seal.scan import scan
+from sealguard.seal.settings import SEALED_CONFIG
 from sealguard.state import baseline_record
 
 STAGED_NAME = ".BASELINE_REF.sha256.sealing"

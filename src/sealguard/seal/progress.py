@@ -3,8 +3,8 @@
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sealguard.hashing import Progress
 from sealguard.output import stderr_is_terminal
+from sealguard.seal.hashing import Progress
 
 ProgressStart = Callable[[int], Progress | None]
 

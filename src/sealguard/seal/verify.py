@@ -15,13 +15,13 @@ from sealguard.config import Config
 from sealguard.errors import DataError, UsageError
 from sealguard.filekind import read_regular
 from sealguard.globs import make_selector
-from sealguard.hashing import Progress, checking_entries, collect_checks
-from sealguard.integrity import Difference, find_added
-from sealguard.manifest import Manifest, parse_manifest
 from sealguard.names import escape
 from sealguard.project import Project
 from sealguard.runtime import check_runtime_area, check_snapshots, present_files
-from sealguard.scan import scan
+from sealguard.seal.hashing import Progress, checking_entries, collect_checks
+from sealguard.seal.integrity import Difference, find_added
+from sealguard.seal.manifest import Manifest, parse_manifest
+from sealguard.seal.scan import scan
 from sealguard.state import baseline_record
 
 

@@ -7,14 +7,14 @@ control character), so no name or message can forge a line of the report.
 from typing import TYPE_CHECKING, Any
 
 from sealguard.exitcodes import ExitCode
-from sealguard.integrity import CHANGES, Difference, group_by_change
 from sealguard.names import terminal_safe as _one
+from sealguard.seal.integrity import CHANGES, Difference, group_by_change
 
 if TYPE_CHECKING:
     from sealguard.ledger import LogReport
     from sealguard.ledger.proof import ProofCheck
-    from sealguard.seal import SealReport
-    from sealguard.verify import VerifyReport
+    from sealguard.seal.sealing import SealReport
+    from sealguard.seal.verify import VerifyReport
 
 
 def size_text(size: int) -> str:

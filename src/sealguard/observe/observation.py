@@ -11,14 +11,13 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from sealguard import __version__, behaviour, diffing, environment, ledger, runtime, workdir
-from sealguard.classes import CLASSES, state_after
-from sealguard.classify import Classification, classify
+from sealguard import __version__, ledger, runtime
+from sealguard.classes import CLASSES, Mode
 from sealguard.config import Config
-from sealguard.errors import DataError, IntegrityError, RefusedError, UsageError
+from sealguard.errors import IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
+from sealguard.escalation.outbox import AttemptRecord
 from sealguard.events import (
     ProbeRecord,
     RuntimeEvent,
@@ -34,10 +33,14 @@ from sealguard.facts import ObservationFacts, ProbeFacts
 from sealguard.facts import Violation as FactViolation
 from sealguard.ledger.export import export
 from sealguard.lock import observer_lock
+from sealguard.observe import diffing, environment, workdir
+from sealguard.observe.classify import Classification, classify
+from sealguard.observe.status import current_state
 from sealguard.probes.run import ProbeEvidence, run_probe
 from sealguard.project import Project
-from sealguard.state import NEXT_STEP, ObservationState, standing
-from sealguard.verify import verify
+from sealguard.seal import behaviour
+from sealguard.seal.verify import verify
+from sealguard.state import NEXT_STEP, ObservationState
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class Observation:
     event: RuntimeEvent
     seq: int  # the runtime_event's position in the log
     escalation_id: str | None = None
-    attempts: tuple[dict[str, Any], ...] = ()  # delivery attempts made right after it
+    attempts: tuple[AttemptRecord, ...] = ()  # delivery attempts made right after it
 
     @property
     def exit_code(self) -> int:
@@ -81,16 +84,6 @@ def _refuse(
         f"observation is {state.mode} since {state.since} ({state.because}: {state.reason}); "
         f"the attempt was refused and journaled; {checked}. Next: {state.next_step}"
     )
-
-
-def current_state(project: Project, ledger_: ledger.Ledger) -> ObservationState:
-    """The state folded from the log; a sealed project whose log is gone, empty or unreadable
-    is HALTED (an INCIDENT), never "unsealed"."""
-    try:
-        events = ledger.read_events(ledger_.log) if ledger_.log.is_file() else []
-    except DataError:
-        events = None
-    return standing(events, project.baseline_file.exists())
 
 
 def _state(project: Project, ledger_: ledger.Ledger) -> ObservationState:
@@ -182,7 +175,7 @@ class _Run:
 
     def snapshot(self, records: list[ProbeRecord]) -> SnapshotRecord:
         snapshot_id = "SNP_" + self.event_id[4:]
-        folder = self.ledger.folder / "snapshots" / snapshot_id
+        folder = self.project.snapshot_folder(snapshot_id)
         files: dict[Path, bytes | Path] = {}
         for item, record in zip(self.evidence, records, strict=True):
             for name, path in item.files.items():
@@ -204,7 +197,7 @@ class _Run:
         )
 
     def export_path(self) -> str | None:
-        if self.classification.klass not in ("PRODUCT_DRIFT", "INCIDENT"):
+        if CLASSES[self.classification.klass].stops is None:  # only a stop keeps the whole log
             return None
         return (
             f"{self.project.display(self.project.runtime)}/exports/EXP_{self.event_id[4:]}.tar.gz"
@@ -212,7 +205,7 @@ class _Run:
 
     def event(self, records: list[ProbeRecord], snapshot: SnapshotRecord | None) -> RuntimeEvent:
         klass = self.classification.klass
-        after = state_after(klass, self.state.mode)
+        after: Mode = CLASSES[klass].stops or self.state.mode
         actions = (["snapshot", "diff"] if snapshot else []) + list(CLASSES[klass].actions)
         steps = [
             Step(rule=s.rule, klass=s.klass, matched=s.matched, detail=s.detail, probe=s.probe)
@@ -263,7 +256,7 @@ def _journal(run: _Run) -> Observation:
     snapshot = run.snapshot(records) if run.wants_snapshot() else None
     event = run.event(records, snapshot)
     data = to_data(event)
-    event_file = run.ledger.folder / "events" / f"{event.event_id}.json"
+    event_file = run.project.event_file(event.event_id)
     content = json.dumps(data, indent=1, sort_keys=True).encode()
     written = runtime.write_files(run.ledger, {event_file: content})
     journaled = ledger.append_many(run.ledger, [*written, ("runtime_event", data)])[-1]

@@ -16,8 +16,9 @@ import hashlib
 from sealguard import ledger
 from sealguard.config import Config, SealConfig, load_config, parse_config
 from sealguard.errors import ConfigError, DataError
-from sealguard.manifest import parse_manifest
 from sealguard.project import Project
+from sealguard.seal import behaviour
+from sealguard.seal.manifest import parse_manifest
 from sealguard.state import baseline_record
 
 SEALED_CONFIG = "_sealguard.toml"  # in governance/baseline/; no probe name starts with "_"
@@ -34,7 +35,7 @@ def _sealed_text(project: Project) -> str | bool | None:
     if not record or not isinstance(record.get("config_sha256"), str):
         return None
     try:
-        data = (project.governance / "baseline" / SEALED_CONFIG).read_bytes()
+        data = (project.governance / behaviour.BASELINE_DIR / SEALED_CONFIG).read_bytes()
     except OSError:
         return False
     if hashlib.sha256(data).hexdigest() != record["config_sha256"]:

@@ -6,76 +6,75 @@ cannot forge a line of the summary; `output.write` escapes the rest.
 """
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sealguard.events import RuntimeEvent, from_data, to_data
+from sealguard.escalation.outbox import AttemptRecord, Escalation
+from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, from_data
+from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
+from sealguard.observe.watch import NotObserving, Refused, Round, Stopped
+from sealguard.project import Project
+from sealguard.state import ObservationState
 
 
-def _event_dict(event: dict[str, Any] | RuntimeEvent) -> dict[str, Any]:
-    return event if isinstance(event, dict) else to_data(event)
-
-
-def _probe_line(p: dict[str, Any]) -> str:
-    verdict = p["verdict"] + (
-        f" (baseline {p['baseline_verdict']})"
-        if p["baseline_verdict"] not in (None, p["verdict"])
-        else ""
+def _probe_line(p: ProbeRecord) -> str:
+    verdict = p.verdict + (
+        f" (baseline {p.baseline_verdict})" if p.baseline_verdict not in (None, p.verdict) else ""
     )
-    if p["timed_out"]:
+    if p.timed_out:
         exit_text = "timed out"
-    elif p["exit_code"] is None and p["signal"] is None:
+    elif p.exit_code is None and p.signal is None:
         exit_text = "not started"
     else:
-        exit_text = f"exit {p['exit_code']}" if p["signal"] is None else f"signal {p['signal']}"
-    changes = f", {len(p['status_changes'])} status changes" if p["status_changes"] else ""
-    tests = f"  {p['test_count']} tests" if p["test_count"] or p["kind"] != "text" else ""
-    seconds = p["duration_ms"] / 1000
-    return f"  {p['name']}  {verdict}  {exit_text}{tests}{changes}  {seconds:.1f}s"
+        exit_text = f"exit {p.exit_code}" if p.signal is None else f"signal {p.signal}"
+    changes = f", {len(p.status_changes)} status changes" if p.status_changes else ""
+    tests = f"  {p.test_count} tests" if p.test_count or p.kind != "text" else ""
+    seconds = p.duration_ms / 1000
+    return f"  {p.name}  {verdict}  {exit_text}{tests}{changes}  {seconds:.1f}s"
 
 
-def observation_text(event: dict[str, Any] | RuntimeEvent) -> str:
+def _change(c: StatusChange) -> str:
+    return f"{_one(c.test)} {c.before or '(absent)'} -> {c.after or '(absent)'}"
+
+
+def observation_text(e: RuntimeEvent) -> str:
     """A short human summary: class, why, what changed, where the evidence is, what comes next."""
-    e = _event_dict(event)
     lines = [
-        f"{e['classification']} ({e['severity']}): {e['event_id']} at {e['observed_at']}, "
-        f"commit {e['commit'] or 'none'}"
+        f"{e.classification} ({e.severity}): {e.event_id} at {e.observed_at}, "
+        f"commit {e.commit or 'none'}"
     ]
     lines.append("why:")
-    lines += [f"  {s['rule']}{_probe_tag(s)} {_one(s['detail'])}" for s in e["why"] if s["matched"]]
-    for key, label in (
-        ("invariants_before", "before the probes"),
-        ("invariants_after", "after the probes"),
+    lines += [f"  {s.rule}{_probe_tag(s)} {_one(s.detail)}" for s in e.why if s.matched]
+    for found, label in (
+        (e.invariants_before, "before the probes"),
+        (e.invariants_after, "after the probes"),
     ):
-        if e[key]:
+        if found:
             lines.append(f"invariants violated {label}:")
             lines += [
-                f"  {v['invariant']} {v['change']} {_one(v['path'])}: {_one(v['detail'])}"
-                for v in e[key][:10]
+                f"  {v.invariant} {v.change} {_one(v.path)}: {_one(v.detail)}" for v in found[:10]
             ]
-    if e["probes"]:
+    if e.probes:
         lines.append("probes:")
-        lines += [_probe_line(p) for p in e["probes"]]
-    changed = [(p["name"], c) for p in e["probes"] for c in p["status_changes"]]
+        lines += [_probe_line(p) for p in e.probes]
+    changed = [(p.name, c) for p in e.probes for c in p.status_changes]
     if changed:
         lines.append("changed:")
-        lines += [
-            f"  {name}: {_one(c['test'])} {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
-            for name, c in changed[:10]
-        ]
-    if not e["probes_run"]:
+        lines += [f"  {name}: {_change(c)}" for name, c in changed[:10]]
+    if not e.probes_run:
         lines.append("probes: not run (an invariant was already violated)")
-    if e["snapshot"]:
-        lines.append(f"evidence: {e['snapshot']['path']}/ ({len(e['snapshot']['files'])} files)")
-    if e["export"]:
-        lines.append(f"log export: {e['export']}")
-    lines.append(f"state: {e['state_before']} -> {e['state_after']}")
-    lines.append(f"next: {e['next']}")
+    if e.snapshot:
+        lines.append(f"evidence: {e.snapshot.path}/ ({len(e.snapshot.files)} files)")
+    if e.export:
+        lines.append(f"log export: {e.export}")
+    lines.append(f"state: {e.state_before} -> {e.state_after}")
+    lines.append(f"next: {e.next}")
     return "\n".join(lines)
 
 
-def status_json(state: Any) -> dict[str, Any]:
+def status_json(state: ObservationState) -> dict[str, Any]:
     return {
         "state": state.mode,
         "since": state.since,
@@ -94,7 +93,7 @@ def status_json(state: Any) -> dict[str, Any]:
     }
 
 
-def status_text(state: Any) -> str:
+def status_text(state: ObservationState) -> str:
     lines = [
         f"state: {state.mode} since {state.since or '-'} "
         f"({state.because or '-'}: {_one(state.reason or '-')})"
@@ -110,19 +109,19 @@ def status_text(state: Any) -> str:
     return "\n".join(lines)
 
 
-def diff_text(root: Path, event: dict[str, Any]) -> str:
+def diff_text(root: Path, event: RuntimeEvent) -> str:
     """Per-test status changes first, then each probe's bounded diff kept in the snapshot."""
     out = []
-    for p in event["probes"]:
-        out.append(f"== probe {p['name']}")
-        snapshot = event.get("snapshot")
-        kept = root / snapshot["path"] / p["name"] / "diff.txt" if snapshot else None
+    for p in event.probes:
+        out.append(f"== probe {p.name}")
+        snapshot = event.snapshot
+        kept = root / snapshot.path / p.name / "diff.txt" if snapshot else None
         if kept is not None and kept.exists():
             out.append(kept.read_text(encoding="utf-8").rstrip())
-        elif p["status_changes"] or p["output_sha256"] != p["baseline_output_sha256"]:
+        elif p.status_changes or p.output_sha256 != p.baseline_output_sha256:
             out += [
-                f"{_one(c['test'])}: {c['before'] or '(absent)'} -> {c['after'] or '(absent)'}"
-                for c in p["status_changes"]
+                f"{_one(c.test)}: {c.before or '(absent)'} -> {c.after or '(absent)'}"
+                for c in p.status_changes
             ]
             out.append("(no snapshot was kept for this observation, so no output diff)")
         else:
@@ -130,31 +129,29 @@ def diff_text(root: Path, event: dict[str, Any]) -> str:
     return "\n".join(out) if out else "(no probe ran in this observation)"
 
 
-def _probe_tag(step: dict[str, Any]) -> str:
-    return f" [{step['probe']}]" if step.get("probe") else ""
+def _probe_tag(step: Step) -> str:
+    return f" [{step.probe}]" if step.probe else ""
 
 
 def _check(ok: bool, question: str) -> str:
     return f"[{'x' if ok else ' '}] {question} {'yes' if ok else 'NO'}"
 
 
-def diagnosis_text(root: Path, event: dict[str, Any], log_report: Any) -> str:
+def diagnosis_text(project: Project, event: RuntimeEvent, log_report: LogReport) -> str:
     """The runbook's checklist, answered for one observation, then its path through the rules."""
-    event_file = root / "governance" / "runtime" / "events" / f"{event['event_id']}.json"
+    event_file = project.event_file(event.event_id)
     try:
         from_data(json.loads(event_file.read_text(encoding="utf-8")))
         valid = True
     except (OSError, ValueError, TypeError):
         valid = False
     baseline_changed = [
-        v
-        for v in event["invariants_before"] + event["invariants_after"]
-        if v["invariant"] == "INV-D-01"
+        v for v in event.invariants_before + event.invariants_after if v.invariant == "INV-D-01"
     ]
-    console = [(p["name"], p["console"]) for p in event["probes"]]
+    console = [(p.name, p.console) for p in event.probes]
     lines = [
-        f"diagnosis of {event['event_id']} ({event['classification']})",
-        _check(valid, "a valid RUNTIME_EVENT.json?") + f" ({event_file.relative_to(root)})",
+        f"diagnosis of {event.event_id} ({event.classification})",
+        _check(valid, "a valid RUNTIME_EVENT.json?") + f" ({project.display(event_file)})",
         _check(log_report.intact, "the governance log append-only (never modified)?"),
         _check(not baseline_changed, "the baseline unchanged (it MUST be)?"),
     ]
@@ -176,14 +173,14 @@ def diagnosis_text(root: Path, event: dict[str, Any], log_report: Any) -> str:
     )
     lines.append("path through the rules (first match wins):")
     lines += [
-        f"  {'->' if s['matched'] else '  '} {s['rule']} {s['class']}{_probe_tag(s)}"
-        + (f": {_one(s['detail'])}" if s["matched"] else "")
-        for s in event["why"]
+        f"  {'->' if s.matched else '  '} {s.rule} {s.klass}{_probe_tag(s)}"
+        + (f": {_one(s.detail)}" if s.matched else "")
+        for s in event.why
     ]
     return "\n".join(lines)
 
 
-def attempts_text(attempts: list[dict[str, Any]]) -> str:
+def attempts_text(attempts: list[AttemptRecord]) -> str:
     """One line per delivery attempt; empty when there was none."""
     return "\n".join(
         f"escalation {a['escalation_id']} via {a['channel']} "
@@ -191,6 +188,17 @@ def attempts_text(attempts: list[dict[str, Any]]) -> str:
         + (f" ({_one(a['detail'])})" if a["outcome"] != "delivered" else "")
         for a in attempts
     )
+
+
+def watch_lines(done: Round) -> list[str]:
+    """What `watch` says after each round."""
+    if isinstance(done, NotObserving):
+        return [f"watch: not observing. {status_text(done.state)}", attempts_text(done.attempts)]
+    if isinstance(done, Refused):
+        return [f"watch: {done.message}"]
+    if isinstance(done, Stopped):
+        return [f"watch: stopped by signal {done.signal} between observations"]
+    return [observation_text(done.event), attempts_text(list(done.attempts))]
 
 
 def _left(seconds: float) -> str:
@@ -203,14 +211,14 @@ def _left(seconds: float) -> str:
     )
 
 
-def _deliveries(esc: Any) -> str:
+def _deliveries(esc: Escalation) -> str:
     return ", ".join(
         f"{d.channel}: {d.state}" + (f" after {d.attempts} tries" if d.attempts > 1 else "")
         for d in esc.deliveries.values()
     )
 
 
-def escalation_rows(escalations: list[Any], now: Any) -> list[str]:
+def escalation_rows(escalations: list[Escalation], now: datetime) -> list[str]:
     """Open escalations with their deliveries and time left."""
     return [
         f"  {e.escalation_id} {e.classification} {e.event_id} [{_deliveries(e)}] "
@@ -219,7 +227,7 @@ def escalation_rows(escalations: list[Any], now: Any) -> list[str]:
     ]
 
 
-def escalations_json(escalations: list[Any], now: Any) -> list[dict[str, Any]]:
+def escalations_json(escalations: list[Escalation], now: datetime) -> list[dict[str, Any]]:
     return [
         {
             "escalation_id": e.escalation_id,

@@ -6,17 +6,44 @@ is journaled first).
 
 import signal
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 
-from sealguard import narrative, output
 from sealguard.config import Config
 from sealguard.errors import RefusedError
 from sealguard.escalation.dispatch import deliver_due
+from sealguard.escalation.outbox import AttemptRecord
 from sealguard.ledger import read_events
-from sealguard.observe import observe
+from sealguard.observe.observation import Observation, observe
 from sealguard.project import Project
-from sealguard.state import fold
+from sealguard.state import ObservationState, fold
+
+
+@dataclass(frozen=True)
+class NotObserving:
+    """A round while FROZEN or HALTED: only the deliveries that were due."""
+
+    state: ObservationState
+    attempts: list[AttemptRecord]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Frozen meanwhile by another process."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Stopped by a signal between observations."""
+
+    signal: str
+
+
+Round = Observation | NotObserving | Refused | Stopped
 
 
 class _Stop:
@@ -29,28 +56,26 @@ class _Stop:
         self.event.set()
 
 
+def _round(project: Project, config: Config, jobs: int) -> Round:
+    state = fold(read_events(project.ledger(config).log))
+    if state.mode in ("FROZEN", "HALTED"):
+        return NotObserving(state, deliver_due(project, config, datetime.now(UTC)))
+    try:
+        return observe(project, config, jobs, wait=True)
+    except RefusedError as exc:
+        return Refused(exc.message)
+
+
 def watch(
     project: Project, config: Config, interval: float, jobs: int, count: int | None = None
-) -> int:
-    """Returns 0 when stopped by a signal or after `count` observations."""
+) -> Iterator[Round]:
+    """Each round as it ends; ends when stopped by a signal or after `count` rounds."""
     stop = _Stop()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    ledger_ = project.ledger(config)
     done = 0
     try:
         while not stop.event.is_set() and (count is None or done < count):
-            state = fold(read_events(ledger_.log))
-            if state.mode in ("FROZEN", "HALTED"):
-                attempts = deliver_due(project, config, datetime.now(UTC))
-                output.write(f"watch: not observing. {narrative.status_text(state)}")
-                output.write(narrative.attempts_text(attempts))
-            else:
-                try:
-                    observation = observe(project, config, jobs, wait=True)
-                    output.write(narrative.observation_text(observation.event))
-                    output.write(narrative.attempts_text(list(observation.attempts)))
-                except RefusedError as exc:  # frozen meanwhile by another process
-                    output.write(f"watch: {exc.message}")
+            yield _round(project, config, jobs)
             done += 1
             if count is None or done < count:
                 stop.event.wait(interval)
@@ -58,7 +83,4 @@ def watch(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if stop.signal is not None:
-        output.write(
-            f"watch: stopped by signal {signal.Signals(stop.signal).name} between observations"
-        )
-    return 0
+        yield Stopped(signal.Signals(stop.signal).name)

@@ -12,8 +12,8 @@ from typing import Literal
 
 import msgspec
 
-from sealguard.manifest import Entry
 from sealguard.names import escape
+from sealguard.seal.manifest import Entry
 
 Kind = Literal["file", "symlink", "directory", "special", "missing", "unreadable"]
 Change = Literal["modified", "added", "removed", "unreadable"]

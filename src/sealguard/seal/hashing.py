@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
-from sealguard.integrity import Difference, FileState, compare_entry
-from sealguard.manifest import Entry
+from sealguard.seal.integrity import Difference, FileState, compare_entry
+from sealguard.seal.manifest import Entry
 from sealguard.workers import forked
 
 BUFFER_SIZE = 1 << 20

@@ -1,0 +1,1 @@
+"""Observe: one observation, exactly as the runbook orders it, and its pure rules."""

@@ -1,0 +1,1 @@
+"""Report: what people and scripts read about observations, seals and the log."""
