@@ -13,7 +13,8 @@ import msgspec
 
 from sealguard.classes import ClassName, Mode, Severity
 
-ID_PREFIXES = ("RTE", "SNP", "ESC", "DEC", "INC", "EXP")
+ID_PREFIXES = ("RTE", "SNP", "ESC", "DEC", "INC", "EXP", "PRO")
+Purpose = Literal["observation", "certification"]
 
 
 def iso_utc(moment: datetime) -> str:
@@ -107,6 +108,10 @@ class RuntimeEvent(msgspec.Struct, frozen=True, kw_only=True):
     actions: list[str]
     next: str  # what the runbook expects now
     sealguard_version: str
+    # added in 0.3 (absent from older events): a certification run after a decision, and the
+    # planned change (authorised before deployment) this observation saw and installed
+    purpose: Purpose = "observation"
+    authorised_change: str | None = None
 
 
 def to_data(event: RuntimeEvent) -> dict[str, Any]:

@@ -25,6 +25,13 @@ def write(text: str = "") -> None:
     click.echo(terminal_safe(text, keep="\n\t"))
 
 
+def write_bytes(data: bytes) -> None:
+    """Bytes exactly as given (a payload to sign elsewhere): no escaping, no added newline."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def error(text: str) -> None:
     click.echo(terminal_safe(text), err=True)
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAME = "sealguard.toml"
 BASELINE_NAME = "BASELINE_REF.sha256"
+AUTHORITY_NAME = "AUTHORITY.toml"  # who may sign decisions (decide/authority.py)
 RUNTIME_DIR = "runtime"  # governance/runtime/: the only place sealguard writes (INV-D-04)
 
 
@@ -33,6 +34,10 @@ class Project:
         return self.governance / BASELINE_NAME
 
     @property
+    def authority_file(self) -> Path:
+        return self.governance / AUTHORITY_NAME
+
+    @property
     def runtime(self) -> Path:
         return self.governance / RUNTIME_DIR
 
@@ -42,6 +47,17 @@ class Project:
 
     def snapshot_folder(self, snapshot_id: str) -> Path:
         return self.runtime / "snapshots" / snapshot_id
+
+    def proposal_folder(self, proposal_id: str) -> Path:
+        return self.runtime / "proposals" / proposal_id
+
+    def version_folder(self, version: int) -> Path:
+        """Where a baseline version's files are kept once another one is in force."""
+        return self.runtime / "versions" / f"v{version}"
+
+    def incident_folder(self, incident_id: str) -> Path:
+        """Where people write an incident's report (outside the runtime area: it is theirs)."""
+        return self.governance / "incidents" / incident_id
 
     @property
     def log_file(self) -> Path:

@@ -10,8 +10,10 @@ from typing import Any
 
 from sealguard.classes import Mode, lookup
 
-BASELINE_EVENTS = frozenset({"baseline_sealed"})
+BASELINE_EVENTS = frozenset({"baseline_sealed", "baseline_installed"})
 RUNTIME_EVENT = "runtime_event"
+DECISION_EVENT = "decision"
+INCIDENT_OPENED = "incident_opened"
 NEXT_STEP = {
     "OBSERVING": "observation continues",
     "FROZEN": "observation frozen: an Architect must decide Accept, Investigate or Rollback",
@@ -31,6 +33,43 @@ def baseline_record(events: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return found
 
 
+@dataclass(frozen=True)
+class Investigation:
+    """An Investigate decision: observation stays FROZEN, under investigation by people."""
+
+    decision: str
+    by: str  # the printed names of its signers
+    reason: str
+    since: str
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A decision (rollback, or a re-seal while stopped) that waits for a STABLE certification."""
+
+    decision: str
+    kind: str
+    version: int
+
+
+@dataclass(frozen=True)
+class Authorised:
+    """A planned change signed before deployment: installed by the observation that sees it."""
+
+    decision: str
+    proposal: str
+    version: int
+    baseline_sha256: str
+
+
+@dataclass(frozen=True)
+class OpenIncident:
+    incident_id: str
+    event_id: str
+    since: str
+    report: str  # the report's path, relative to the project root
+
+
 @dataclass
 class ObservationState:
     mode: Mode = "UNSEALED"
@@ -41,9 +80,35 @@ class ObservationState:
     last_stable_snapshot_day: str | None = None  # YYYY-MM-DD (UTC)
     recent: list[dict[str, Any]] = field(default_factory=list)  # the last runtime events
     log_lost: bool = False  # sealed, but the log that says so is gone, empty or unreadable
+    version: int = 0  # the baseline version in force (v1 is what `seal` made)
+    versions: dict[int, str] = field(default_factory=dict)  # every version ever installed: sha256
+    investigation: Investigation | None = None
+    awaiting: Awaiting | None = None
+    authorised: Authorised | None = None
+    incident: OpenIncident | None = None
+    certified: str | None = None  # the STABLE certification of the open incident's decision
+    last_decision: dict[str, Any] | None = None
 
     @property
     def next_step(self) -> str:
+        if self.awaiting:
+            return (
+                f"people restore the build to v{self.awaiting.version} "
+                "(or deploy the re-sealed one), then `sealguard certify` must come out STABLE"
+            )
+        if self.incident and self.certified:
+            return (
+                f"close the incident: `sealguard incident close {self.incident.incident_id}` "
+                "(every section of its report written), signed"
+            )
+        if self.incident:
+            return (
+                f"write {self.incident.report} (impact, root cause, corrective and preventive "
+                "actions); correct the build and `sealguard propose` its re-seal, or decide "
+                f"`rollback --to vN` on {self.incident.incident_id}; then `sealguard certify`"
+            )
+        if self.investigation:
+            return "under investigation: an Architect must still decide Accept or Rollback"
         return NEXT_STEP[self.mode]
 
 
@@ -59,11 +124,72 @@ def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None
     state.recent = [*state.recent[-4:], event]
     if klass == "STABLE" and event.get("snapshot"):
         state.last_stable_snapshot_day = str(event.get("observed_at", ""))[:10]
+    if event.get("purpose") == "certification" and klass == "STABLE" and state.awaiting:
+        _certified(state, event)
+        return
     known = lookup(klass)
     target = known.stops if known else None
     if target and (state.mode != "HALTED"):
         state.mode, state.since, state.because = target, event.get("ts"), event.get("event_id")
         state.reason = f"{klass}: {_matched(event)}"
+        state.investigation = state.awaiting = state.authorised = None
+
+
+def _certified(state: ObservationState, event: dict[str, Any]) -> None:
+    """A STABLE certification after a decision: observation resumes, unless an incident is
+    open (then its closing decision resumes it)."""
+    assert state.awaiting is not None
+    done = f"certified STABLE against v{state.awaiting.version} ({event.get('event_id')})"
+    state.awaiting = None
+    if state.incident:
+        state.certified = str(event.get("event_id"))
+        state.reason = f"{state.reason.split(' | ')[0]} | {done}; the incident can be closed"
+        return
+    state.mode, state.since, state.because = "OBSERVING", event.get("ts"), event.get("event_id")
+    state.reason, state.investigation = done, None
+
+
+def signer_names(event: dict[str, Any]) -> str:
+    """The printed names of a decision's signers, with their ids (§11.50(a))."""
+    return ", ".join(f"{s.get('name')} ({s.get('id')})" for s in event.get("signers", []))
+
+
+def _after_decision(state: ObservationState, event: dict[str, Any]) -> None:
+    state.last_decision = event
+    kind, decision_id, ts = event.get("decision"), str(event.get("decision_id")), event.get("ts")
+    who = signer_names(event)
+    result = event.get("result") or {}
+    said = f"{kind} by {who}, {event.get('meaning')}: {event.get('reason')}"
+    if kind == "investigate":
+        state.investigation = Investigation(decision_id, who, str(event.get("reason")), str(ts))
+        state.reason = f"{state.reason.split(' | ')[0]} | under investigation: {said}"
+    elif kind in ("accept", "close-incident"):
+        state.mode, state.since, state.because, state.reason = "OBSERVING", ts, decision_id, said
+        state.investigation = state.awaiting = state.incident = None
+        state.certified = None
+    elif kind in ("reseal", "amend") and state.mode == "OBSERVING":
+        state.authorised = Authorised(
+            decision_id,
+            str(result.get("proposal")),
+            int(result.get("version", 0)),
+            str(result.get("baseline_sha256")),
+        )
+    elif kind in ("rollback", "reseal", "amend"):
+        state.awaiting = Awaiting(decision_id, str(kind), int(result.get("version", 0)))
+        state.investigation, state.certified = None, None
+        state.reason = (
+            f"{state.reason.split(' | ')[0]} | {said}; "
+            f"awaiting a STABLE certification against v{state.awaiting.version}"
+        )
+
+
+def _after_install(state: ObservationState, event: dict[str, Any]) -> None:
+    state.baseline_sha256 = event.get("baseline_sha256")
+    state.version = int(event.get("version", state.version + 1))
+    if state.baseline_sha256:
+        state.versions.setdefault(state.version, state.baseline_sha256)
+    if state.authorised and event.get("decision") == state.authorised.decision:
+        state.authorised = None
 
 
 def fold(events: Iterable[dict[str, Any]]) -> ObservationState:
@@ -71,12 +197,25 @@ def fold(events: Iterable[dict[str, Any]]) -> ObservationState:
     state = ObservationState()
     for event in events:
         kind = event.get("type")
-        if kind in BASELINE_EVENTS:
+        if kind == "baseline_sealed":
             state.mode, state.since = "OBSERVING", event.get("ts")
             state.because, state.reason = f"seq {event.get('seq')}", "baseline sealed"
-            state.baseline_sha256 = event.get("baseline_sha256")
+            _after_install(state, {**event, "version": 1})
+        elif kind == "baseline_installed":
+            _after_install(state, event)
         elif kind == RUNTIME_EVENT:
             _after_runtime_event(state, event)
+        elif kind == DECISION_EVENT:
+            _after_decision(state, event)
+        elif kind == INCIDENT_OPENED:
+            state.incident = OpenIncident(
+                str(event.get("incident_id")),
+                str(event.get("event_id")),
+                str(event.get("ts")),
+                str(event.get("report")),
+            )
+            state.awaiting, state.certified = None, None
+
     return state
 
 

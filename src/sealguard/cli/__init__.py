@@ -3,7 +3,14 @@
 Commands live in modules named after what they act on; importing them registers them.
 """
 
-from sealguard.cli import build, escalation, log, observation, witness  # noqa: F401 (registers)
+from sealguard.cli import (  # noqa: F401 (registers)
+    build,
+    decide,
+    escalation,
+    log,
+    observation,
+    witness,
+)
 from sealguard.cli.root import cli
 
 

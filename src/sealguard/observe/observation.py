@@ -14,12 +14,15 @@ from pathlib import Path
 
 from sealguard import __version__, ledger, runtime
 from sealguard.classes import CLASSES, Mode
-from sealguard.config import Config
+from sealguard.config import Config, ProbeConfig
+from sealguard.decide import incidents, proposals
+from sealguard.decide.decisions import install_proposal
 from sealguard.errors import IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
 from sealguard.escalation.outbox import AttemptRecord
 from sealguard.events import (
     ProbeRecord,
+    Purpose,
     RuntimeEvent,
     SnapshotRecord,
     Step,
@@ -37,9 +40,10 @@ from sealguard.observe import diffing, environment, workdir
 from sealguard.observe.classify import Classification, classify
 from sealguard.observe.status import current_state
 from sealguard.probes.run import ProbeEvidence, run_probe
-from sealguard.project import Project
-from sealguard.seal import behaviour
-from sealguard.seal.verify import verify
+from sealguard.project import BASELINE_NAME, Project
+from sealguard.seal import behaviour, versions
+from sealguard.seal.settings import config_in_force
+from sealguard.seal.verify import tree_differences, verify
 from sealguard.state import NEXT_STEP, ObservationState
 
 
@@ -163,6 +167,9 @@ class _Run:
     facts: ObservationFacts
     classification: Classification
     event_id: str
+    probes: tuple[ProbeConfig, ...] = ()
+    purpose: Purpose = "observation"
+    authorised_change: str | None = None
 
     @property
     def records(self) -> list[ProbeRecord]:
@@ -177,10 +184,12 @@ class _Run:
         snapshot_id = "SNP_" + self.event_id[4:]
         folder = self.project.snapshot_folder(snapshot_id)
         files: dict[Path, bytes | Path] = {}
-        for item, record in zip(self.evidence, records, strict=True):
+        for item, record, probe in zip(self.evidence, records, self.probes, strict=True):
             for name, path in item.files.items():
                 files[folder / item.facts.name / name] = path
             files[folder / item.facts.name / "diff.txt"] = _diff_text(self.project, item, record)
+            # what the baseline would keep of this run, should an Architect accept it
+            files[folder / item.facts.name / behaviour.OBSERVED] = behaviour.describe(probe, item)
         tools = {item.facts.name: item.facts.tool_version for item in self.evidence}
         described = environment.describe(self.project.root, tools)
         files[folder / "environment.json"] = json.dumps(described, indent=1).encode()
@@ -206,6 +215,10 @@ class _Run:
     def event(self, records: list[ProbeRecord], snapshot: SnapshotRecord | None) -> RuntimeEvent:
         klass = self.classification.klass
         after: Mode = CLASSES[klass].stops or self.state.mode
+        if self.state.mode == "HALTED":
+            after = "HALTED"  # a certification while an incident is open: only closing resumes
+        elif self.purpose == "certification" and klass == "STABLE":
+            after = "OBSERVING"
         actions = (["snapshot", "diff"] if snapshot else []) + list(CLASSES[klass].actions)
         steps = [
             Step(rule=s.rule, klass=s.klass, matched=s.matched, detail=s.detail, probe=s.probe)
@@ -221,7 +234,8 @@ class _Run:
             invariants_after=[Violation(**v.__dict__) for v in self.facts.after],
             probes_run=self.facts.probes_run, probes=records, snapshot=snapshot,
             export=self.export_path(), actions=actions, next=NEXT_STEP[after],
-            sealguard_version=__version__,
+            sealguard_version=__version__, purpose=self.purpose,
+            authorised_change=self.authorised_change,
         )  # fmt: skip
 
 
@@ -276,52 +290,121 @@ def _classified(
     *,
     now: datetime,
     before: tuple[FactViolation, ...],
+    purpose: Purpose = "observation",
+    authorised_change: str | None = None,
 ) -> Observation:
-    """Run the probes (only when the invariants hold and observation is not stopped), check
-    again, classify and journal."""
+    """Run the probes (only when the invariants hold and observation is not stopped, or for a
+    certification), check again, classify and journal."""
     ledger_ = project.ledger(config)
     with workdir.probe_folder() as work:
-        runs = not before and state.mode == "OBSERVING"
+        runs = not before and (state.mode == "OBSERVING" or purpose == "certification")
         evidence = _run_probes(project, config, work) if runs else []
         after = _violations(project, config, jobs) if evidence else ()
         probes = tuple(e.facts for e in evidence)
         facts = ObservationFacts(before, after, probes, probes_run=runs)
         run = _Run(
-            project, ledger_, state, now, evidence, facts, classify(facts), new_id("RTE", now)
-        )
+            project, ledger_, state, now, evidence, facts, classify(facts), new_id("RTE", now),
+            tuple(config.probe) if runs else (), purpose, authorised_change,
+        )  # fmt: skip
         return _journal(run)
 
 
 def observe(
-    project: Project, config: Config, jobs: int, now: datetime | None = None, wait: bool = False
+    project: Project,
+    config: Config,
+    jobs: int,
+    now: datetime | None = None,
+    wait: bool = False,
+    *,
+    purpose: Purpose = "observation",
 ) -> Observation:
     """Observe once; returns the event as journaled. Raises RefusedError when frozen or halted
     (after checking the invariants: a violation while FROZEN is an INCIDENT), BusyError when
-    another observation of the project is running and `wait` is false."""
+    another observation of the project is running and `wait` is false. A certification
+    (`sealguard certify`) is the one observation a stopped project runs: after a decision
+    that waits for it."""
     ledger_ = project.ledger(config)
     _state(project, ledger_)  # refuse an unsealed project before anything is written
     now = now or datetime.now(UTC)
     with observer_lock(ledger_.folder, wait):
         try:
-            observation, escalation_id = _observe_locked(project, config, jobs, now)
+            observation, escalation_id = _observe_locked(project, config, jobs, now, purpose)
         except IntegrityError as exc:  # the log refuses appends: nothing can be journaled
             raise _unjournaled(project, config, now, exc.message) from None
     attempts = dispatch.deliver_due(project, config, now)  # this one, and any still pending
     return Observation(observation.event, observation.seq, escalation_id, tuple(attempts))
 
 
+def _refuse_certification(ledger_: ledger.Ledger, state: ObservationState) -> None:
+    if state.awaiting is None:
+        ledger.append(
+            ledger_, "certification_refused", {"state": state.mode, "reason": state.reason}
+        )
+        raise RefusedError(
+            f"observation is {state.mode} ({state.reason}) and no decision awaits a "
+            "certification: a rollback or re-seal decision comes first (`sealguard decide`); "
+            "the attempt was journaled"
+        )
+
+
+def _planned_change(
+    project: Project, config: Config, state: ObservationState, jobs: int
+) -> tuple[str, Config] | None:
+    """The planned change authorised before deployment, when the tree is now exactly it:
+    installed, and said. Anything beyond it leaves it uninstalled (and is an INCIDENT)."""
+    planned = state.authorised
+    if planned is None:
+        return None
+    events = ledger.read_events(project.log_file)
+    proposal = proposals.find(events, planned.proposal)
+    if proposal is None:
+        return None
+    files = proposal.files(project)
+    manifest = versions.deployable_entries(versions.read_manifest(files[BASELINE_NAME]))
+    if tree_differences(project, manifest, jobs):
+        return None
+    install_proposal(
+        project, project.ledger(config), state, events,
+        proposal_id=planned.proposal, version=planned.version, decision=planned.decision,
+    )  # fmt: skip
+    said = f"v{planned.version} ({planned.proposal}, authorised by {planned.decision})"
+    return said, config_in_force(project)
+
+
 def _observe_locked(
-    project: Project, config: Config, jobs: int, now: datetime
+    project: Project, config: Config, jobs: int, now: datetime, purpose: Purpose
 ) -> tuple[Observation, str | None]:
+    if versions.complete_install(project):
+        config = config_in_force(project)
     ledger_ = project.ledger(config)
     runtime.account_leftovers(ledger_)
     workdir.remove_stale()
     state = _state(project, ledger_)
     before = _violations(project, config, jobs)
-    if state.mode in ("FROZEN", "HALTED") and not state.log_lost:
+    installed = None
+    if purpose == "certification":
+        _refuse_certification(ledger_, state)
+    elif state.mode in ("FROZEN", "HALTED") and not state.log_lost:
         _refuse(ledger_, state, before)
-    observation = _classified(project, config, jobs, state, now=now, before=before)
-    return observation, dispatch.create(project, config, to_data(observation.event), now)
+    elif (
+        before
+        and state.mode == "OBSERVING"
+        and (found := _planned_change(project, config, state, jobs))
+    ):
+        installed, config = found
+        state = _state(project, ledger_)
+        before = _violations(project, config, jobs)
+    observation = _classified(
+        project, config, jobs, state, now=now, before=before, purpose=purpose,
+        authorised_change=installed,
+    )  # fmt: skip
+    data = to_data(observation.event)
+    escalation_id = dispatch.create(project, config, data, now)
+    if observation.event.classification == "INCIDENT" and state.incident is None:
+        incidents.open_incident(
+            project, ledger_, data | {"seq": observation.seq}, state.version, now
+        )
+    return observation, escalation_id
 
 
 def _unjournaled(project: Project, config: Config, now: datetime, reason: str) -> IntegrityError:

@@ -10,13 +10,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sealguard.decide.incidents import Incident
 from sealguard.escalation.outbox import AttemptRecord, Escalation
 from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, from_data
 from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
 from sealguard.observe.watch import NotObserving, Refused, Round, Stopped
 from sealguard.project import Project
-from sealguard.state import ObservationState
+from sealguard.state import ObservationState, signer_names
 
 
 def _probe_line(p: ProbeRecord) -> str:
@@ -74,9 +75,50 @@ def observation_text(e: RuntimeEvent) -> str:
     return "\n".join(lines)
 
 
+def decision_line(record: dict[str, Any]) -> str:
+    """A decision as every human-readable output shows it: who (printed name and id), when,
+    what it means (21 CFR Part 11 §11.50(b)), what was decided on what, and why."""
+    return (
+        f"{record.get('decision_id')} {record.get('decision')} "
+        f"{(record.get('answers') or {}).get('id')} signed by {signer_names(record)} "
+        f"at {record.get('decided_at')} "
+        f"(meaning: {record.get('meaning')}): {_one(str(record.get('reason', '')))}"
+    )
+
+
+def decision_text(
+    record: dict[str, Any], installed: dict[str, Any] | None, state: ObservationState
+) -> str:
+    lines = [f"decision journaled: {decision_line(record)}"]
+    if installed:
+        lines.append(
+            f"baseline v{installed.get('version')} installed "
+            f"(sha256 {str(installed.get('baseline_sha256'))[:16]}…)"
+        )
+    lines.append(f"state: {state.mode} ({_one(state.reason)})")
+    lines.append(f"next: {state.next_step}")
+    return "\n".join(lines)
+
+
+def incident_text(item: Incident, missing: list[str]) -> str:
+    lines = [
+        f"{item.incident_id}: {item.status}, opened {item.opened_at} by {item.event_id}",
+        f"report: {item.report}",
+        "sections still to write: " + (", ".join(missing) or "none"),
+    ]
+    lines += ["decision: " + decision_line(d) for d in item.decisions]
+    return "\n".join(lines)
+
+
 def status_json(state: ObservationState) -> dict[str, Any]:
     return {
         "state": state.mode,
+        "baseline_version": state.version,
+        "investigation": state.investigation.__dict__ if state.investigation else None,
+        "awaiting_certification": state.awaiting.__dict__ if state.awaiting else None,
+        "authorised_change": state.authorised.__dict__ if state.authorised else None,
+        "incident": state.incident.__dict__ if state.incident else None,
+        "last_decision": decision_line(state.last_decision) if state.last_decision else None,
         "since": state.since,
         "because": state.because,
         "reason": state.reason,
@@ -98,7 +140,23 @@ def status_text(state: ObservationState) -> str:
         f"state: {state.mode} since {state.since or '-'} "
         f"({state.because or '-'}: {_one(state.reason or '-')})"
     ]
-    lines.append(f"baseline in force: sha256 {state.baseline_sha256 or 'none'}")
+    lines.append(f"baseline in force: v{state.version}, sha256 {state.baseline_sha256 or 'none'}")
+    if state.investigation:
+        i = state.investigation
+        lines.append(f"under investigation since {i.since} by {i.by}: {_one(i.reason)}")
+    if state.authorised:
+        a = state.authorised
+        lines.append(
+            f"authorised change: v{a.version} ({a.proposal}, {a.decision}) "
+            "is installed by the observation that sees it deployed"
+        )
+    if state.incident:
+        lines.append(
+            f"open incident: {state.incident.incident_id} since {state.incident.since}, "
+            f"report {state.incident.report}"
+        )
+    if state.last_decision:
+        lines.append("last decision: " + decision_line(state.last_decision))
     lines.append(f"next: {state.next_step}")
     if state.recent:
         lines.append("recent observations:")

@@ -45,13 +45,12 @@ def refuse_unsound(evidence: ProbeEvidence) -> None:
         )
 
 
-def record(probe: ProbeConfig, evidence: ProbeEvidence, governance: Path) -> list[Path]:
-    """Write the probe's baseline files; returns them."""
+OBSERVED = "observed.json"  # in a snapshot: what probe.json would hold if this run were accepted
+
+
+def describe(probe: ProbeConfig, evidence: ProbeEvidence) -> bytes:
+    """probe.json's content for this run: what a baseline keeps of it."""
     facts = evidence.facts
-    folder = probe_folder(governance, probe.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    output = folder / "output.normalized"
-    shutil.copyfile(evidence.files["output.normalized"], output)
     data: dict[str, Any] = {
         "name": probe.name,
         "kind": probe.report,
@@ -65,8 +64,17 @@ def record(probe: ProbeConfig, evidence: ProbeEvidence, governance: Path) -> lis
         "format": facts.format,
         "tool_version": facts.tool_version,
     }
+    return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
+
+
+def record(probe: ProbeConfig, evidence: ProbeEvidence, governance: Path) -> list[Path]:
+    """Write the probe's baseline files; returns them."""
+    folder = probe_folder(governance, probe.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    output = folder / "output.normalized"
+    shutil.copyfile(evidence.files["output.normalized"], output)
     meta = folder / "probe.json"
-    meta.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    meta.write_bytes(describe(probe, evidence))
     return [output, meta]
 
 

@@ -15,11 +15,11 @@ from sealguard import ledger
 from sealguard.config import Config, error_at
 from sealguard.errors import DataError, RefusedError
 from sealguard.fsio import fsync_dir, sha256_of, write_atomic
-from sealguard.globs import make_selector
+from sealguard.globs import GOVERNANCE_DIR, make_selector
 from sealguard.ledger.layout import CHECKPOINT_NAME, LOG_NAME
 from sealguard.names import escape
 from sealguard.probes.run import run_probe
-from sealguard.project import Project
+from sealguard.project import AUTHORITY_NAME, CONFIG_NAME, Project
 from sealguard.seal import behaviour
 from sealguard.seal.hashing import Progress, hash_paths
 from sealguard.seal.integrity import FileState
@@ -59,7 +59,7 @@ def _refuse_if_sealed(project: Project) -> None:
             )
 
 
-def _check_globs_select(project: Project, config: Config, present: list[FileState]) -> None:
+def _check_globs_select(root: Path, config: Config, present: list[FileState]) -> None:
     for index, pattern in enumerate(config.seal.paths):
         one = make_selector([pattern], config.seal.exclude)
         if not any(one.selects(state.path) for state in present):
@@ -67,18 +67,18 @@ def _check_globs_select(project: Project, config: Config, present: list[FileStat
                 f' (for a folder, write "{pattern.rstrip("/")}/**")' if "*" not in pattern else ""
             )
             raise error_at(
-                project.config_file,
+                root / GOVERNANCE_DIR / CONFIG_NAME,
                 ["seal", "paths", index],
                 f'"{pattern}" selects no file{hint}',
             )
 
 
 def _observe(
-    project: Project, present: list[FileState], jobs: int, progress: Progress | None
+    root: Path, present: list[FileState], jobs: int, progress: Progress | None
 ) -> list[FileState]:
     """The full state (hash, mode, target) of every present path."""
     files = [s.path for s in present if s.kind == "file"]
-    root_fd = os.open(project.root, os.O_RDONLY | os.O_DIRECTORY)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         states = hash_paths(root_fd, files, jobs, progress)
         others = [s for s in present if s.kind != "file"]
@@ -113,37 +113,41 @@ def _unsealable(state: FileState) -> str:
 
 
 def _tree_entries(
-    project: Project, config: Config, jobs: int, progress: Progress | None
+    root: Path, config: Config, jobs: int, progress: Progress | None
 ) -> tuple[list[Entry], int]:
-    present = scan(project.root, config.selector())
-    _check_globs_select(project, config, present)
-    states = _observe(project, present, jobs, progress)
+    present = scan(root, config.selector())
+    _check_globs_select(root, config, present)
+    states = _observe(root, present, jobs, progress)
     return [_entry(state) for state in states], sum(s.size for s in states)
 
 
-def _governance_entry(project: Project, path: Path) -> Entry:
+def _governance_entry(governance: Path, path: Path) -> Entry:
+    """A file of sealguard's own folder, named as in the project (`governance/…`)."""
     mode = stat.S_IMODE(path.stat().st_mode)
-    return Entry(project.display(path), "file", sha256_of(path), mode)
+    return Entry(
+        f"{GOVERNANCE_DIR}/{path.relative_to(governance).as_posix()}", "file", sha256_of(path), mode
+    )
 
 
 def _probe_baseline(
-    project: Project, config: Config, entries: list[Entry], jobs: int
+    root: Path, config: Config, entries: list[Entry], jobs: int, out: Path
 ) -> list[Path]:
-    """Run every probe once; refuse unless each passes cleanly and leaves the sealed tree alone."""
+    """Run every probe once; refuse unless each passes cleanly and leaves the sealed tree alone.
+    The behaviour baseline is written under `out`/baseline/."""
     if not config.probe:
         return []
-    stale = project.governance / behaviour.BASELINE_DIR
+    stale = out / behaviour.BASELINE_DIR
     if stale.exists() and any(stale.iterdir()):
+        shown = stale.relative_to(root) if stale.is_relative_to(root) else stale
         raise RefusedError(
-            f"{project.display(stale)}/ already holds files that were never sealed; "
-            "remove them first"
+            f"{shown}/ already holds files that were never sealed; remove them first"
         )
     work = Path(tempfile.mkdtemp(prefix="sealguard-seal-"))
     hidden = config.channels.secret_variables()
-    evidence = [run_probe(probe, project.root, work, None, hidden) for probe in config.probe]
+    evidence = [run_probe(probe, root, work, None, hidden) for probe in config.probe]
     for item in evidence:
         behaviour.refuse_unsound(item)
-    after, _ = _tree_entries(project, config, jobs, None)
+    after, _ = _tree_entries(root, config, jobs, None)
     if after != entries:
         changed = sorted(
             {e.path for e in after} ^ {e.path for e in entries}
@@ -157,10 +161,62 @@ def _probe_baseline(
     files = [
         path
         for probe, item in zip(config.probe, evidence, strict=True)
-        for path in behaviour.record(probe, item, project.governance)
+        for path in behaviour.record(probe, item, out)
     ]
     shutil.rmtree(work, ignore_errors=True)
     return files
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A baseline as `seal` (or a proposal's certification run) makes it, not yet in force."""
+
+    manifest: bytes  # what BASELINE_REF.sha256 would hold
+    files: tuple[Path, ...]  # the behaviour baseline and the sealed config, under `out`
+    entries: tuple[Entry, ...]  # the sealed tree (without sealguard's own files)
+    bytes: int
+    config_sha256: str
+    authority: str | None  # AUTHORITY.toml's text, when the build has one
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.manifest).hexdigest()
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        files = sum(1 for e in self.entries if e.kind == "file")
+        return files, len(self.entries) - files
+
+
+def candidate(
+    root: Path, config: Config, jobs: int, out: Path, progress: Progress | None = None
+) -> Candidate:
+    """Hash the tree under `root`, run every probe once on it, and write the behaviour baseline
+    and the sealed config under `out` (a folder laid out as governance/)."""
+    entries, size = _tree_entries(root, config, jobs, progress)
+    behaviour_files = _probe_baseline(root, config, entries, jobs, out)
+    governance = root / GOVERNANCE_DIR
+    config_file = governance / CONFIG_NAME
+    # the config in force from then on (settings.py): a sealed copy, held by the manifest
+    sealed_config = out / behaviour.BASELINE_DIR / SEALED_CONFIG
+    config_bytes = config_file.read_bytes()
+    sealed_config.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(sealed_config, config_bytes)
+    authority_file = governance / AUTHORITY_NAME
+    own = [_governance_entry(governance, config_file)]
+    if authority_file.is_file():
+        own.append(_governance_entry(governance, authority_file))
+    own += [_governance_entry(out, p) for p in (sealed_config, *behaviour_files)]
+    manifest = Manifest(tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries + own))
+    authority = authority_file.read_text("utf-8") if authority_file.is_file() else None
+    return Candidate(
+        render_manifest(manifest),
+        (sealed_config, *behaviour_files),
+        tuple(entries),
+        size,
+        hashlib.sha256(config_bytes).hexdigest(),
+        authority,
+    )
 
 
 def _install(project: Project, staged: Path) -> None:
@@ -192,40 +248,26 @@ def seal(
     if completed := complete_interrupted(project):
         return completed  # the sealing the log already holds, now in place
     _refuse_if_sealed(project)
-    entries, size = _tree_entries(project, config, jobs, progress)
-    behaviour_files = _probe_baseline(project, config, entries, jobs)
-    # the config in force from now on (settings.py): a sealed copy, held by the manifest
-    sealed_config = project.governance / behaviour.BASELINE_DIR / SEALED_CONFIG
-    config_bytes = project.config_file.read_bytes()
-    sealed_config.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(sealed_config, config_bytes)
-    governance = [
-        _governance_entry(project, p)
-        for p in (project.config_file, sealed_config, *behaviour_files)
-    ]
-    manifest = Manifest(
-        tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries + governance)
-    )
-    data = render_manifest(manifest)
+    made = candidate(project.root, config, jobs, project.governance, progress)
     # staged, journaled, then renamed into place: a crash before the journal leaves no baseline
     # (so nothing "sealed" without its log, and `seal` can run again), one after it a rename
     # that the next `seal` completes
     staged = project.governance / STAGED_NAME
-    write_atomic(staged, data)
-    digest = hashlib.sha256(data).hexdigest()
-    files = [e for e in entries if e.kind == "file"]
+    write_atomic(staged, made.manifest)
+    files, symlinks = made.counts
     event = ledger.append(
         project.ledger(config),
         "baseline_sealed",
         {
             "baseline": project.display(project.baseline_file),
-            "baseline_sha256": digest,
-            "files": len(files),
-            "symlinks": len(entries) - len(files),
+            "baseline_sha256": made.sha256,
+            "files": files,
+            "symlinks": symlinks,
             "probes": [behaviour.summary(project.governance, p.name) for p in config.probe],
-            "config": project.display(sealed_config),
-            "config_sha256": hashlib.sha256(config_bytes).hexdigest(),
+            "config": f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/{SEALED_CONFIG}",
+            "config_sha256": made.config_sha256,
+            "authority": made.authority,
         },
     )
     _install(project, staged)
-    return SealReport(digest, len(files), len(entries) - len(files), size, event)
+    return SealReport(made.sha256, files, symlinks, made.bytes, event)

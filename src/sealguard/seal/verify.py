@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 
 from sealguard import ledger
 from sealguard.config import Config
+from sealguard.decide.audit import check_decisions
 from sealguard.errors import DataError, UsageError
 from sealguard.filekind import read_regular
 from sealguard.globs import make_selector
+from sealguard.ledger.view import leaves
 from sealguard.names import escape
 from sealguard.project import Project
 from sealguard.runtime import check_runtime_area, check_snapshots, present_files
@@ -70,6 +72,7 @@ def _check_log(
     where = project.display(ledger_.folder)
     report.differences += check_runtime_area(ledger_, events, where, present)
     report.differences += check_snapshots(project.root, events)
+    report.differences += check_decisions(project.root, events, leaves(ledger_.log))
     return events
 
 
@@ -131,6 +134,13 @@ def _check_tree(
     report.files = sum(1 for e in entries if e.kind == "file") - own
     report.symlinks = len(entries) - report.files - own
     report.governance_files = own
+
+
+def tree_differences(project: Project, manifest: Manifest, jobs: int) -> list[Difference]:
+    """INV-D-02 against `manifest` (a proposal's, for a planned change): what differs."""
+    report = VerifyReport(baseline="")
+    _check_tree(project, manifest, report, jobs, None)
+    return report.differences
 
 
 def verify(

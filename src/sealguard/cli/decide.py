@@ -1,0 +1,267 @@
+"""Commands of the decide stage: propose, decide, certify, incident."""
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import click
+
+from sealguard import output
+from sealguard.cli.root import cli, configured, jobs_option, utc_now
+from sealguard.seal.hashing import default_jobs
+
+if TYPE_CHECKING:
+    from sealguard.decide.authority import DecisionKind
+    from sealguard.decide.decisions import Decided, Request
+    from sealguard.decide.payload import Meaning
+
+KINDS = ("accept", "investigate", "rollback", "reseal", "amend")
+MEANINGS = ("approval", "review", "responsibility")
+PASSPHRASE_VARIABLE = "SEALGUARD_KEY_PASSPHRASE"
+
+
+def _version(text: str | None) -> int | None:
+    from sealguard.errors import UsageError
+
+    if text is None:
+        return None
+    digits = text.removeprefix("v")
+    if not digits.isdigit():
+        raise UsageError(f'--to "{text}": name a baseline version as vN (for example v1)')
+    return int(digits)
+
+
+def _sign(payload: bytes, keys: tuple[Path, ...], agent: bool) -> list[str]:
+    """Signatures by each --key file (a passphrase from SEALGUARD_KEY_PASSPHRASE or asked for)
+    and, with --agent, by each ed25519 key the ssh-agent holds."""
+    from sealguard.decide import keys as keyfiles
+    from sealguard.decide import sshsig
+    from sealguard.decide.agent import Agent, agent_socket
+
+    signatures = []
+    for path in keys:
+        try:
+            private = keyfiles.load_private_key(path, os.environ.get(PASSPHRASE_VARIABLE))
+        except keyfiles.SshKeyError as exc:
+            if "passphrase" not in exc.message or os.environ.get(PASSPHRASE_VARIABLE):
+                raise
+            secret = click.prompt(f"passphrase for {path}", hide_input=True, err=True)
+            private = keyfiles.load_private_key(path, secret)
+        signatures.append(sshsig.sign(payload, private))
+    if agent:
+        held = Agent(agent_socket())
+        for key in held.keys():  # noqa: SIM118 (an agent, not a dict)
+            signatures.append(sshsig.sign_with_agent(payload, key, agent=held))
+    return signatures
+
+
+def _carry(
+    ctx: click.Context, request: "Request | None", *, payload_file: Path | None,
+    payload_only: bool, signature_files: tuple[Path, ...], keys: tuple[Path, ...], agent: bool,
+) -> int:  # fmt: skip
+    """Make the payload (or read one made earlier), print it and stop, or sign it (with keys
+    here, and signatures made elsewhere), then record the decision."""
+    from sealguard.decide import decisions
+    from sealguard.report import narrative
+
+    project, config = configured(ctx)
+    now = utc_now()
+    if payload_file is not None:
+        data = payload_file.read_bytes()
+    else:
+        assert request is not None
+        data = decisions.prepare(project, config, request, now)
+        if payload_only:
+            output.write_bytes(data)
+            return 0
+    signatures = decisions.read_signatures(signature_files) + _sign(data, keys, agent)
+    decided: Decided = decisions.record(project, config, data, signatures, now)
+    output.write(narrative.decision_text(decided.record, decided.installed, decided.state))
+    return 0
+
+
+@cli.command()
+@click.argument("target")
+@click.argument("decision", type=click.Choice(KINDS), required=False)
+@click.option("--reason", default="", help="The written reason (required).")
+@click.option(
+    "--meaning", type=click.Choice(MEANINGS), default="approval", show_default=True,
+    help="What the signature means (21 CFR Part 11 §11.50).",
+)  # fmt: skip
+@click.option("--to", "to_version", default=None, help="rollback: the version to return to (vN).")
+@click.option(
+    "--key", "keys", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+    help="An OpenSSH ed25519 private key to sign with (repeat for several signers).",
+)  # fmt: skip
+@click.option("--agent", is_flag=True, help="Sign with the keys the ssh-agent holds.")
+@click.option("--payload-only", is_flag=True, help="Print the payload to sign elsewhere; stop.")
+@click.option(
+    "--payload", "payload_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="A payload made by --payload-only, to attach signatures to.",
+)  # fmt: skip
+@click.option(
+    "--signature", "signature_files", multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A signature made elsewhere (ssh-keygen -Y sign -n sealguard-decision).",
+)  # fmt: skip
+@click.pass_context
+def decide(
+    ctx: click.Context, target: str, decision: str | None, *, reason: str, meaning: str,
+    to_version: str | None, keys: tuple[Path, ...], agent: bool, payload_only: bool,
+    payload_file: Path | None, signature_files: tuple[Path, ...],
+) -> int:  # fmt: skip
+    """A signed Architect decision on TARGET (the event that stopped observation, or a
+    proposal): accept, investigate, rollback --to vN, reseal or amend."""
+    from sealguard.decide.decisions import Request
+    from sealguard.errors import UsageError
+
+    request = None
+    if payload_file is None:
+        if decision is None:
+            raise UsageError("name the decision: accept, investigate, rollback, reseal or amend")
+        request = Request(
+            target, cast("DecisionKind", decision), reason, cast("Meaning", meaning),
+            _version(to_version),
+        )  # fmt: skip
+    return _carry(
+        ctx,
+        request,
+        payload_file=payload_file,
+        payload_only=payload_only,
+        signature_files=signature_files,
+        keys=keys,
+        agent=agent,
+    )
+
+
+@cli.command()
+@jobs_option
+@click.option(
+    "--from", "source", type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None, help="A staging copy of the new build (default: the project as it is now).",
+)  # fmt: skip
+@click.option("--reason", default="", help="Why this change is proposed.")
+@click.pass_context
+def propose(ctx: click.Context, jobs: int | None, source: Path | None, reason: str) -> int:
+    """Propose a new baseline version: hash the build, run every probe once on it, write the
+    proposal and its diff against the baseline in force. Nothing changes until a decision."""
+    from sealguard import ledger
+    from sealguard.decide import proposals
+    from sealguard.errors import RefusedError
+    from sealguard.lock import observer_lock
+    from sealguard.state import fold
+
+    project, config = configured(ctx)
+    ledger_ = project.ledger(config)
+    state = fold(ledger.read_events(project.log_file)) if project.log_file.is_file() else None
+    if state is None or state.mode == "UNSEALED":
+        raise RefusedError("nothing is sealed here: run `sealguard seal` first")
+    with observer_lock(ledger_.folder, wait=False):
+        made = proposals.propose_reseal(
+            project, ledger_, state, source, jobs=jobs or default_jobs(), now=utc_now(),
+            reason=reason,
+        )  # fmt: skip
+    folder = project.root / made.record["folder"]
+    output.write(
+        f"{made.proposal_id}: a proposal to {made.kind} (v{state.version} in force), "
+        f"baseline sha256 {made.baseline_sha256[:16]}…\n"
+        + (folder / "diff.txt").read_text("utf-8", "replace")
+        + f"\nnext: sealguard decide {made.proposal_id} {made.kind} --reason … --key …"
+    )
+    return 0
+
+
+@cli.command()
+@jobs_option
+@click.option("--json", "as_json", is_flag=True, help="Print the RUNTIME_EVENT as JSON.")
+@click.pass_context
+def certify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
+    """The certification run after a rollback or re-seal decision: one full observation that
+    must come out STABLE against the decided baseline; then observation resumes (or, after an
+    incident, the incident may be closed)."""
+    from sealguard.events import to_data
+    from sealguard.observe.observation import observe as observe_once
+    from sealguard.report import narrative
+
+    project, config = configured(ctx)
+    observation = observe_once(
+        project, config, jobs or default_jobs(), purpose="certification", wait=True
+    )
+    if as_json:
+        output.write_json(to_data(observation.event))
+    else:
+        output.write(narrative.observation_text(observation.event))
+    return observation.exit_code
+
+
+@cli.group()
+def incident() -> None:
+    """Incidents: list, show, close (a signed close-incident decision)."""
+
+
+@incident.command("list")
+@click.pass_context
+def incident_list(ctx: click.Context) -> int:
+    from sealguard import ledger
+    from sealguard.decide.incidents import incidents
+
+    project, _ = configured(ctx)
+    found = incidents(ledger.read_events(project.log_file)) if project.log_file.is_file() else []
+    for item in found:
+        missing = item.missing(project.root)
+        todo = f"; to write: {', '.join(missing)}" if missing and not item.closed_by else ""
+        output.write(
+            f"{item.incident_id}  {item.status:6}  opened {item.opened_at} by {item.event_id}  "
+            f"{item.report}{todo}"
+        )
+    if not found:
+        output.write("no incident")
+    return 0
+
+
+@incident.command("show")
+@click.argument("incident_id")
+@click.pass_context
+def incident_show(ctx: click.Context, incident_id: str) -> int:
+    from sealguard import ledger
+    from sealguard.decide.incidents import incidents
+    from sealguard.errors import UsageError
+    from sealguard.report import narrative
+
+    project, _ = configured(ctx)
+    found = {i.incident_id: i for i in incidents(ledger.read_events(project.log_file))}
+    item = found.get(incident_id)
+    if item is None:
+        raise UsageError(f"no incident {incident_id} (see `sealguard incident list`)")
+    output.write(narrative.incident_text(item, item.missing(project.root)))
+    return 0
+
+
+@incident.command("close")
+@click.argument("incident_id")
+@click.option("--reason", default="", help="The written reason (required).")
+@click.option("--meaning", type=click.Choice(MEANINGS), default="approval", show_default=True)
+@click.option("--key", "keys", multiple=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--agent", is_flag=True, help="Sign with the keys the ssh-agent holds.")
+@click.option("--payload-only", is_flag=True, help="Print the payload to sign elsewhere; stop.")
+@click.option("--payload", "payload_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--signature", "signature_files", multiple=True, type=click.Path(path_type=Path))
+@click.pass_context
+def incident_close(
+    ctx: click.Context, incident_id: str, *, reason: str, meaning: str, keys: tuple[Path, ...],
+    agent: bool, payload_only: bool, payload_file: Path | None, signature_files: tuple[Path, ...],
+) -> int:  # fmt: skip
+    """Close an incident: every section of its report written, a re-seal or rollback decided,
+    a STABLE certification since; a signed close-incident decision binds the report's hash."""
+    from sealguard.decide.decisions import Request
+
+    request = Request(incident_id, "close-incident", reason, cast("Meaning", meaning))
+    return _carry(
+        ctx,
+        request,
+        payload_file=payload_file,
+        payload_only=payload_only,
+        signature_files=signature_files,
+        keys=keys,
+        agent=agent,
+    )

@@ -1,0 +1,138 @@
+"""INV-D-06: every decision in the log verifies against the AUTHORITY in force when it was made.
+
+The log's own key signs checkpoints, not decisions: a decision line written straight into the
+log (even with the checkpoints re-signed by a stolen log key) carries no architect's signature
+over its payload, and is reported here. So is a baseline installed without a valid decision, and
+an incident report edited after the decision that closed it bound its hash.
+"""
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from sealguard.decide.authority import Authority, authorised_signer, parse_authority
+from sealguard.decide.payload import encode, from_record
+from sealguard.decide.sshsig import SignatureRefused
+from sealguard.errors import ConfigError
+from sealguard.fsio import sha256_of
+from sealguard.ledger.view import Leaves
+from sealguard.seal.integrity import Difference
+
+INVARIANT = "INV-D-06"
+
+
+def _authority(text: Any) -> Authority | str:
+    if not isinstance(text, str):
+        return "no AUTHORITY.toml was sealed with the baseline in force"
+    try:
+        return parse_authority(text, Path("AUTHORITY.toml"))
+    except ConfigError as exc:
+        return exc.message
+
+
+def _decision_problem(
+    event: dict[str, Any], authority: Authority | str, leaves: Leaves
+) -> str | None:
+    if isinstance(authority, str):
+        return authority
+    try:
+        payload = from_record(event)
+    except (msgspec.ValidationError, TypeError) as exc:
+        return f"not a decision record ({exc})"
+    data = encode(payload)
+    if hashlib.sha256(data).hexdigest() != event.get("payload_sha256"):
+        return "its payload hash does not match its fields"
+    signers: set[str] = set()
+    for signer in event.get("signers") or []:
+        try:
+            person = authorised_signer(authority, data, str(signer.get("signature", "")))
+        except SignatureRefused as exc:
+            return f"a signature does not hold: {exc.message}"
+        if person.id != signer.get("id") or person.name != signer.get("name"):
+            return f"signer recorded as {signer.get('id')} but the key is {person.id}'s"
+        signers.add(person.id)
+    if len(signers) < authority.required(payload.decision):
+        needed = authority.required(payload.decision)
+        return f"{payload.decision} needs {needed} architects, has {len(signers)}"
+    leaf = leaves.leaf(payload.answers.seq)
+    if leaf is None or leaf.hex() != payload.answers.leaf_hash:
+        return f"it answers seq {payload.answers.seq}, whose line is not the one signed for"
+    root = leaves.root(payload.log.size)
+    if (
+        payload.log.size > int(event.get("seq", 0))
+        or root is None
+        or root.hex() != payload.log.root
+    ):
+        return "the log its signers saw is not a prefix of this log"
+    return None
+
+
+def check_decisions(root: Path, events: list[dict[str, Any]], leaves: Leaves) -> list[Difference]:
+    """Every decision, baseline installation and closed incident report, in log order."""
+    found: list[Difference] = []
+    authority: Authority | str = _authority(None)
+    valid: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event.get("type")
+        where = f"governance log seq {event.get('seq')}"
+        if kind == "baseline_sealed":
+            authority = _authority(event.get("authority"))
+        elif kind == "decision":
+            problem = _decision_problem(event, authority, leaves)
+            if problem:
+                found.append(
+                    Difference(
+                        "modified",
+                        where,
+                        f"decision {event.get('decision_id')}: {problem}",
+                        INVARIANT,
+                    )
+                )
+            else:
+                valid[str(event.get("decision_id"))] = event
+        elif kind == "baseline_installed":
+            decision = valid.get(str(event.get("decision")))
+            result = (decision or {}).get("result") or {}
+            if decision is None or result.get("baseline_sha256") != event.get("baseline_sha256"):
+                found.append(
+                    Difference(
+                        "modified",
+                        where,
+                        f"baseline v{event.get('version')} installed without a valid decision",
+                        INVARIANT,
+                    )
+                )
+            authority = _authority(event.get("authority"))
+    found += _closed_reports(root, events, valid)
+    return found
+
+
+def _closed_reports(
+    root: Path, events: list[dict[str, Any]], valid: dict[str, dict[str, Any]]
+) -> list[Difference]:
+    reports = {
+        e.get("incident_id"): e.get("report") for e in events if e.get("type") == "incident_opened"
+    }
+    found = []
+    for decision in valid.values():
+        if decision.get("decision") != "close-incident":
+            continue
+        report = reports.get(decision.get("incident"))
+        path = root / str(report)
+        try:
+            digest = sha256_of(path)
+        except OSError:
+            digest = None
+        if digest != decision.get("report_sha256"):
+            found.append(
+                Difference(
+                    "modified",
+                    str(report),
+                    f"the report of {decision.get('incident')} is not the one "
+                    f"{decision.get('decision_id')} closed",
+                    INVARIANT,
+                )
+            )
+    return found

@@ -1,0 +1,550 @@
+"""`sealguard decide`: a written decision, signed by authorised people, bound to what it answers.
+
+Two steps, so that a payload can be signed elsewhere (an air-gapped machine, ssh-keygen):
+`prepare` checks that the decision may be taken now and makes the payload (creating the accept
+proposal from the drift's snapshot when needed); `record` checks the payload again against the
+log as it is now, verifies every signature against the AUTHORITY.toml in force, journals the
+decision and carries it out (installs the baseline version it names). Every refusal is
+journaled as a `decision_refused` attempt, and exits 4 with the reason.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sealguard import ledger
+from sealguard.config import Config
+from sealguard.decide import incidents, proposals
+from sealguard.decide.authority import Authority, DecisionKind, authorised_signer, parse_authority
+from sealguard.decide.payload import DOMAIN, Answers, LogView, Meaning, Payload, Result, to_record
+from sealguard.decide.payload import decode as decode_payload
+from sealguard.decide.payload import encode as encode_payload
+from sealguard.decide.sshsig import SignatureRefused, signature_key
+from sealguard.errors import ConfigError, RefusedError, SealguardError
+from sealguard.escalation import outbox
+from sealguard.events import iso_utc, new_id
+from sealguard.ledger import view
+from sealguard.project import BASELINE_NAME, Project
+from sealguard.seal import behaviour, versions
+from sealguard.seal.settings import SEALED_CONFIG
+from sealguard.state import ObservationState, baseline_record, fold, signer_names
+
+DECISION_EVENT = "decision"
+REFUSED_EVENT = "decision_refused"
+
+
+@dataclass(frozen=True)
+class Request:
+    target: str  # RTE_… (accept, investigate, rollback), PRO_… (reseal, amend), INC_…
+    kind: DecisionKind
+    reason: str
+    meaning: Meaning = "approval"
+    to_version: int | None = None  # rollback only
+
+
+@dataclass(frozen=True)
+class Decided:
+    record: dict[str, Any]  # the journaled decision
+    installed: dict[str, Any] | None  # the baseline_installed event, when it installed one
+    state: ObservationState  # after it
+
+
+@dataclass
+class _Log:
+    project: Project
+    ledger: ledger.Ledger
+    events: list[dict[str, Any]]
+    state: ObservationState
+
+    @classmethod
+    def read(cls, project: Project, config: Config) -> "_Log":
+        versions.complete_install(project)
+        ledger_ = project.ledger(config)
+        if not project.log_file.is_file():
+            raise RefusedError("nothing is sealed here: there is nothing to decide")
+        events = ledger.read_events(project.log_file)
+        state = fold(events)
+        if state.mode == "UNSEALED":
+            raise RefusedError("nothing is sealed here: there is nothing to decide")
+        return cls(project, ledger_, events, state)
+
+    def refuse(
+        self, request: Request, code: str, message: str, claimed: Sequence[str] = ()
+    ) -> RefusedError:
+        """Journal the refused attempt (INV-D-05's spirit: nothing refused goes unrecorded)."""
+        fields = {
+            "target": request.target,
+            "decision": request.kind,
+            "reason_code": code,
+            "message": message,
+            "claimed_signers": list(claimed),
+        }
+        ledger.append(self.ledger, REFUSED_EVENT, fields)
+        return RefusedError(f"decision refused ({code}): {message}")
+
+    def record_of(self, type_: str, key: str, value: str) -> dict[str, Any] | None:
+        return next(
+            (e for e in self.events if e.get("type") == type_ and e.get(key) == value), None
+        )
+
+    def authority(self) -> tuple[str | None, str]:
+        record = baseline_record(self.events) or {}
+        return record.get("authority"), f"v{self.state.version}"
+
+
+def _next_version(state: ObservationState) -> int:
+    return max(state.versions, default=0) + 1
+
+
+@dataclass(frozen=True)
+class _Expected:
+    answers: dict[str, Any]  # the record answered
+    result: Result | None
+    incident: str | None = None
+    report_sha256: str | None = None
+
+
+def _frozen_by(log: _Log, request: Request) -> dict[str, Any]:
+    state = log.state
+    if request.target != state.because:
+        raise log.refuse(
+            request,
+            "not-the-stop",
+            f"{request.target} is not the event that stopped observation "
+            f"({state.because} did, {state.mode} since {state.since})",
+        )
+    record = log.record_of("runtime_event", "event_id", request.target)
+    if record is None:
+        raise log.refuse(request, "unknown", f"no event {request.target} in the log")
+    return record
+
+
+def _accept(log: _Log, request: Request, now: datetime, create: bool) -> _Expected:
+    state = log.state
+    if state.mode == "HALTED":
+        raise log.refuse(
+            request,
+            "halted",
+            "accept is refused while HALTED: an incident has its own way out (its report, "
+            "a re-seal or rollback decision, a STABLE `sealguard certify`, then "
+            "`sealguard incident close`)",
+        )
+    if state.mode != "FROZEN":
+        raise log.refuse(request, "not-frozen", f"observation is {state.mode}: nothing to accept")
+    event = _frozen_by(log, request)
+    found = next(
+        (
+            proposals.Proposal(e)
+            for e in log.events
+            if e.get("type") == proposals.PROPOSAL_EVENT
+            and e.get("kind") == "accept"
+            and e.get("answers") == request.target
+            and e.get("base_version") == state.version
+        ),
+        None,
+    )
+    if found is None:
+        if not create:
+            raise log.refuse(request, "no-proposal", f"no accept proposal for {request.target}")
+        try:
+            found = proposals.propose_accept(log.project, log.ledger, state, event, now)
+        except RefusedError as exc:
+            raise log.refuse(request, "evidence", exc.message) from None
+        log.events.append(found.record)
+    result = Result(
+        version=_next_version(state),
+        baseline_sha256=found.baseline_sha256,
+        proposal=found.proposal_id,
+    )
+    return _Expected(event, result)
+
+
+def _investigate(log: _Log, request: Request) -> _Expected:
+    if log.state.mode != "FROZEN":
+        raise log.refuse(
+            request,
+            "not-frozen",
+            f"observation is {log.state.mode}: only a FROZEN observation is investigated "
+            "(an incident is investigated through its report)",
+        )
+    return _Expected(_frozen_by(log, request), None)
+
+
+def _rollback(log: _Log, request: Request) -> _Expected:
+    state = log.state
+    if state.mode == "OBSERVING":
+        raise log.refuse(request, "not-stopped", "observation is OBSERVING: nothing to roll back")
+    if state.incident and request.target == state.incident.incident_id:
+        answered = log.record_of(incidents.OPENED, "incident_id", request.target) or {}
+    else:
+        answered = _frozen_by(log, request)
+    version = request.to_version
+    if version is None or version not in state.versions:
+        known = ", ".join(f"v{v}" for v in sorted(state.versions))
+        raise log.refuse(
+            request, "version", f"rollback needs --to vN, one of the versions kept ({known})"
+        )
+    result = Result(version=version, baseline_sha256=state.versions[version], proposal=None)
+    return _Expected(answered, result, state.incident.incident_id if state.incident else None)
+
+
+def _reseal(log: _Log, request: Request) -> _Expected:
+    state = log.state
+    found = proposals.find(log.events, request.target)
+    if found is None:
+        raise log.refuse(request, "unknown", f"no proposal {request.target} in the log")
+    if found.kind != request.kind:
+        raise log.refuse(
+            request,
+            "kind",
+            f"{request.target} is a proposal to {found.kind}, not to {request.kind}",
+        )
+    if found.record.get("base_version") != state.version:
+        raise log.refuse(
+            request,
+            "stale",
+            f"{request.target} was made against v{found.record.get('base_version')}, "
+            f"but v{state.version} is in force: propose again",
+        )
+    if state.mode == "HALTED" and state.incident is None:
+        raise log.refuse(request, "halted", f"observation is HALTED ({state.reason})")
+    result = Result(
+        version=_next_version(state),
+        baseline_sha256=found.baseline_sha256,
+        proposal=found.proposal_id,
+    )
+    return _Expected(found.record, result, state.incident.incident_id if state.incident else None)
+
+
+def _close(log: _Log, request: Request) -> _Expected:
+    state = log.state
+    if state.incident is None or state.incident.incident_id != request.target:
+        open_ = state.incident.incident_id if state.incident else "none"
+        raise log.refuse(
+            request, "not-open", f"{request.target} is not the open incident ({open_})"
+        )
+    report = log.project.root / state.incident.report
+    try:
+        text = report.read_text("utf-8")
+    except OSError as exc:
+        raise log.refuse(request, "report", f"{state.incident.report}: {exc.strerror}") from None
+    if missing := incidents.missing_sections(text):
+        raise log.refuse(
+            request,
+            "report",
+            f"{state.incident.report}: sections still to write: {', '.join(missing)}",
+        )
+    if state.certified is None:
+        raise log.refuse(
+            request,
+            "certification",
+            "no STABLE certification since the incident's decision: decide a re-seal or a "
+            "rollback, restore the build, then run `sealguard certify`",
+        )
+    answered = log.record_of(incidents.OPENED, "incident_id", request.target) or {}
+    digest = hashlib.sha256(report.read_bytes()).hexdigest()
+    return _Expected(answered, None, request.target, digest)
+
+
+def _expected(log: _Log, request: Request, now: datetime, create: bool) -> _Expected:
+    if log.state.log_lost:
+        raise RefusedError("the governance log is lost: nothing can be decided")
+    if request.kind == "accept":
+        return _accept(log, request, now, create)
+    if request.kind == "investigate":
+        return _investigate(log, request)
+    if request.kind == "rollback":
+        return _rollback(log, request)
+    if request.kind in ("reseal", "amend"):
+        return _reseal(log, request)
+    return _close(log, request)
+
+
+def prepare(project: Project, config: Config, request: Request, now: datetime) -> bytes:
+    """The payload to sign for `request`, once it is known to be allowed now."""
+    log = _Log.read(project, config)
+    if not request.reason.strip():
+        raise log.refuse(request, "reason", "a decision needs a written reason (--reason)")
+    expected = _expected(log, request, now, create=True)
+    checkpoint = view.latest_checkpoint(log.ledger)
+    leaves = view.leaves(project.log_file)
+    seq = int(expected.answers["seq"])
+    leaf = leaves.leaf(seq)
+    assert leaf is not None
+    payload = Payload(
+        domain=DOMAIN,
+        origin=checkpoint.origin,
+        decision_id=new_id("DEC", now),
+        decision=request.kind,
+        meaning=request.meaning,
+        reason=request.reason.strip(),
+        decided_at=iso_utc(now),
+        answers=Answers(id=request.target, seq=seq, leaf_hash=leaf.hex()),
+        log=LogView(size=checkpoint.size, root=checkpoint.root.hex()),
+        result=expected.result,
+        incident=expected.incident,
+        report_sha256=expected.report_sha256,
+    )
+    return encode_payload(payload)
+
+
+def _request_of(payload: Payload) -> Request:
+    to = payload.result.version if payload.result and payload.decision == "rollback" else None
+    return Request(payload.answers.id, payload.decision, payload.reason, payload.meaning, to)
+
+
+def _claimed(signatures: Sequence[str]) -> list[str]:
+    found = []
+    for armored in signatures:
+        try:
+            found.append(signature_key(armored).fingerprint)
+        except SealguardError:
+            found.append("(unreadable signature)")
+    return found
+
+
+def _used_signatures(events: list[dict[str, Any]]) -> dict[str, str]:
+    used = {}
+    for event in events:
+        if event.get("type") == DECISION_EVENT:
+            for signer in event.get("signers", []):
+                used["".join(str(signer.get("signature", "")).split())] = str(
+                    event.get("decision_id")
+                )
+    return used
+
+
+def _check_payload(
+    log: _Log, request: Request, payload: Payload, now: datetime, claimed: list[str]
+) -> None:
+    """The payload still describes the log as it is: same origin, same history, same answer."""
+    if payload.origin != view.latest_checkpoint(log.ledger).origin:
+        raise log.refuse(
+            request, "origin", "the payload was made for another governance log", claimed
+        )
+    if any(
+        e.get("decision_id") == payload.decision_id
+        for e in log.events
+        if e.get("type") == DECISION_EVENT
+    ):
+        raise log.refuse(
+            request, "replayed", f"{payload.decision_id} is already journaled", claimed
+        )
+    leaves = view.leaves(log.project.log_file)
+    root = leaves.root(payload.log.size)
+    if root is None or root.hex() != payload.log.root:
+        raise log.refuse(
+            request,
+            "history",
+            f"the log the signers saw (size {payload.log.size}) is not a prefix of this log",
+            claimed,
+        )
+    expected = _expected(log, request, now, create=False)
+    leaf = leaves.leaf(payload.answers.seq)
+    if (
+        payload.answers.seq != expected.answers.get("seq")
+        or leaf is None
+        or leaf.hex() != payload.answers.leaf_hash
+        or payload.result != expected.result
+        or payload.incident != expected.incident
+        or payload.report_sha256 != expected.report_sha256
+    ):
+        raise log.refuse(
+            request,
+            "stale",
+            "the payload no longer matches what it answers (the record, the resulting "
+            "baseline, or the incident report changed since it was made); prepare it again",
+            claimed,
+        )
+
+
+def _authority(log: _Log, request: Request, claimed: list[str]) -> Authority:
+    text, version = log.authority()
+    if text is None:
+        raise log.refuse(
+            request,
+            "no-authority",
+            f"no AUTHORITY.toml was sealed with the baseline in force ({version}): nobody may "
+            "sign decisions (see README: Authority)",
+            claimed,
+        )
+    try:
+        return parse_authority(text, log.project.authority_file)
+    except ConfigError as exc:
+        raise log.refuse(request, "no-authority", exc.message, claimed) from None
+
+
+def _signers(
+    log: _Log, request: Request, data: bytes, signatures: Sequence[str], claimed: list[str]
+) -> list[dict[str, Any]]:
+    if not signatures:
+        raise log.refuse(request, "unsigned", "the decision carries no signature")
+    authority = _authority(log, request, claimed)
+    used = _used_signatures(log.events)
+    signers: dict[str, dict[str, Any]] = {}
+    for armored in signatures:
+        earlier = used.get("".join(armored.split()))
+        if earlier:
+            raise log.refuse(
+                request, "replayed", f"this signature was already used by {earlier}", claimed
+            )
+        try:
+            person = authorised_signer(authority, data, armored)
+        except SignatureRefused as exc:
+            raise log.refuse(request, exc.reason, exc.message, claimed) from None
+        signers.setdefault(
+            person.id,
+            {
+                "id": person.id,
+                "name": person.name,
+                "key": signature_key(armored).fingerprint,
+                "signature": armored.strip() + "\n",
+            },
+        )
+    needed = authority.required(request.kind)
+    if len(signers) < needed:
+        raise log.refuse(
+            request,
+            "too-few",
+            f"{request.kind} needs {needed} distinct architects; signed by {len(signers)} "
+            f"({', '.join(signers)})",
+            claimed,
+        )
+    return list(signers.values())
+
+
+def record(
+    project: Project, config: Config, data: bytes, signatures: Sequence[str], now: datetime
+) -> Decided:
+    """Check `data` (a payload from `prepare`) and its signatures, journal, carry it out."""
+    log = _Log.read(project, config)
+    claimed = _claimed(signatures)
+    try:
+        payload = decode_payload(data)
+    except ValueError as exc:
+        unknown = Request("?", "accept", "")
+        raise log.refuse(unknown, "payload", f"not a decision payload: {exc}", claimed) from None
+    request = _request_of(payload)
+    _check_payload(log, request, payload, now, claimed)
+    signers = _signers(log, request, data, signatures, claimed)
+    fields = {
+        **to_record(payload),
+        "signers": signers,
+        "payload_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    decided = ledger.append(log.ledger, DECISION_EVENT, fields)
+    log.events.append(decided)
+    installed = _carry_out(log, payload, decided)
+    if payload.decision == "accept":
+        _close_escalations(log, payload, decided)
+    return Decided(decided, installed, fold(ledger.read_events(project.log_file)))
+
+
+def _install_fields(
+    version: int,
+    files: dict[str, Path],
+    authority: str | None,
+    decision: str,
+    proposal: str | None,
+) -> dict[str, Any]:
+    config = files.get(f"{behaviour.BASELINE_DIR}/{SEALED_CONFIG}")
+    return {
+        "version": version,
+        "baseline_sha256": hashlib.sha256(files[BASELINE_NAME].read_bytes()).hexdigest(),
+        "config": f"governance/{behaviour.BASELINE_DIR}/{SEALED_CONFIG}",
+        "config_sha256": hashlib.sha256(config.read_bytes()).hexdigest() if config else None,
+        "authority": authority,
+        "decision": decision,
+        "proposal": proposal,
+    }
+
+
+def install_proposal(
+    project: Project,
+    ledger_: ledger.Ledger,
+    state: ObservationState,
+    events: list[dict[str, Any]],
+    *,
+    proposal_id: str,
+    version: int,
+    decision: str,
+) -> dict[str, Any]:
+    """Put a proposal's files in force as `version`, on `decision`'s authority."""
+    found = proposals.find(events, proposal_id)
+    assert found is not None
+    files = found.files(project)
+    authority = (
+        (baseline_record(events) or {}).get("authority")
+        if found.kind == "accept"
+        else found.record.get("authority")
+    )
+    fields = _install_fields(version, files, authority, decision, proposal_id)
+    return versions.install(project, ledger_, state.version, files, fields)
+
+
+def _version_authority(events: list[dict[str, Any]], version: int) -> str | None:
+    text = None
+    for event in events:
+        if (event.get("type") == "baseline_sealed" and version == 1) or (
+            event.get("type") == "baseline_installed" and event.get("version") == version
+        ):
+            text = event.get("authority")
+    return text
+
+
+def _carry_out(log: _Log, payload: Payload, decided: dict[str, Any]) -> dict[str, Any] | None:
+    state, result = log.state, payload.result
+    if result is None:
+        return None
+    if payload.decision == "rollback":
+        if result.version == state.version:
+            return None  # the build is to be restored to the version in force: nothing to install
+        files = versions.kept_files(log.project, result.version, result.baseline_sha256)
+        authority = _version_authority(log.events, result.version)
+        fields = _install_fields(result.version, files, authority, payload.decision_id, None)
+        return versions.install(log.project, log.ledger, state.version, files, fields)
+    if payload.decision in ("reseal", "amend") and state.mode == "OBSERVING":
+        return None  # a planned change: the observation that sees it deployed installs it
+    assert result.proposal is not None
+    return install_proposal(
+        log.project,
+        log.ledger,
+        state,
+        log.events,
+        proposal_id=result.proposal,
+        version=result.version,
+        decision=payload.decision_id,
+    )
+
+
+def _close_escalations(log: _Log, payload: Payload, decided: dict[str, Any]) -> None:
+    """Accepting the drift answers its escalation: it is closed, by the decision."""
+    items = [
+        (
+            "escalation_acknowledged",
+            {
+                "escalation_id": esc.escalation_id,
+                "by": f"{payload.decision_id} ({signer_names(decided)})",
+                "note": f"closed by the decision to {payload.decision}: {payload.reason}",
+            },
+        )
+        for esc in outbox.fold(log.events).values()
+        if esc.event_id == payload.answers.id and esc.acknowledged_by is None
+    ]
+    if items:
+        ledger.append_many(log.ledger, items)
+
+
+def read_signatures(paths: Sequence[Path]) -> list[str]:
+    from sealguard.errors import UsageError
+
+    found = []
+    for path in paths:
+        try:
+            found.append(path.read_text("ascii"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path}: cannot read the signature: {exc}") from None
+    return found

@@ -1,0 +1,161 @@
+"""Baseline versions: v1 is what `seal` made; each authorised decision may install the next.
+
+The version in force is where it always was (BASELINE_REF.sha256 and governance/baseline/), so
+every reader of the baseline keeps working. A version leaving force is first kept, byte for
+byte, in governance/runtime/versions/vN/ (journaled like any runtime file, so INV-D-04 guards
+it), which is where a rollback takes it back from. Installing is write-ahead: the new files are
+staged in governance/.baseline.installing/, the `baseline_installed` event is journaled, then
+the staged files are renamed into place; a crash after the journal is completed by the next
+command that acts (`complete_install`), one before it leaves the old version in force.
+"""
+
+import hashlib
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sealguard import ledger, runtime
+from sealguard.errors import DataError, RefusedError
+from sealguard.fsio import fsync_dir, write_atomic
+from sealguard.globs import GOVERNANCE_DIR
+from sealguard.project import BASELINE_NAME, Project
+from sealguard.seal import behaviour
+from sealguard.seal.integrity import Difference
+from sealguard.seal.manifest import Manifest, parse_manifest
+from sealguard.state import baseline_record
+
+STAGED = ".baseline.installing"
+_OLD = ".baseline.leaving"
+Files = Mapping[str, bytes | Path]  # path relative to governance/ -> content
+
+
+def current_files(project: Project) -> dict[str, Path]:
+    """The files of the version in force, relative to governance/."""
+    found = {BASELINE_NAME: project.baseline_file}
+    folder = project.governance / behaviour.BASELINE_DIR
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_file():
+            found[path.relative_to(project.governance).as_posix()] = path
+    return found
+
+
+def kept_files(project: Project, version: int, expected_sha256: str) -> dict[str, Path]:
+    """The files of a version that left force; refused when they are not kept as it was."""
+    folder = project.version_folder(version)
+    found = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    manifest = found.get(BASELINE_NAME)
+    if manifest is None:
+        raise RefusedError(f"v{version} is not kept in {project.display(folder)}/")
+    if hashlib.sha256(manifest.read_bytes()).hexdigest() != expected_sha256:
+        raise RefusedError(
+            f"{project.display(manifest)} is not the v{version} the log recorded; "
+            "run `sealguard verify`"
+        )
+    return found
+
+
+def _archive(project: Project, ledger_: ledger.Ledger, version: int) -> None:
+    folder = project.version_folder(version)
+    if (folder / BASELINE_NAME).exists():
+        return
+    files: dict[Path, bytes | Path] = {
+        folder / rel: path for rel, path in current_files(project).items()
+    }
+    ledger.append_many(ledger_, runtime.write_files(ledger_, files))
+
+
+def _stage(project: Project, files: Files) -> Path:
+    staged = project.governance / STAGED
+    shutil.rmtree(staged, ignore_errors=True)  # a crash before a journal: never in force
+    for rel, content in files.items():
+        target = staged / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copyfile(content, target)
+        else:
+            write_atomic(target, content, durable=False)
+    for path in staged.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as stream:
+                os.fsync(stream.fileno())
+    fsync_dir(staged)
+    return staged
+
+
+def _swap(project: Project, staged: Path) -> None:
+    """Put the staged version in place of the one in force."""
+    governance = project.governance
+    leaving = governance / _OLD
+    shutil.rmtree(leaving, ignore_errors=True)
+    folder = governance / behaviour.BASELINE_DIR
+    if folder.exists():
+        os.replace(folder, leaving)
+    if (staged / behaviour.BASELINE_DIR).exists():
+        os.replace(staged / behaviour.BASELINE_DIR, folder)
+    os.replace(staged / BASELINE_NAME, project.baseline_file)
+    fsync_dir(governance)
+    shutil.rmtree(leaving, ignore_errors=True)
+    shutil.rmtree(staged, ignore_errors=True)
+
+
+def install(
+    project: Project,
+    ledger_: ledger.Ledger,
+    current_version: int,
+    files: Files,
+    fields: Mapping[str, Any],
+) -> ledger.Event:
+    """Keep the version in force, stage `files`, journal `baseline_installed`, swap."""
+    if BASELINE_NAME not in files:
+        raise DataError(f"a baseline version without its {BASELINE_NAME}")
+    _archive(project, ledger_, current_version)
+    staged = _stage(project, files)
+    event = ledger.append(ledger_, "baseline_installed", dict(fields))
+    _swap(project, staged)
+    return event
+
+
+def complete_install(project: Project) -> bool:
+    """Finish an installation a crash cut between its journal and its swap; True when it did."""
+    staged = project.governance / STAGED
+    manifest = staged / BASELINE_NAME
+    if not manifest.is_file() or not project.log_file.is_file():
+        return False
+    try:
+        record = baseline_record(ledger.read_events(project.log_file))
+    except DataError:
+        return False
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    if record is None or record.get("type") != "baseline_installed":
+        return False
+    if record.get("baseline_sha256") != digest:
+        return False
+    try:
+        in_place = hashlib.sha256(project.baseline_file.read_bytes()).hexdigest()
+    except OSError:
+        in_place = ""
+    if in_place == digest:
+        shutil.rmtree(staged, ignore_errors=True)
+        return False
+    _swap(project, staged)
+    return True
+
+
+def deployable_entries(manifest: Manifest) -> Manifest:
+    """A proposal's manifest without the files sealguard itself installs (governance/baseline/):
+    what people deploy, and what an observation compares the tree with."""
+    own = f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/"
+    kept = tuple(e for e in manifest.entries if not e.path.startswith(own))
+    return Manifest(manifest.paths, manifest.exclude, kept)
+
+
+def read_manifest(path: Path) -> Manifest:
+    return parse_manifest(path.read_bytes(), str(path))
+
+
+def describe(differences: list[Difference], limit: int = 5) -> str:
+    shown = "; ".join(f"{d.change} {d.path}" for d in differences[:limit])
+    more = f" and {len(differences) - limit} more" if len(differences) > limit else ""
+    return shown + more
