@@ -1,0 +1,135 @@
+"""Signed decisions: the way out of FROZEN, with real keys (ssh-keygen) and the real CLI."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sealguard.decide.sshsig import NAMESPACE
+
+from .decision_projects import (
+    Team,
+    drift,
+    events_of,
+    governed,
+    key_args,
+    make_team,
+    run,
+    state_of,
+)
+from .ssh_tools import keygen_sign
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Team:
+    return make_team(tmp_path_factory.mktemp("keys"))
+
+
+def test_accept_installs_the_observed_outputs_as_v2_and_observation_resumes(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    assert run(project, "observe").exit_code == 4  # frozen: refused
+    done = run(project, "decide", event_id, "accept", "--reason", "new rate table",
+               *key_args(team.alice))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "Alice Martin (amartin)" in done.output and "meaning: approval" in done.output
+    state = state_of(project)
+    assert (state.mode, state.version) == ("OBSERVING", 2)
+    # the new behaviour baseline is what the drift observed, never a fresh run
+    baseline = project.governance / "baseline" / "value" / "output.normalized"
+    assert baseline.read_text() == "43\n"
+    again = run(project, "observe")
+    assert again.exit_code == 0, again.output
+    assert run(project, "verify").exit_code == 0
+    # v1 is kept, byte for byte, for a rollback
+    kept = project.version_folder(1) / "baseline" / "value" / "output.normalized"
+    assert kept.read_text() == "42\n"
+    status = run(project, "status")
+    assert "v2" in status.output and "Alice Martin (amartin)" in status.output
+    assert "meaning: approval" in status.output
+    # its escalation is closed by the decision
+    acks = events_of(project, "escalation_acknowledged")
+    assert acks and "DEC_" in str(acks[-1]["by"])
+
+
+def test_investigate_keeps_observation_frozen_and_says_by_whom(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    done = run(project, "decide", event_id, "investigate", "--reason", "looking at the rates",
+               "--meaning", "responsibility", *key_args(team.bob))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    state = state_of(project)
+    assert state.mode == "FROZEN"
+    assert state.investigation is not None and "Bob Durand" in state.investigation.by
+    assert run(project, "observe").exit_code == 4
+    status = run(project, "status").output
+    assert "under investigation" in status and "looking at the rates" in status
+    # a later accept still answers the drift
+    later = run(project, "decide", event_id, "accept", "--reason", "ok", *key_args(team.alice))
+    assert later.exit_code == 0, later.output
+    assert state_of(project).mode == "OBSERVING"
+
+
+def test_rollback_waits_for_the_build_to_be_restored_and_a_stable_certification(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    done = run(project, "decide", event_id, "rollback", "--to", "v1", "--reason", "bad data",
+               *key_args(team.alice))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert state_of(project).mode == "FROZEN"
+    assert run(project, "observe").exit_code == 4  # still frozen: certify is the way
+    failed = run(project, "certify")  # not restored yet: the drift is still there
+    assert failed.exit_code == 2
+    assert state_of(project).mode == "FROZEN"
+    # the failed certification froze again: the new stop needs its own decision
+    (project.root / "data" / "value.txt").write_text("42\n")
+    assert run(project, "certify").exit_code == 4  # nothing awaits certification now
+
+
+def test_rollback_then_restore_then_certify_resumes(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    run(project, "decide", event_id, "rollback", "--to", "v1", "--reason", "bad data",
+        *key_args(team.alice))  # fmt: skip
+    (project.root / "data" / "value.txt").write_text("42\n")  # people restore the build
+    done = run(project, "certify", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["purpose"] == "certification"
+    assert state_of(project).mode == "OBSERVING"
+    assert run(project, "observe").exit_code == 0
+
+
+def test_ssh_keygen_signs_the_payload_elsewhere_and_verifies_the_journaled_signature(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    made = run(project, "decide", event_id, "accept", "--reason", "air-gapped", "--payload-only")
+    assert made.exit_code == 0, made.output
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(made.stdout_bytes)
+    signature = tmp_path / "payload.json.sig"
+    signature.write_text(keygen_sign(team.alice, payload))
+    done = run(project, "decide", event_id, "--payload", str(payload),
+               "--signature", str(signature))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    record = events_of(project, "decision")[-1]
+    signers = record["signers"]
+    assert isinstance(signers, list)
+    # and ssh-keygen agrees with what sealguard journaled
+    journaled = tmp_path / "journaled.sig"
+    journaled.write_text(signers[0]["signature"])
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"amartin {team.alice.line}\n")
+    import subprocess
+
+    check = subprocess.run(
+        ["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", "amartin", "-n", NAMESPACE,
+         "-s", str(journaled)],
+        input=payload.read_bytes(), capture_output=True, check=False,
+    )  # fmt: skip
+    assert check.returncode == 0, check.stderr
