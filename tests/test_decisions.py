@@ -133,3 +133,102 @@ def test_ssh_keygen_signs_the_payload_elsewhere_and_verifies_the_journaled_signa
         input=payload.read_bytes(), capture_output=True, check=False,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
+
+
+def test_an_ssh_agent_holding_a_passphrase_key_signs_the_decision(
+    tmp_path: Path, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .ssh_tools import make_key, ssh_add, ssh_agent
+
+    carol = make_key(tmp_path, "carol", passphrase="correct horse")
+    locked = Team(alice=carol, bob=team.bob, olga=team.olga, mallory=team.mallory)
+    project = governed(tmp_path, locked)  # carol is the architect "amartin" here
+    event_id = drift(project)
+    monkeypatch.chdir(tmp_path)
+    with ssh_agent(tmp_path) as socket:
+        ssh_add(socket, carol)
+        monkeypatch.setenv("SSH_AUTH_SOCK", socket)
+        done = run(project, "decide", event_id, "accept", "--reason", "via agent", "--agent")
+    assert done.exit_code == 0, done.output
+    assert state_of(project).mode == "OBSERVING"
+
+
+def test_a_passphrase_protected_key_file_signs_with_its_passphrase(
+    tmp_path: Path, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .ssh_tools import make_key
+
+    carol = make_key(tmp_path, "carol", passphrase="s3cret phrase")
+    locked = Team(alice=carol, bob=team.bob, olga=team.olga, mallory=team.mallory)
+    project = governed(tmp_path, locked)
+    event_id = drift(project)
+    monkeypatch.setenv("SEALGUARD_KEY_PASSPHRASE", "wrong")
+    wrong = run(project, "decide", event_id, "accept", "--reason", "x", *key_args(carol))
+    assert wrong.exit_code == 65 and "wrong passphrase" in wrong.output
+    monkeypatch.setenv("SEALGUARD_KEY_PASSPHRASE", "s3cret phrase")
+    done = run(project, "decide", event_id, "accept", "--reason", "x", *key_args(carol))
+    assert done.exit_code == 0, done.output
+
+
+def test_an_amendment_of_the_authority_lets_the_new_architect_sign(
+    tmp_path: Path, team: Team
+) -> None:
+    import shutil
+
+    from .decision_projects import authority_text
+    from .ssh_tools import make_key
+
+    project = governed(tmp_path, team)
+    carol = make_key(tmp_path, "carol")
+    staging = tmp_path / "staging"
+    shutil.copytree(project.root, staging, ignore=shutil.ignore_patterns("runtime"))
+    amended = authority_text(team) + (
+        f'[[person]]\nid = "cnoel"\nname = "Carol Noel"\nroles = ["architect"]\n'
+        f'keys = ["{carol.line}"]\n'
+    )
+    (staging / "governance" / "AUTHORITY.toml").write_text(amended)
+    proposed = run(project, "propose", "--from", str(staging))
+    assert proposed.exit_code == 0 and "amend" in proposed.output, proposed.output
+    pro = proposed.output.split(":")[0]
+    # Carol cannot sign her own admission
+    early = run(project, "decide", pro, "amend", "--reason", "x", *key_args(carol))
+    assert early.exit_code == 4 and "unknown-key" in early.output
+    done = run(project, "decide", pro, "amend", "--reason", "Carol joins", *key_args(team.alice))
+    assert done.exit_code == 0, done.output
+    project.authority_file.write_text(amended)  # deployed
+    assert run(project, "observe").exit_code == 0
+    assert state_of(project).version == 2
+    event_id = drift(project)
+    later = run(project, "decide", event_id, "accept", "--reason", "ok", *key_args(carol))
+    assert later.exit_code == 0, later.output
+    assert "Carol Noel (cnoel)" in later.output
+    assert run(project, "verify").exit_code == 0
+
+
+def test_an_unusable_authority_file_is_refused_at_seal(tmp_path: Path, team: Team) -> None:
+    from .probe_projects import unsealed_cat_project
+
+    project = unsealed_cat_project(tmp_path)
+    project.authority_file.write_text('[[person]]\nid = "x"\nname = "X"\nroles = ["boss"]\n')
+    done = run(project, "seal")
+    assert done.exit_code == 78 and "AUTHORITY.toml:4" in done.output, done.output
+    assert not project.baseline_file.exists()
+
+
+def test_log_show_and_the_export_show_who_signed_when_and_what_it_means(
+    tmp_path: Path, team: Team
+) -> None:
+    import tarfile
+
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    run(project, "decide", event_id, "accept", "--reason", "rates", *key_args(team.alice))
+    shown = run(project, "log", "show", "--type", "decision").output
+    assert "Alice Martin (amartin)" in shown and "meaning: approval" in shown and "rates" in shown
+    archive = tmp_path / "export.tar.gz"
+    assert run(project, "log", "export", "-o", str(archive)).exit_code == 0
+    with tarfile.open(archive) as opened:
+        member = opened.extractfile("DECISIONS.txt")
+        assert member is not None
+        text = member.read().decode()
+    assert "Alice Martin (amartin)" in text and "meaning: approval" in text

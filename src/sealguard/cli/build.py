@@ -40,6 +40,11 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
     report = seal_build(project, config, jobs or default_jobs())
     elapsed = time.perf_counter() - started
     output.write(render.seal_text(report, project.display(project.baseline_file), elapsed))
+    if not project.authority_file.exists():
+        output.write(
+            f"warning: no {project.display(project.authority_file)} was sealed: nobody can sign "
+            "a decision, so a drift or an incident will have no way out (README: Authority)"
+        )
     return 0
 
 
@@ -48,7 +53,8 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON report.")
 @click.pass_context
 def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
-    """Check the sealed build, its baseline, the log and the runtime area (INV-D-01..04, 07)."""
+    """Check the sealed build, its baseline, the log, the runtime area and every decision
+    (INV-D-01..04, 06, 07)."""
     from sealguard.seal.verify import verify as verify_build
 
     project, config = configured(ctx)

@@ -178,10 +178,14 @@ def log_check_proof(bundle: Path, key: str | None) -> int:
 def log_export(ctx: click.Context, target: Path) -> int:
     """Write the log, every checkpoint, the public key and an auditor's README to a .tar.gz."""
     from sealguard.errors import EvidenceWriteError
+    from sealguard.ledger import read_events
     from sealguard.ledger.export import export
+    from sealguard.report.render import decisions_text
 
+    ledger_ = _ledger(ctx)
+    events = read_events(ledger_.log) if ledger_.log.exists() else []
     try:
-        names = export(_ledger(ctx), target)
+        names = export(ledger_, target, {"DECISIONS.txt": decisions_text(events)})
     except OSError as exc:
         raise EvidenceWriteError(f"{target}: cannot write the export ({exc.strerror})") from None
     output.write(f"wrote {target}: {', '.join(names)}")

@@ -5,6 +5,7 @@ import io
 import os
 import tarfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from sealguard.errors import UsageError
@@ -26,6 +27,9 @@ Files
                          (witness.vkey, its verifier key; logs/<id>.json, its record with the
                          latest checkpoint it cosigned; logs/<id>.cosigned, every checkpoint it
                          cosigned; logs/<id>.refused, every checkpoint it refused)
+  DECISIONS.txt          every signed decision, for people: who signed it (printed name and
+                         id), when, what the signature means, what it decided and why; derived
+                         from the log's `decision` events, which are what counts
   log.vkey               the log's verifier key (<name>+<key id>+<base64 Ed25519 key>); it is
                          also in the first event. Trust it only if you obtained it, or the
                          witness's verifier key, some other way.
@@ -80,8 +84,9 @@ def _witness_files(ledger: Ledger, origin: str | None) -> list[tuple[Path, str]]
     return kept
 
 
-def export(ledger: Ledger, target: Path) -> list[str]:
-    """Write the export archive; returns the names it holds. Writers wait while it reads."""
+def export(ledger: Ledger, target: Path, extra: Mapping[str, bytes] | None = None) -> list[str]:
+    """Write the export archive; returns the names it holds. Writers wait while it reads.
+    `extra` adds human-readable files derived from the log (DECISIONS.txt)."""
     if not ledger.log.exists():
         raise UsageError(f"{ledger.log}: no governance log to export")
     first = read_first_event(ledger.log)
@@ -100,6 +105,7 @@ def export(ledger: Ledger, target: Path) -> list[str]:
                 *[(arc, path) for path, arc in kept if path.exists() or path.is_symlink()],
                 ("log.vkey", (vkey + "\n").encode()),
                 ("README.txt", AUDITOR_README.encode()),
+                *(extra or {}).items(),
             ]
             for name, data in items:
                 _add(archive, name, data, now)

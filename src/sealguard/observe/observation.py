@@ -41,6 +41,7 @@ from sealguard.observe.classify import Classification, classify
 from sealguard.observe.status import current_state
 from sealguard.probes.run import ProbeEvidence, run_probe
 from sealguard.project import BASELINE_NAME, Project
+from sealguard.report.render import decisions_text
 from sealguard.seal import behaviour, versions
 from sealguard.seal.settings import config_in_force
 from sealguard.seal.verify import tree_differences, verify
@@ -257,7 +258,8 @@ def _export(ledger_: ledger.Ledger, archive: Path) -> None:
     temp = archive.with_name(f".{archive.name}{runtime.TEMP_MARK}{os.getpid()}")
     try:
         archive.parent.mkdir(parents=True, exist_ok=True)
-        export(ledger_, temp)
+        events = ledger.read_events(ledger_.log)
+        export(ledger_, temp, {"DECISIONS.txt": decisions_text(events)})
         os.replace(temp, archive)
     except OSError as exc:
         temp.unlink(missing_ok=True)

@@ -17,7 +17,8 @@ from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
 from sealguard.observe.watch import NotObserving, Refused, Round, Stopped
 from sealguard.project import Project
-from sealguard.state import ObservationState, signer_names
+from sealguard.report.render import decision_line
+from sealguard.state import ObservationState
 
 
 def _probe_line(p: ProbeRecord) -> str:
@@ -73,17 +74,6 @@ def observation_text(e: RuntimeEvent) -> str:
     lines.append(f"state: {e.state_before} -> {e.state_after}")
     lines.append(f"next: {e.next}")
     return "\n".join(lines)
-
-
-def decision_line(record: dict[str, Any]) -> str:
-    """A decision as every human-readable output shows it: who (printed name and id), when,
-    what it means (21 CFR Part 11 §11.50(b)), what was decided on what, and why."""
-    return (
-        f"{record.get('decision_id')} {record.get('decision')} "
-        f"{(record.get('answers') or {}).get('id')} signed by {signer_names(record)} "
-        f"at {record.get('decided_at')} "
-        f"(meaning: {record.get('meaning')}): {_one(str(record.get('reason', '')))}"
-    )
 
 
 def decision_text(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sealguard.exitcodes import ExitCode
 from sealguard.names import terminal_safe as _one
 from sealguard.seal.integrity import CHANGES, Difference, group_by_change
+from sealguard.state import signer_names
 
 if TYPE_CHECKING:
     from sealguard.ledger import LogReport
@@ -163,14 +164,34 @@ def log_json(report: "LogReport") -> dict[str, Any]:
     }
 
 
+def decision_line(record: dict[str, Any]) -> str:
+    """A decision as every human-readable output shows it: who (printed name and id), when,
+    what it means (21 CFR Part 11 §11.50(b)), what was decided on what, and why."""
+    return (
+        f"{record.get('decision_id')} {record.get('decision')} "
+        f"{(record.get('answers') or {}).get('id')} signed by {signer_names(record)} "
+        f"at {record.get('decided_at')} "
+        f"(meaning: {record.get('meaning')}): {_one(str(record.get('reason', '')))}"
+    )
+
+
+def decisions_text(events: list[dict[str, Any]]) -> bytes:
+    """DECISIONS.txt of an export: every decision, one line each."""
+    lines = [decision_line(e) for e in events if e.get("type") == "decision"]
+    return ("\n".join(lines or ["no decision"]) + "\n").encode()
+
+
 def event_line(event: dict[str, Any]) -> str:
-    """One event on one line: seq, time, type, then its other fields as key=value."""
+    """One event on one line: seq, time, type, then its other fields as key=value (a decision:
+    who signed it, when, and what the signature means)."""
     rest = " ".join(
         f"{k}={_one(str(v))}"
         for k, v in sorted(event.items())
         if k not in ("seq", "ts", "type") and not isinstance(v, dict | list)
     )
     head = f"{event.get('seq', '?'):>6} {event.get('ts', '?')} {event.get('type', '?')}"
+    if event.get("type") == "decision":
+        return f"{head} {decision_line(event)}"
     return f"{head} {rest}".rstrip()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sealguard import ledger
 from sealguard.config import Config, error_at
+from sealguard.decide.authority import parse_authority
 from sealguard.errors import DataError, RefusedError
 from sealguard.fsio import fsync_dir, sha256_of, write_atomic
 from sealguard.globs import GOVERNANCE_DIR, make_selector
@@ -193,22 +194,25 @@ def candidate(
 ) -> Candidate:
     """Hash the tree under `root`, run every probe once on it, and write the behaviour baseline
     and the sealed config under `out` (a folder laid out as governance/)."""
+    governance = root / GOVERNANCE_DIR
+    authority_file = governance / AUTHORITY_NAME
+    authority = authority_file.read_text("utf-8") if authority_file.is_file() else None
+    if authority is not None:
+        parse_authority(authority, authority_file)  # an unusable file is refused first (78)
     entries, size = _tree_entries(root, config, jobs, progress)
     behaviour_files = _probe_baseline(root, config, entries, jobs, out)
-    governance = root / GOVERNANCE_DIR
     config_file = governance / CONFIG_NAME
     # the config in force from then on (settings.py): a sealed copy, held by the manifest
     sealed_config = out / behaviour.BASELINE_DIR / SEALED_CONFIG
     config_bytes = config_file.read_bytes()
     sealed_config.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(sealed_config, config_bytes)
-    authority_file = governance / AUTHORITY_NAME
     own = [_governance_entry(governance, config_file)]
     if authority_file.is_file():
         own.append(_governance_entry(governance, authority_file))
     own += [_governance_entry(out, p) for p in (sealed_config, *behaviour_files)]
     manifest = Manifest(tuple(config.seal.paths), tuple(config.seal.exclude), tuple(entries + own))
-    authority = authority_file.read_text("utf-8") if authority_file.is_file() else None
+
     return Candidate(
         render_manifest(manifest),
         (sealed_config, *behaviour_files),
