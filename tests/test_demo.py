@@ -19,9 +19,15 @@ def test_demo_walks_all_four_classes(invoke) -> None:
         "INCIDENT (critical):",
         "INC-01 INV-D-02: modified src/fuelcalc/fuel.py",
         "INCIDENT: INV-D-02 violated: 1 modified",
+        "signed by Alice Martin (amartin)",
+        "baseline v2 installed",
+        "sections to write: Impact, Root cause (with evidence), Corrective actions",
+        "a proposal to reseal",
+        "close-incident INC_",
+        "state: OBSERVING (close-incident by Alice Martin (amartin)",
     ):
         assert text in out, text
-    assert out.rstrip().endswith("INCIDENT, as expected")
+    assert out.rstrip().endswith("STABLE again, as expected")
 
 
 def test_demo_keep_leaves_the_folders(tmp_path: Path, invoke) -> None:
@@ -29,6 +35,8 @@ def test_demo_keep_leaves_the_folders(tmp_path: Path, invoke) -> None:
     assert invoke("demo", "--keep", str(target)).exit_code == 0
     assert (target / "fuelcalc/governance/BASELINE_REF.sha256").exists()
     assert (target / "fuelcalc-2/governance/runtime/GOVERNANCE_LOG.ndjson").exists()
+    assert (target / "fuelcalc/governance/AUTHORITY.toml").exists()
+    assert list((target / "fuelcalc-2/governance/incidents").glob("INC_*/INCIDENT_REPORT.md"))
     again = invoke("demo", "--keep", str(target))
     assert again.exit_code == 64 and "already exists" in again.stderr
 

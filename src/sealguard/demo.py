@@ -5,21 +5,39 @@ inputs. Then the demo walks it through the four classes the way each happens in 
 STABLE; TOOLING_DRIFT when the probe runner disappears; PRODUCT_DRIFT when operational data
 outside the sealed paths changes the output (observation freezes, and a further attempt is
 refused); and, on a second copy, INCIDENT when a sealed file is hot-fixed (observation halts).
+Then the runbook's second half: an Architect (a key made by ssh-keygen, listed in the sealed
+AUTHORITY.toml) accepts the drift and observation resumes STABLE; after the incident, the
+report is written, the corrected build is re-sealed by a signed decision, the certification run
+comes out STABLE, the incident is closed, and observation resumes.
 """
 
 import json
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
+
 from sealguard import output
 from sealguard.config import load_config
+from sealguard.decide import decisions, proposals, sshsig
+from sealguard.decide.decisions import Request
+from sealguard.decide.incident_report import missing_sections
+from sealguard.decide.keys import load_private_key
 from sealguard.errors import RefusedError, UsageError
 from sealguard.events import from_data
 from sealguard.exitcodes import ExitCode
@@ -29,6 +47,7 @@ from sealguard.project import Project
 from sealguard.report import narrative, render
 from sealguard.seal.hashing import default_jobs
 from sealguard.seal.sealing import seal
+from sealguard.seal.settings import config_in_force
 from sealguard.seal.verify import verify
 from sealguard.state import fold
 
@@ -64,11 +83,39 @@ def _copy_product(target: Path) -> None:
     runner.chmod(runner.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def _sealed_copy(root: Path) -> Project:
+def _architect_key(folder: Path) -> Path:
+    """An ed25519 key for the demo's Architect: made by ssh-keygen when it is installed, else
+    written in the same OpenSSH format by `cryptography` (a fresh machine may lack OpenSSH)."""
+    key = folder / "architect_ed25519"
+    if shutil.which("ssh-keygen"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "architect@demo",
+             "-f", str(key)],
+            check=True, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        return key
+    private = Ed25519PrivateKey.generate()
+    key.write_bytes(private.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()))
+    key.chmod(0o600)
+    public = private.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH)
+    key.with_name(key.name + ".pub").write_bytes(public + b" architect@demo\n")
+    return key
+
+
+def _authority(key: Path) -> str:
+    line = key.with_name(key.name + ".pub").read_text().strip()
+    return (
+        '[[person]]\nid = "amartin"\nname = "Alice Martin"\nroles = ["architect"]\n'
+        f'keys = ["{line}"]\n'
+    )
+
+
+def _sealed_copy(root: Path, key: Path) -> Project:
     project = Project(root.resolve())
     _copy_product(project.root)
     project.governance.mkdir(exist_ok=True)
     project.config_file.write_text(CONFIG.format(python=json.dumps(sys.executable)))
+    project.authority_file.write_text(_authority(key))
     started = time.perf_counter()
     report = seal(project, load_config(project.config_file), default_jobs())
     output.write(
@@ -92,13 +139,86 @@ def _observe(project: Project) -> str:
     return observation.event.classification
 
 
+def _decide(project: Project, request: Request, key: Path) -> None:
+    config = config_in_force(project)
+    now = datetime.now(UTC)
+    payload = decisions.prepare(project, config, request, now)
+    signature = sshsig.sign(payload, load_private_key(key))
+    decided = decisions.record(project, config, payload, [signature], now)
+    output.write(narrative.decision_text(decided.record, decided.installed, decided.state))
+
+
+def _certify(project: Project) -> str:
+    observation = observe(
+        project, config_in_force(project), default_jobs(), purpose="certification"
+    )
+    output.write(narrative.observation_text(observation.event))
+    return observation.event.classification
+
+
+POST_MORTEM = {
+    "Impact": "None: the hot-fix was caught by the first observation, before any release.",
+    "Root cause": "A reserve changed by hand on the server (see the snapshot and the diff).",
+    "Corrective actions": "The reserve is restored and documented; the build is re-sealed.",
+    "Preventive actions": "Changes go through `sealguard propose` and a signed decision.",
+}
+
+
+def _write_report(report: Path) -> None:
+    """What people write in the report: under each of its sections that waits for them."""
+    text = report.read_text()
+    for heading, body in POST_MORTEM.items():
+        start = text.index(f"## {heading}")
+        line_end = text.index("\n", start)
+        end = text.find("\n## ", line_end)
+        end = len(text) if end < 0 else end
+        text = text[: line_end + 1] + "\n" + body + "\n" + text[end:]
+    report.write_text(text)
+
+
+def _after_the_drift(project: Project, key: Path, seen: list[str]) -> None:
+    state = fold(read_events(project.log_file))
+    assert state.because is not None
+    _step(f"6. the Architect accepts the drift: sealguard decide {state.because} accept")
+    _decide(project, Request(state.because, "accept", "the new reserve is approved"), key)
+    _step("7. observation resumes against baseline v2: STABLE")
+    seen.append(_observe(project))
+
+
+def _after_the_incident(project: Project, key: Path, seen: list[str]) -> None:
+    state = fold(read_events(project.log_file))
+    assert state.incident is not None
+    report = project.root / state.incident.report
+    _step(f"10. incident {state.incident.incident_id}: its report, prefilled from the log")
+    missing = ", ".join(missing_sections(report.read_text()))
+    output.write(f"{state.incident.report}: sections to write: {missing}")
+    _write_report(report)
+    _step("11. people correct the build, and propose its re-seal (every probe runs once on it)")
+    fuel = project.root / TAMPERED
+    fuel.write_text(fuel.read_text().replace("RESERVE_KG = 900", "RESERVE_KG = 1_200  # reviewed"))
+    made = proposals.propose_reseal(
+        project, project.ledger(config_in_force(project)), state, None,
+        jobs=default_jobs(), now=datetime.now(UTC), reason="hot-fix reverted and reviewed",
+    )  # fmt: skip
+    output.write(f"{made.proposal_id}: a proposal to {made.kind}")
+    _step(f"12. the Architect signs the re-seal: sealguard decide {made.proposal_id} reseal")
+    _decide(project, Request(made.proposal_id, "reseal", "the corrected build"), key)
+    _step("13. sealguard certify: one full observation against the decided baseline")
+    seen.append(_certify(project))
+    _step(f"14. sealguard incident close {state.incident.incident_id}: signed, report hash bound")
+    _decide(project, Request(state.incident.incident_id, "close-incident", "post-mortem done"), key)
+    _step("15. observation resumes: STABLE")
+    seen.append(_observe(project))
+
+
 def _walk(scratch: Path) -> list[str]:
     seen: list[str] = []
+    key = _architect_key(scratch)
     _step(
         f"1. seal the sample product 'fuelcalc' in {scratch / 'fuelcalc'} "
-        "(code, tests, config, behaviour)"
+        "(code, tests, config, behaviour, and AUTHORITY.toml: who may decide)"
     )
-    project = _sealed_copy(scratch / "fuelcalc")
+    project = _sealed_copy(scratch / "fuelcalc", key)
     output.write(project.config_file.read_text().rstrip())
     _step("2. sealguard observe: nothing has changed (STABLE, exit 0)")
     seen.append(_observe(project))
@@ -119,20 +239,25 @@ def _walk(scratch: Path) -> list[str]:
     output.write(narrative.diff_text(project.root, from_data(state.recent[-1])))
     _step("5. observing while frozen is refused, and the refusal is journaled (exit 4)")
     seen.append(_observe(project))
-    _step("6. on a second sealed copy, a hot-fix edits a sealed file: INCIDENT, HALTED")
-    second = _sealed_copy(scratch / "fuelcalc-2")
+    _after_the_drift(project, key, seen)
+    _step("8. on a second sealed copy, a hot-fix edits a sealed file: INCIDENT, HALTED")
+    second = _sealed_copy(scratch / "fuelcalc-2", key)
     fuel = second.root / TAMPERED
     fuel.write_text(fuel.read_text().replace("RESERVE_KG = 1_200", "RESERVE_KG = 900"))
     seen.append(_observe(second))
-    _step("7. sealguard verify names what changed; sealguard log verify shows the evidence intact")
+    _step("9. sealguard verify names what changed; sealguard log verify shows the evidence intact")
     started = time.perf_counter()
     report = verify(second, load_config(second.config_file), default_jobs())
     output.write(render.verify_text(report, time.perf_counter() - started))
     output.write(render.log_text(audit(second.ledger(load_config(second.config_file)), 1)))
+    _after_the_incident(second, key, seen)
     return seen
 
 
-EXPECTED = ["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "REFUSED", "INCIDENT"]
+EXPECTED = [
+    "STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "REFUSED", "STABLE", "INCIDENT", "STABLE",
+    "STABLE",
+]  # fmt: skip
 
 
 def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] | None = None) -> int:
@@ -150,8 +275,9 @@ def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] | None = None)
         seen = (walk or _walk)(scratch)
     if seen == EXPECTED:
         output.write(
-            "\ndemo complete: STABLE, TOOLING_DRIFT, PRODUCT_DRIFT (then refused), INCIDENT, "
-            "as expected"
+            "\ndemo complete: STABLE, TOOLING_DRIFT, PRODUCT_DRIFT (then refused), accepted "
+            "by a signed decision and STABLE again, INCIDENT, re-sealed by decision, certified "
+            "STABLE, closed, STABLE again, as expected"
         )
         return int(ExitCode.OK)
     output.write(f"\ndemo FAILED: saw {seen}, expected {EXPECTED}")

@@ -213,6 +213,15 @@ class _Run:
             f"{self.project.display(self.project.runtime)}/exports/EXP_{self.event_id[4:]}.tar.gz"
         )
 
+    def next_step(self, after: Mode) -> str:
+        incident = self.state.incident
+        if self.purpose == "certification" and self.classification.klass == "STABLE" and incident:
+            return (
+                f"certified: close the incident (`sealguard incident close "
+                f"{incident.incident_id}`, its report written), signed"
+            )
+        return NEXT_STEP[after]
+
     def event(self, records: list[ProbeRecord], snapshot: SnapshotRecord | None) -> RuntimeEvent:
         klass = self.classification.klass
         after: Mode = CLASSES[klass].stops or self.state.mode
@@ -234,7 +243,7 @@ class _Run:
             invariants_before=[Violation(**v.__dict__) for v in self.facts.before],
             invariants_after=[Violation(**v.__dict__) for v in self.facts.after],
             probes_run=self.facts.probes_run, probes=records, snapshot=snapshot,
-            export=self.export_path(), actions=actions, next=NEXT_STEP[after],
+            export=self.export_path(), actions=actions, next=self.next_step(after),
             sealguard_version=__version__, purpose=self.purpose,
             authorised_change=self.authorised_change,
         )  # fmt: skip
