@@ -202,6 +202,7 @@ def incident() -> None:
 @incident.command("list")
 @click.pass_context
 def incident_list(ctx: click.Context) -> int:
+    """Every incident: open or closed, the event that opened it, its report, what is unwritten."""
     from sealguard import ledger
     from sealguard.decide.incidents import incidents
 
@@ -223,6 +224,7 @@ def incident_list(ctx: click.Context) -> int:
 @click.argument("incident_id")
 @click.pass_context
 def incident_show(ctx: click.Context, incident_id: str) -> int:
+    """One incident: its report, the sections still to write, and every decision on it."""
     from sealguard import ledger
     from sealguard.decide.incidents import incidents
     from sealguard.errors import UsageError
