@@ -3,6 +3,7 @@
 Commands live in modules named after what they act on; importing them registers them.
 """
 
+import sealguard.cli.runbook  # noqa: F401 (registers)
 from sealguard.cli import build, escalation, log, observation, witness  # noqa: F401 (registers)
 from sealguard.cli.root import cli
 
