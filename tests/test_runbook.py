@@ -12,7 +12,7 @@ from sealguard.config import parse_config
 from sealguard.decide.authority import DECISION_KINDS, Authority, parse_authority
 from sealguard.decide.incident_report import REQUIRED_SECTIONS, missing_sections
 from sealguard.observe.classify import rule_table
-from sealguard.report.runbook import DECISIONS, NOBODY, companion_documents
+from sealguard.report.runbook import DECISIONS, NOBODY, companion_documents, reaches, route
 from sealguard.seal.settings import config_in_force
 
 from .cli_run import run_cli
@@ -405,3 +405,16 @@ def test_runbook_through_the_console_script(
     assert out.splitlines() == [f"wrote handbook/{name}" for name in NAMES]
     model = Path("handbook/AUTHORITY_MODEL.md").read_text()
     assert "Alice Martin" in model and "Olga Petrova" in model
+
+
+def test_pagerduty_reaches_its_service_and_stable_is_never_escalated() -> None:
+    config = parse_config(
+        CONFIG + '\n[channels.pagerduty]\nrouting_key_env = "PD_KEY"\n', Path("sealguard.toml")
+    )
+
+    assert reaches(config.channels, "pagerduty") == (
+        "the on-call of the PagerDuty service whose routing key is in $PD_KEY "
+        "(events to events.pagerduty.com)"
+    )
+    assert route(config, "INCIDENT") == "PagerDuty (phone) + Slack, immediately"
+    assert route(config, "STABLE") == "no escalation"
