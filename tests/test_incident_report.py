@@ -326,3 +326,20 @@ def test_an_event_without_snapshot_commit_or_export_says_none() -> None:
     assert "| commit | none |" in facts
     assert "No escalation was recorded" in sections(text)["Escalation record"]
     assert "no entry" in sections(text)["Timeline"].lower()
+
+
+def test_an_event_without_violations_or_matched_rules_says_so() -> None:
+    steps = [{"rule": "INC-01", "class": "INCIDENT", "matched": False, "detail": "", "probe": None}]
+    event = incident_event(invariants_before=[], invariants_after=[], why=steps)
+    found = sections(render(make_facts(event=event)))
+
+    assert found["Violated invariants"].strip() == (
+        "No invariant violation was recorded with this event."
+    )
+    assert found["Decision path"].strip() == "No rule matched among the 1 rule tried."
+
+
+def test_a_diff_without_a_last_newline_still_closes_its_block() -> None:
+    body = sections(render(make_facts(diff="-a\n+b")))["Diff with the baseline"]
+
+    assert body.strip() == "```diff\n-a\n+b\n```"

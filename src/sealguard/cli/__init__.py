@@ -9,6 +9,7 @@ from sealguard.cli import (  # noqa: F401 (registers)
     escalation,
     log,
     observation,
+    runbook,
     witness,
 )
 from sealguard.cli.root import cli

@@ -81,6 +81,10 @@ def _text(value: object) -> str:
     return "none" if value is None or value == "" else str(value)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _headline(event: dict[str, Any]) -> Markdown:
     return inline(
         f"sealguard classified observation {_text(event.get('event_id'))} as "
@@ -92,8 +96,8 @@ def _headline(event: dict[str, Any]) -> Markdown:
 def _snapshot(snapshot: dict[str, Any] | None) -> str:
     if not snapshot:
         return "none"
-    files = len(snapshot.get("files") or {})
-    return f"{_text(snapshot.get('snapshot_id'))} in {_text(snapshot.get('path'))} ({files} files)"
+    files = _count(len(snapshot.get("files") or {}), "file")
+    return f"{_text(snapshot.get('snapshot_id'))} in {_text(snapshot.get('path'))} ({files})"
 
 
 def _summary(facts: IncidentFacts) -> Markdown:
@@ -131,14 +135,14 @@ def _decision_path(event: dict[str, Any]) -> Markdown:
     meanings = {rule: meaning for rule, _, meaning in rule_table()}
     matched = [step for step in steps if step.get("matched")]
     if not matched:
-        return Markdown(f"No rule matched among the {len(steps)} the observation tried.")
+        return Markdown(f"No rule matched among the {_count(len(steps), 'rule')} tried.")
     rows = [
         (_text(s.get("rule")), _text(s.get("class")), _text(s.get("probe") or "(observation)"),
          meanings.get(str(s.get("rule")), ""), _text(s.get("detail")))
         for s in matched
     ]  # fmt: skip
     intro = Markdown(
-        f"The observation tried {len(steps)} rules (first match wins for each probe; the "
+        f"The observation tried {_count(len(steps), 'rule')} (first match wins for each probe; the "
         "observation takes the most severe class). These decided it:\n\n"
     )
     return Markdown(intro + table(("rule", "class", "probe", "meaning", "detail"), rows))
