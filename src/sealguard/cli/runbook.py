@@ -14,11 +14,10 @@ if TYPE_CHECKING:
 
 
 def _authority(project: "Project") -> "Authority | None":
-    """The authority to document: AUTHORITY.toml when the project has one, else None."""
-    from sealguard.decide.authority import load_authority
+    """The authority to document: the one in force (journaled with the baseline version)."""
+    from sealguard.seal.settings import authority_in_force
 
-    file = project.governance / "AUTHORITY.toml"
-    return load_authority(file) if file.exists() else None
+    return authority_in_force(project)
 
 
 @cli.command()

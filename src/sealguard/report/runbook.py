@@ -39,17 +39,22 @@ ROLES: tuple[tuple[str, Role | None, str], ...] = (
     ),
 )
 DECISIONS: dict[str, str] = {
-    "accept": "after a PRODUCT_DRIFT: the outputs observed in the drift's snapshot become the "
-    "next baseline version; observation resumes (FROZEN to OBSERVING)",
-    "investigate": "after a PRODUCT_DRIFT: observation stays FROZEN, shown as under "
-    "investigation (by whom, why, since when); an accept or a rollback is still needed",
-    "rollback": "an earlier baseline version becomes the target; observation resumes only "
-    "after people restore the build and a certification run comes out STABLE against it",
-    "reseal": "a proposal of a changed build (a correction after an incident, a planned "
-    "release or patch) becomes the next baseline version",
-    "close-incident": "closes an incident once its report is written, a reseal or rollback is "
-    "decided and a certification run came out STABLE (HALTED to OBSERVING)",
-    "amend": "a change of sealguard.toml or AUTHORITY.toml becomes the one in force",
+    "accept": "`sealguard decide RTE_… accept` after a PRODUCT_DRIFT: the outputs observed in "
+    "the drift's snapshot become the next baseline version; observation resumes (FROZEN to "
+    "OBSERVING)",
+    "investigate": "`sealguard decide RTE_… investigate` after a PRODUCT_DRIFT: observation "
+    "stays FROZEN, shown as under investigation (by whom, why, since when); an accept or a "
+    "rollback is still needed",
+    "rollback": "`sealguard decide RTE_… rollback --to vN`: a kept baseline version becomes "
+    "the target; observation resumes only after people restore the build and "
+    "`sealguard certify` comes out STABLE against it",
+    "reseal": "`sealguard decide PRO_… reseal` on a proposal from `sealguard propose` (a "
+    "correction after an incident, a planned release or patch): the next baseline version; "
+    "while OBSERVING it is installed by the observation that sees it deployed",
+    "close-incident": "`sealguard incident close INC_…`: once its report is written, a reseal "
+    "or rollback is decided and `sealguard certify` came out STABLE (HALTED to OBSERVING)",
+    "amend": "`sealguard decide PRO_… amend`: a change of sealguard.toml or AUTHORITY.toml "
+    "alone becomes the one in force",
 }
 CHANNEL_NAMES = {
     "email": "Email",

@@ -12,6 +12,7 @@ is exported to auditors and a config may hold a literal webhook header.)
 """
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from sealguard import ledger
 from sealguard.config import Config, SealConfig, load_config, parse_config
@@ -20,6 +21,9 @@ from sealguard.project import Project
 from sealguard.seal import behaviour
 from sealguard.seal.manifest import parse_manifest
 from sealguard.state import baseline_record
+
+if TYPE_CHECKING:
+    from sealguard.decide.authority import Authority
 
 SEALED_CONFIG = "_sealguard.toml"  # in governance/baseline/; no probe name starts with "_"
 
@@ -67,3 +71,20 @@ def config_in_force(project: Project) -> Config:
         if not project.baseline_file.exists():
             raise
         return _from_manifest(project)
+
+
+def authority_in_force(project: Project) -> "Authority | None":
+    """Who may sign decisions now: the AUTHORITY.toml journaled with the baseline in force
+    (None when none was sealed); before sealing, the file, when there is one."""
+    from sealguard.decide.authority import load_authority, parse_authority
+
+    try:
+        events = ledger.read_events(project.log_file) if project.log_file.is_file() else []
+    except DataError:
+        events = []
+    record = baseline_record(events)
+    if record is None:
+        file = project.authority_file
+        return load_authority(file) if file.exists() else None
+    text = record.get("authority")
+    return parse_authority(text, project.authority_file) if isinstance(text, str) else None
