@@ -27,6 +27,7 @@ from sealguard.errors import ConfigError, RefusedError, SealguardError
 from sealguard.escalation import outbox
 from sealguard.events import iso_utc, new_id
 from sealguard.ledger import view
+from sealguard.lock import observer_lock
 from sealguard.project import BASELINE_NAME, Project
 from sealguard.seal import behaviour, versions
 from sealguard.seal.settings import SEALED_CONFIG
@@ -264,7 +265,13 @@ def _expected(log: _Log, request: Request, now: datetime, create: bool) -> _Expe
 
 
 def prepare(project: Project, config: Config, request: Request, now: datetime) -> bytes:
-    """The payload to sign for `request`, once it is known to be allowed now."""
+    """The payload to sign for `request`, once it is known to be allowed now. Holds the
+    observer lock (waiting for a running observation): an accept writes its proposal."""
+    with observer_lock(project.ledger(config).folder, wait=True):
+        return _prepare(project, config, request, now)
+
+
+def _prepare(project: Project, config: Config, request: Request, now: datetime) -> bytes:
     log = _Log.read(project, config)
     if not request.reason.strip():
         raise log.refuse(request, "reason", "a decision needs a written reason (--reason)")
@@ -419,7 +426,15 @@ def _signers(
 def record(
     project: Project, config: Config, data: bytes, signatures: Sequence[str], now: datetime
 ) -> Decided:
-    """Check `data` (a payload from `prepare`) and its signatures, journal, carry it out."""
+    """Check `data` (a payload from `prepare`) and its signatures, journal, carry it out; under
+    the observer lock, so that no observation sees a baseline half installed."""
+    with observer_lock(project.ledger(config).folder, wait=True):
+        return _record(project, config, data, signatures, now)
+
+
+def _record(
+    project: Project, config: Config, data: bytes, signatures: Sequence[str], now: datetime
+) -> Decided:
     log = _Log.read(project, config)
     claimed = _claimed(signatures)
     try:
