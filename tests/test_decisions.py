@@ -232,3 +232,13 @@ def test_log_show_and_the_export_show_who_signed_when_and_what_it_means(
         assert member is not None
         text = member.read().decode()
     assert "Alice Martin (amartin)" in text and "meaning: approval" in text
+
+
+def test_show_names_the_decisions_that_answered_the_event(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    run(project, "decide", event_id, "investigate", "--reason", "why", "--meaning", "review",
+        *key_args(team.bob))  # fmt: skip
+    shown = run(project, "show", event_id).output
+    assert "decision: DEC_" in shown and "Bob Durand (bdurand)" in shown
+    assert "meaning: review" in shown

@@ -97,12 +97,26 @@ def _runtime_event(ctx: click.Context, event_id: str) -> "RuntimeEvent":
 @click.option("--json", "as_json", is_flag=True, help="Print the event as JSON.")
 @click.pass_context
 def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
-    """Show one observation's RUNTIME_EVENT."""
+    """Show one observation's RUNTIME_EVENT, and every decision that answered it."""
     if as_json:
         output.write_json(_find_event(ctx, event_id))
     else:
         output.write(narrative.observation_text(_runtime_event(ctx, event_id)))
+        for line in _decisions_on(ctx, event_id):
+            output.write(f"decision: {line}")
     return 0
+
+
+def _decisions_on(ctx: click.Context, event_id: str) -> list[str]:
+    from sealguard.ledger import read_events
+    from sealguard.report.render import decision_line
+
+    project, config = configured(ctx)
+    return [
+        decision_line(e)
+        for e in read_events(project.ledger(config).log)
+        if e.get("type") == "decision" and (e.get("answers") or {}).get("id") == event_id
+    ]
 
 
 @cli.command()
