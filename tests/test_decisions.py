@@ -242,3 +242,19 @@ def test_show_names_the_decisions_that_answered_the_event(tmp_path: Path, team: 
     shown = run(project, "show", event_id).output
     assert "decision: DEC_" in shown and "Bob Durand (bdurand)" in shown
     assert "meaning: review" in shown
+
+
+def test_watch_observes_again_once_a_decision_resumed_observation(
+    tmp_path: Path, team: Team
+) -> None:
+    from sealguard.observe.observation import Observation
+    from sealguard.observe.watch import NotObserving, watch
+
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    frozen = list(watch(project, 0.0, 1, count=1))
+    assert isinstance(frozen[0], NotObserving)
+    run(project, "decide", event_id, "accept", "--reason", "ok", *key_args(team.alice))
+    resumed = list(watch(project, 0.0, 1, count=1))
+    assert isinstance(resumed[0], Observation)
+    assert resumed[0].event.classification == "STABLE"

@@ -152,7 +152,8 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
 )
 @click.pass_context
 def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -> int:
-    """Observe on a schedule until FROZEN or HALTED, then keep reporting the state."""
+    """Observe on a schedule; while FROZEN or HALTED only report the state, until a decision
+    resumes observation."""
     from sealguard.durations import parse_duration
     from sealguard.observe.watch import watch as watch_loop
 
@@ -160,8 +161,8 @@ def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -
         interval = parse_duration(every)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--every") from None
-    project, config = configured(ctx)
-    for done in watch_loop(project, config, interval, jobs or default_jobs(), count):
+    project, _ = configured(ctx)  # each round acts on the config in force then
+    for done in watch_loop(project, interval, jobs or default_jobs(), count):
         for line in narrative.watch_lines(done):
             output.write(line)
     return 0

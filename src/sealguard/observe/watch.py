@@ -1,4 +1,5 @@
-"""`sealguard watch`: observe on a schedule until FROZEN or HALTED, then keep reporting the state.
+"""`sealguard watch`: observe on a schedule; while FROZEN or HALTED only report the state, and
+observe again once a decision has resumed observation (with the config then in force).
 
 SIGTERM and SIGINT stop it cleanly between observations (an observation under way finishes and
 is journaled first).
@@ -11,13 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 
-from sealguard.config import Config
 from sealguard.errors import RefusedError
 from sealguard.escalation.dispatch import deliver_due
 from sealguard.escalation.outbox import AttemptRecord
 from sealguard.ledger import read_events
 from sealguard.observe.observation import Observation, observe
 from sealguard.project import Project
+from sealguard.seal.settings import config_in_force
 from sealguard.state import ObservationState, fold
 
 
@@ -56,7 +57,8 @@ class _Stop:
         self.event.set()
 
 
-def _round(project: Project, config: Config, jobs: int) -> Round:
+def _round(project: Project, jobs: int) -> Round:
+    config = config_in_force(project)  # a decision may have installed another between rounds
     state = fold(read_events(project.ledger(config).log))
     if state.mode in ("FROZEN", "HALTED"):
         return NotObserving(state, deliver_due(project, config, datetime.now(UTC)))
@@ -67,7 +69,7 @@ def _round(project: Project, config: Config, jobs: int) -> Round:
 
 
 def watch(
-    project: Project, config: Config, interval: float, jobs: int, count: int | None = None
+    project: Project, interval: float, jobs: int, count: int | None = None
 ) -> Iterator[Round]:
     """Each round as it ends; ends when stopped by a signal or after `count` rounds."""
     stop = _Stop()
@@ -75,7 +77,7 @@ def watch(
     done = 0
     try:
         while not stop.event.is_set() and (count is None or done < count):
-            yield _round(project, config, jobs)
+            yield _round(project, jobs)
             done += 1
             if count is None or done < count:
                 stop.event.wait(interval)
