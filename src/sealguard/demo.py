@@ -110,12 +110,13 @@ def _authority(key: Path) -> str:
     )
 
 
-def _sealed_copy(root: Path, key: Path) -> Project:
+def _sealed_copy(root: Path, key: Path | None = None) -> Project:
     project = Project(root.resolve())
     _copy_product(project.root)
     project.governance.mkdir(exist_ok=True)
     project.config_file.write_text(CONFIG.format(python=json.dumps(sys.executable)))
-    project.authority_file.write_text(_authority(key))
+    if key is not None:
+        project.authority_file.write_text(_authority(key))
     started = time.perf_counter()
     report = seal(project, load_config(project.config_file), default_jobs())
     output.write(
