@@ -55,6 +55,7 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
 def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     """Check the sealed build, its baseline, the log, the runtime area and every decision
     (INV-D-01..04, 06, 07)."""
+    from sealguard.report.reporters import reporter
     from sealguard.seal.verify import verify as verify_build
 
     project, config = configured(ctx)
@@ -62,10 +63,7 @@ def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     with progress_bar("verifying") as start_progress:
         report = verify_build(project, config, jobs or default_jobs(), start_progress)
     elapsed = time.perf_counter() - started
-    if as_json:
-        output.write_json(render.verify_json(report, elapsed))
-    else:
-        output.write(render.verify_text(report, elapsed))
+    output.write(reporter(as_json).verify(report, elapsed))
     return int(render.verify_exit_code(report))
 
 

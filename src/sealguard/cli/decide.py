@@ -179,18 +179,14 @@ def certify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     """The certification run after a rollback or re-seal decision: one full observation that
     must come out STABLE against the decided baseline; then observation resumes (or, after an
     incident, the incident may be closed)."""
-    from sealguard.events import to_data
     from sealguard.observe.observation import observe as observe_once
-    from sealguard.report import narrative
+    from sealguard.report.reporters import reporter
 
     project, config = configured(ctx)
     observation = observe_once(
         project, config, jobs or default_jobs(), purpose="certification", wait=True
     )
-    if as_json:
-        output.write_json(to_data(observation.event))
-    else:
-        output.write(narrative.observation_text(observation.event))
+    output.write(reporter(as_json).observation(observation))
     return observation.exit_code
 
 

@@ -18,6 +18,7 @@ def escalations(ctx: click.Context, pending: bool, overdue: bool, as_json: bool)
     if ctx.invoked_subcommand is not None:
         return 0
     from sealguard.escalation.dispatch import escalations as fold_escalations
+    from sealguard.report.reporters import reporter
 
     project, config = configured(ctx)
     now = utc_now().replace(tzinfo=None)
@@ -26,10 +27,7 @@ def escalations(ctx: click.Context, pending: bool, overdue: bool, as_json: bool)
         found = [e for e in found if e.open]
     if overdue:
         found = [e for e in found if now >= e.deadline_at]
-    if as_json:
-        output.write_json(narrative.escalations_json(found, now))
-    else:
-        output.write("\n".join(narrative.escalation_rows(found, now)) or "no escalation")
+    output.write(reporter(as_json).escalations(found, now))
     return 0
 
 

@@ -10,6 +10,7 @@ import click
 from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, project_of
 from sealguard.report import render
+from sealguard.report.reporters import reporter
 from sealguard.seal.hashing import default_jobs
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def log_verify(
             )
         raise UsageError(f"{ledger_.log}: no governance log yet; `sealguard seal` starts it")
     report = audit(ledger_, jobs or default_jobs())
-    output.write_json(render.log_json(report)) if as_json else output.write(render.log_text(report))
+    output.write(reporter(as_json).log(report))
     return int(render.log_exit_code(report))
 
 
@@ -113,11 +114,8 @@ def log_show(
 
     ledger_ = _ledger(ctx)
     events = select(read_events(ledger_.log) if ledger_.log.exists() else [], since, event_type)
-    if as_json:
-        output.write_json(events)
-    else:
-        for event in events:
-            output.write(render.event_line(event))
+    if events or as_json:
+        output.write(reporter(as_json).events(events))
     return 0
 
 

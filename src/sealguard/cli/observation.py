@@ -7,6 +7,7 @@ import click
 from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, project_of, utc_now
 from sealguard.report import narrative
+from sealguard.report.reporters import reporter
 from sealguard.seal.hashing import default_jobs
 
 if TYPE_CHECKING:
@@ -22,19 +23,11 @@ if TYPE_CHECKING:
 @click.pass_context
 def observe(ctx: click.Context, jobs: int | None, as_json: bool, wait: bool) -> int:
     """Observe once: invariants, every probe once, classify, keep evidence, journal, act."""
-    from sealguard.events import to_data
     from sealguard.observe.observation import observe as observe_once
 
     project, config = configured(ctx)
     observation = observe_once(project, config, jobs or default_jobs(), wait=wait)
-    if as_json:
-        output.write_json(to_data(observation.event))
-    else:
-        output.write(narrative.observation_text(observation.event))
-        if observation.escalation_id:
-            output.write(f"escalated as {observation.escalation_id}")
-        if observation.attempts:
-            output.write(narrative.attempts_text(list(observation.attempts)))
+    output.write(reporter(as_json).observation(observation))
     return observation.exit_code
 
 
@@ -47,21 +40,7 @@ def status(ctx: click.Context, as_json: bool) -> int:
 
     project, config = configured(ctx)
     found = read_status(project, config)
-    state, open_ones = found.state, found.open_escalations
-    now = utc_now().replace(tzinfo=None)
-    if as_json:
-        output.write_json(
-            {
-                **narrative.status_json(state),
-                "open_escalations": narrative.escalations_json(open_ones, now),
-            }
-        )
-    else:
-        output.write(narrative.status_text(state))
-        if open_ones:
-            output.write(
-                "open escalations:\n" + "\n".join(narrative.escalation_rows(open_ones, now))
-            )
+    output.write(reporter(as_json).status(found, utc_now().replace(tzinfo=None)))
     return 0
 
 
@@ -98,22 +77,16 @@ def _runtime_event(ctx: click.Context, event_id: str) -> "RuntimeEvent":
 @click.pass_context
 def show(ctx: click.Context, event_id: str, as_json: bool) -> int:
     """Show one observation's RUNTIME_EVENT, and every decision that answered it."""
-    if as_json:
-        output.write_json(_find_event(ctx, event_id))
-    else:
-        output.write(narrative.observation_text(_runtime_event(ctx, event_id)))
-        for line in _decisions_on(ctx, event_id):
-            output.write(f"decision: {line}")
+    output.write(reporter(as_json).event(_find_event(ctx, event_id), _decisions_on(ctx, event_id)))
     return 0
 
 
-def _decisions_on(ctx: click.Context, event_id: str) -> list[str]:
+def _decisions_on(ctx: click.Context, event_id: str) -> "list[dict[str, Any]]":
     from sealguard.ledger import read_events
-    from sealguard.report.render import decision_line
 
     project, config = configured(ctx)
     return [
-        decision_line(e)
+        e
         for e in read_events(project.ledger(config).log)
         if e.get("type") == "decision" and (e.get("answers") or {}).get("id") == event_id
     ]
