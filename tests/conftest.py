@@ -4,6 +4,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
@@ -11,6 +12,9 @@ from hypothesis import settings
 
 from sealguard.cli import cli
 from sealguard.project import Project
+
+if TYPE_CHECKING:
+    from .decision_projects import Team
 
 settings.register_profile("sealguard", database=None, deadline=None)
 settings.load_profile("sealguard")
@@ -109,3 +113,11 @@ def invoke() -> Callable[..., Result]:
         return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> "Team":
+    """Real ssh-keygen keys: Alice and Bob architects, Olga operator, Mallory nobody."""
+    from .decision_projects import make_team
+
+    return make_team(tmp_path_factory.mktemp("keys"))

@@ -22,16 +22,10 @@ from .decision_projects import (
     governed,
     incident,
     key_args,
-    make_team,
     run,
     state_of,
 )
 from .ssh_tools import keygen_sign
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Team:
-    return make_team(tmp_path_factory.mktemp("keys"))
 
 
 def _refused(project, done, code: str) -> str:  # type: ignore[no-untyped-def]

@@ -13,16 +13,10 @@ from .decision_projects import (
     events_of,
     governed,
     key_args,
-    make_team,
     run,
     state_of,
 )
 from .ssh_tools import keygen_sign
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Team:
-    return make_team(tmp_path_factory.mktemp("keys"))
 
 
 def test_accept_installs_the_observed_outputs_as_v2_and_observation_resumes(

@@ -2,23 +2,15 @@
 
 from pathlib import Path
 
-import pytest
-
 from .decision_projects import (
     Team,
     events_of,
     governed,
     incident,
     key_args,
-    make_team,
     run,
     state_of,
 )
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Team:
-    return make_team(tmp_path_factory.mktemp("keys"))
 
 
 def _fill(report: Path) -> None:

@@ -5,14 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
-from .decision_projects import Team, events_of, governed, key_args, make_team, run, state_of
-
-
-@pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Team:
-    return make_team(tmp_path_factory.mktemp("keys"))
+from .decision_projects import Team, events_of, governed, key_args, run, state_of
 
 
 def _staged_release(project_root: Path, staging: Path) -> Path:

@@ -1,8 +1,9 @@
 """Commands of the decide stage: propose, decide, certify, incident."""
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 KINDS = ("accept", "investigate", "rollback", "reseal", "amend")
 MEANINGS = ("approval", "review", "responsibility")
+F = TypeVar("F", bound=Callable[..., Any])
 PASSPHRASE_VARIABLE = "SEALGUARD_KEY_PASSPHRASE"
 
 
@@ -55,6 +57,37 @@ def _sign(payload: bytes, keys: tuple[Path, ...], agent: bool) -> list[str]:
     return signatures
 
 
+_EXISTING = click.Path(path_type=Path, dir_okay=False, exists=True)
+_SIGNING = (
+    click.option("--reason", default="", help="The written reason (required)."),
+    click.option(
+        "--meaning", type=click.Choice(MEANINGS), default="approval", show_default=True,
+        help="What the signature means (21 CFR Part 11 §11.50).",
+    ),
+    click.option(
+        "--key", "keys", multiple=True, type=_EXISTING,
+        help="An OpenSSH ed25519 private key to sign with (repeat for several signers).",
+    ),
+    click.option("--agent", is_flag=True, help="Sign with the keys the ssh-agent holds."),
+    click.option("--payload-only", is_flag=True, help="Print the payload to sign elsewhere; stop."),
+    click.option(
+        "--payload", "payload_file", type=_EXISTING, default=None,
+        help="A payload made by --payload-only, to attach signatures to.",
+    ),
+    click.option(
+        "--signature", "signature_files", multiple=True, type=_EXISTING,
+        help="A signature made elsewhere (ssh-keygen -Y sign -n sealguard-decision).",
+    ),
+)  # fmt: skip
+
+
+def signing_options(command: F) -> F:
+    """The options every signed act takes: the reason, the meaning, and how it is signed."""
+    for option in reversed(_SIGNING):
+        command = option(command)
+    return command
+
+
 def _carry(
     ctx: click.Context, request: "Request | None", *, payload_file: Path | None,
     payload_only: bool, signature_files: tuple[Path, ...], keys: tuple[Path, ...], agent: bool,
@@ -83,27 +116,8 @@ def _carry(
 @cli.command()
 @click.argument("target")
 @click.argument("decision", type=click.Choice(KINDS), required=False)
-@click.option("--reason", default="", help="The written reason (required).")
-@click.option(
-    "--meaning", type=click.Choice(MEANINGS), default="approval", show_default=True,
-    help="What the signature means (21 CFR Part 11 §11.50).",
-)  # fmt: skip
 @click.option("--to", "to_version", default=None, help="rollback: the version to return to (vN).")
-@click.option(
-    "--key", "keys", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
-    help="An OpenSSH ed25519 private key to sign with (repeat for several signers).",
-)  # fmt: skip
-@click.option("--agent", is_flag=True, help="Sign with the keys the ssh-agent holds.")
-@click.option("--payload-only", is_flag=True, help="Print the payload to sign elsewhere; stop.")
-@click.option(
-    "--payload", "payload_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-    help="A payload made by --payload-only, to attach signatures to.",
-)  # fmt: skip
-@click.option(
-    "--signature", "signature_files", multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A signature made elsewhere (ssh-keygen -Y sign -n sealguard-decision).",
-)  # fmt: skip
+@signing_options
 @click.pass_context
 def decide(
     ctx: click.Context, target: str, decision: str | None, *, reason: str, meaning: str,
@@ -237,13 +251,7 @@ def incident_show(ctx: click.Context, incident_id: str) -> int:
 
 @incident.command("close")
 @click.argument("incident_id")
-@click.option("--reason", default="", help="The written reason (required).")
-@click.option("--meaning", type=click.Choice(MEANINGS), default="approval", show_default=True)
-@click.option("--key", "keys", multiple=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--agent", is_flag=True, help="Sign with the keys the ssh-agent holds.")
-@click.option("--payload-only", is_flag=True, help="Print the payload to sign elsewhere; stop.")
-@click.option("--payload", "payload_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--signature", "signature_files", multiple=True, type=click.Path(path_type=Path))
+@signing_options
 @click.pass_context
 def incident_close(
     ctx: click.Context, incident_id: str, *, reason: str, meaning: str, keys: tuple[Path, ...],

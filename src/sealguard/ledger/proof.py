@@ -22,17 +22,13 @@ from sealguard.ledger.layout import Ledger
 from sealguard.ledger.lines import batches
 from sealguard.ledger.merkle import inclusion_proof, leaf_hash, root_from_inclusion
 from sealguard.ledger.reader import read_first_event
+from sealguard.ledger.view import latest_checkpoint
 
 FORMAT = "sealguard-inclusion-proof/1"
 
 
 def _latest(ledger: Ledger) -> note.Checkpoint:
-    try:
-        return note.parse(ledger.checkpoint.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{ledger.checkpoint}: no checkpoint yet; nothing can be proved") from None
-    except note.NoteError as exc:
-        raise DataError(f"{ledger.checkpoint}: unreadable checkpoint: {exc}") from None
+    return latest_checkpoint(ledger, "no checkpoint yet; nothing can be proved")
 
 
 def prove(ledger: Ledger, seq: int) -> dict[str, Any]:

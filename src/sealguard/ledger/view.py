@@ -31,10 +31,10 @@ def leaves(log: Path) -> Leaves:
     return Leaves(tuple(found))
 
 
-def latest_checkpoint(ledger: Ledger) -> note.Checkpoint:
+def latest_checkpoint(ledger: Ledger, missing: str = "no checkpoint yet") -> note.Checkpoint:
     try:
         return note.parse(ledger.checkpoint.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{ledger.checkpoint}: no checkpoint yet") from None
+        raise UsageError(f"{ledger.checkpoint}: {missing}") from None
     except note.NoteError as exc:
         raise DataError(f"{ledger.checkpoint}: unreadable checkpoint: {exc}") from None
