@@ -252,3 +252,28 @@ def test_watch_observes_again_once_a_decision_resumed_observation(
     resumed = list(watch(project, 0.0, 1, count=1))
     assert isinstance(resumed[0], Observation)
     assert resumed[0].event.classification == "STABLE"
+
+
+def test_rollback_to_a_version_that_left_force_reinstalls_it(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    first = drift(project)  # data 42 -> 43
+    run(project, "decide", first, "accept", "--reason", "43 is right", *key_args(team.alice))
+    assert state_of(project).version == 2
+    (project.root / "data" / "value.txt").write_text("44\n")
+    second = json.loads(run(project, "observe", "--json").stdout)["event_id"]
+    done = run(project, "decide", second, "rollback", "--to", "v1", "--reason", "back to 42",
+               *key_args(team.bob))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "baseline v1 installed" in done.output
+    baseline = project.governance / "baseline" / "value" / "output.normalized"
+    assert baseline.read_text() == "42\n"
+    assert state_of(project).version == 1 and state_of(project).mode == "FROZEN"
+    # its escalation reached the Architect: the decision closed it
+    acks = [e["escalation_id"] for e in events_of(project, "escalation_acknowledged")]
+    assert len(acks) == 2
+    (project.root / "data" / "value.txt").write_text("42\n")
+    assert run(project, "certify").exit_code == 0
+    assert state_of(project).mode == "OBSERVING"
+    assert run(project, "verify").exit_code == 0
+    assert run(project, "decide", second, "rollback", "--to", "v9", "--reason", "x",
+               *key_args(team.bob)).exit_code == 4  # fmt: skip

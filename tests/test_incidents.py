@@ -114,3 +114,4 @@ def test_propose_is_refused_while_halted_without_an_open_incident(
     (project.runtime / "checkpoint").unlink(missing_ok=True)
     done = run(project, "propose")
     assert done.exit_code == 4, done.output
+    assert "HALTED" in done.output and "no incident is open" in done.output

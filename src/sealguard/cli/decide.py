@@ -159,16 +159,15 @@ def decide(
 def propose(ctx: click.Context, jobs: int | None, source: Path | None, reason: str) -> int:
     """Propose a new baseline version: hash the build, run every probe once on it, write the
     proposal and its diff against the baseline in force. Nothing changes until a decision."""
-    from sealguard import ledger
     from sealguard.decide import proposals
     from sealguard.errors import RefusedError
     from sealguard.lock import observer_lock
-    from sealguard.state import fold
+    from sealguard.observe.status import current_state
 
     project, config = configured(ctx)
     ledger_ = project.ledger(config)
-    state = fold(ledger.read_events(project.log_file)) if project.log_file.is_file() else None
-    if state is None or state.mode == "UNSEALED":
+    state = current_state(project, ledger_)
+    if state.mode == "UNSEALED":
         raise RefusedError("nothing is sealed here: run `sealguard seal` first")
     with observer_lock(ledger_.folder, wait=False):
         made = proposals.propose_reseal(

@@ -453,8 +453,7 @@ def _record(
     decided = ledger.append(log.ledger, DECISION_EVENT, fields)
     log.events.append(decided)
     installed = _carry_out(log, payload, decided)
-    if payload.decision == "accept":
-        _close_escalations(log, payload, decided)
+    _close_escalations(log, payload, decided)
     return Decided(decided, installed, fold(ledger.read_events(project.log_file)))
 
 
@@ -536,7 +535,13 @@ def _carry_out(log: _Log, payload: Payload, decided: dict[str, Any]) -> dict[str
 
 
 def _close_escalations(log: _Log, payload: Payload, decided: dict[str, Any]) -> None:
-    """Accepting the drift answers its escalation: it is closed, by the decision."""
+    """A signed decision on the event that stopped observation answers its escalation (it
+    reached the Architect): it is closed, by the decision, and no longer retried or handed on.
+    Closing an incident answers the escalation of the event that opened it."""
+    answered = {payload.answers.id}
+    if payload.decision == "close-incident":
+        opened = log.record_of(incidents.OPENED, "incident_id", payload.answers.id) or {}
+        answered.add(str(opened.get("event_id")))
     items = [
         (
             "escalation_acknowledged",
@@ -547,7 +552,7 @@ def _close_escalations(log: _Log, payload: Payload, decided: dict[str, Any]) -> 
             },
         )
         for esc in outbox.fold(log.events).values()
-        if esc.event_id == payload.answers.id and esc.acknowledged_by is None
+        if esc.event_id in answered and esc.acknowledged_by is None
     ]
     if items:
         ledger.append_many(log.ledger, items)
