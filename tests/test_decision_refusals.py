@@ -193,3 +193,21 @@ def test_any_change_to_a_signed_payload_fails_verification(
     other = encode(msgspec.convert(changed, Payload))
     with pytest.raises(SignatureRefused):
         authorised_signer(authority, other, signature)
+
+
+def test_an_unknown_event_is_named_as_unknown(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    drift(project)
+    done = run(project, "decide", "RTE_nope", "accept", "--reason", "x", *key_args(team.alice))
+    assert "no observation RTE_nope" in _refused(project, done, "unknown")
+
+
+def test_options_beside_an_attached_payload_are_a_usage_error(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    made = run(project, "decide", event_id, "accept", "--reason", "signed", "--payload-only")
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(made.stdout_bytes)
+    done = run(project, "decide", event_id, "--payload", str(payload), "--reason", "other",
+               *key_args(team.alice))  # fmt: skip
+    assert done.exit_code == 64 and "--reason" in done.output

@@ -79,8 +79,12 @@ def test_rollback_waits_for_the_build_to_be_restored_and_a_stable_certification(
     failed = run(project, "certify")  # not restored yet: the drift is still there
     assert failed.exit_code == 2
     assert state_of(project).mode == "FROZEN"
-    # the failed certification froze again: the new stop needs its own decision
+    # a failed certification uses nothing up: the decision stands; restore, certify again
+    assert state_of(project).awaiting is not None
+    assert "certification run" in failed.output
     (project.root / "data" / "value.txt").write_text("42\n")
+    assert run(project, "certify").exit_code == 0
+    assert state_of(project).mode == "OBSERVING"
     assert run(project, "certify").exit_code == 4  # nothing awaits certification now
 
 

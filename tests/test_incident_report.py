@@ -343,3 +343,10 @@ def test_a_diff_without_a_last_newline_still_closes_its_block() -> None:
     body = sections(render(make_facts(diff="-a\n+b")))["Diff with the baseline"]
 
     assert body.strip() == "```diff\n-a\n+b\n```"
+
+
+@pytest.mark.parametrize("placeholder", ["TBD", "todo", "  TBD.  ", "...", "-", "**TBD**"])
+def test_a_placeholder_word_is_not_a_written_section(placeholder: str) -> None:
+    text = "## Impact\n\n" + placeholder + "\n\n## Root cause (with evidence)\n\nA typo.\n"
+    missing = missing_sections(text)
+    assert "Impact" in missing and "Root cause (with evidence)" not in missing

@@ -78,3 +78,54 @@ def test_a_planned_change_of_the_config_alone_is_an_amendment(tmp_path: Path, te
     assert run(project, "observe").exit_code == 0
     assert state_of(project).version == 2
     assert 'timeout = "30s"' in (project.governance / "baseline" / "_sealguard.toml").read_text()
+
+
+def test_a_staging_copy_without_the_authority_file_is_refused(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    staging = _staged_release(project.root, tmp_path / "staging")
+    (staging / "governance" / "AUTHORITY.toml").unlink()
+    done = run(project, "propose", "--from", str(staging))
+    assert done.exit_code == 4 and "AUTHORITY.toml: missing" in done.output, done.output
+    assert not events_of(project, "proposal_made")
+
+
+def test_one_architect_cannot_lower_the_two_person_rule(tmp_path: Path, team: Team) -> None:
+    from .decision_projects import authority_text
+
+    project = governed(tmp_path, team, rules="reseal = 2\nclose-incident = 2")
+    staging = tmp_path / "staging"
+    shutil.copytree(project.root, staging, ignore=shutil.ignore_patterns("runtime"))
+    (staging / "governance" / "AUTHORITY.toml").write_text(authority_text(team))  # no rules
+    proposed = run(project, "propose", "--from", str(staging))
+    assert proposed.exit_code == 0, proposed.output
+    # the signer reads what changes, line by line
+    assert "-reseal = 2" in proposed.output and "-close-incident = 2" in proposed.output
+    pro = proposed.output.split(":")[0]
+    alone = run(project, "decide", pro, "amend", "--reason", "simpler", *key_args(team.alice))
+    assert alone.exit_code == 4 and "strictest rule" in alone.output, alone.output
+    both = run(project, "decide", pro, "amend", "--reason", "agreed by two",
+               *key_args(team.alice, team.bob))  # fmt: skip
+    assert both.exit_code == 0, both.output
+    shutil.copyfile(staging / "governance" / "AUTHORITY.toml", project.authority_file)
+    assert run(project, "observe").exit_code == 0
+    assert run(project, "verify").exit_code == 0
+
+
+def test_a_partial_deployment_is_an_incident_that_says_the_change_was_not_installed(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    staging = _staged_release(project.root, tmp_path / "staging")
+    (staging / "src" / "util.py").write_text("X = 1\n")
+    pro = _authorise(project, team, staging)
+    shutil.copyfile(staging / "src" / "app.py", project.root / "src" / "app.py")  # util.py not yet
+    done = run(project, "observe", "--json")
+    assert done.exit_code == 3
+    said = json.loads(done.stdout)["authorised_change"]
+    assert pro in said and "NOT installed" in said and "src/util.py" in said
+    # the signed proposal still stands for the incident's way out: decide it while HALTED
+    decided = run(project, "decide", pro, "reseal", "--reason", "finish the release",
+                  *key_args(team.alice))  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    shutil.copyfile(staging / "src" / "util.py", project.root / "src" / "util.py")
+    assert run(project, "certify").exit_code == 0

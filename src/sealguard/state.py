@@ -98,8 +98,8 @@ class ObservationState:
             )
         if self.incident and self.certified:
             return (
-                f"close the incident: `sealguard incident close {self.incident.incident_id}` "
-                "(every section of its report written), signed"
+                f"close the incident: `sealguard incident close {self.incident.incident_id} "
+                "--reason TEXT --key KEY` (every section of its report written)"
             )
         if self.incident:
             return (
@@ -108,7 +108,21 @@ class ObservationState:
                 f"`rollback --to vN` on {self.incident.incident_id}; then `sealguard certify`"
             )
         if self.investigation:
-            return "under investigation: an Architect must still decide Accept or Rollback"
+            return (
+                "under investigation: an Architect must still decide "
+                f"`sealguard decide {self.because} accept|rollback --to vN --reason TEXT --key KEY`"
+            )
+        if self.mode == "FROZEN":
+            return (
+                f"{NEXT_STEP['FROZEN']}: `sealguard decide {self.because} "
+                "accept|investigate|rollback --to vN --reason TEXT --key KEY`"
+            )
+        if self.authorised:
+            a = self.authorised
+            return (
+                f"deploy the authorised change exactly as proposed ({a.proposal}); the next "
+                f"observation that sees it installs v{a.version}"
+            )
         return NEXT_STEP[self.mode]
 
 
@@ -124,9 +138,12 @@ def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None
     state.recent = [*state.recent[-4:], event]
     if klass == "STABLE" and event.get("snapshot"):
         state.last_stable_snapshot_day = str(event.get("observed_at", ""))[:10]
-    if event.get("purpose") == "certification" and klass == "STABLE" and state.awaiting:
-        _certified(state, event)
-        return
+    if event.get("purpose") == "certification" and state.awaiting:
+        if klass == "STABLE":
+            _certified(state, event)
+            return
+        if klass != "INCIDENT":  # not restored yet: the decision stands, certify again
+            return
     known = lookup(klass)
     target = known.stops if known else None
     if target and (state.mode != "HALTED"):

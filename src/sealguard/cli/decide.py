@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 KINDS = ("accept", "investigate", "rollback", "reseal", "amend")
 MEANINGS = ("approval", "review", "responsibility")
+DEFAULT_MEANING = {"investigate": "responsibility"}  # who takes the investigation on
 F = TypeVar("F", bound=Callable[..., Any])
 PASSPHRASE_VARIABLE = "SEALGUARD_KEY_PASSPHRASE"
 
@@ -61,8 +62,9 @@ _EXISTING = click.Path(path_type=Path, dir_okay=False, exists=True)
 _SIGNING = (
     click.option("--reason", default="", help="The written reason (required)."),
     click.option(
-        "--meaning", type=click.Choice(MEANINGS), default="approval", show_default=True,
-        help="What the signature means (21 CFR Part 11 §11.50).",
+        "--meaning", type=click.Choice(MEANINGS), default=None,
+        help="What the signature means (21 CFR Part 11 §11.50); default: responsibility for "
+        "investigate, approval otherwise.",
     ),
     click.option(
         "--key", "keys", multiple=True, type=_EXISTING,
@@ -120,7 +122,7 @@ def _carry(
 @signing_options
 @click.pass_context
 def decide(
-    ctx: click.Context, target: str, decision: str | None, *, reason: str, meaning: str,
+    ctx: click.Context, target: str, decision: str | None, *, reason: str, meaning: str | None,
     to_version: str | None, keys: tuple[Path, ...], agent: bool, payload_only: bool,
     payload_file: Path | None, signature_files: tuple[Path, ...],
 ) -> int:  # fmt: skip
@@ -130,11 +132,20 @@ def decide(
     from sealguard.errors import UsageError
 
     request = None
-    if payload_file is None:
+    if payload_file is not None:
+        options = {"DECISION": decision, "--reason": reason, "--to": to_version,
+                   "--meaning": meaning}  # fmt: skip
+        given = [name for name, value in options.items() if value]
+        if given:
+            raise UsageError(
+                f"--payload carries its own decision, reason and meaning; drop {', '.join(given)}"
+            )
+    else:
         if decision is None:
             raise UsageError("name the decision: accept, investigate, rollback, reseal or amend")
+        kind = cast("DecisionKind", decision)
         request = Request(
-            target, cast("DecisionKind", decision), reason, cast("Meaning", meaning),
+            target, kind, reason, cast("Meaning", meaning or DEFAULT_MEANING.get(kind, "approval")),
             _version(to_version),
         )  # fmt: skip
     return _carry(
@@ -253,14 +264,15 @@ def incident_show(ctx: click.Context, incident_id: str) -> int:
 @signing_options
 @click.pass_context
 def incident_close(
-    ctx: click.Context, incident_id: str, *, reason: str, meaning: str, keys: tuple[Path, ...],
-    agent: bool, payload_only: bool, payload_file: Path | None, signature_files: tuple[Path, ...],
+    ctx: click.Context, incident_id: str, *, reason: str, meaning: str | None,
+    keys: tuple[Path, ...], agent: bool, payload_only: bool, payload_file: Path | None,
+    signature_files: tuple[Path, ...],
 ) -> int:  # fmt: skip
     """Close an incident: every section of its report written, a re-seal or rollback decided,
     a STABLE certification since; a signed close-incident decision binds the report's hash."""
     from sealguard.decide.decisions import Request
 
-    request = Request(incident_id, "close-incident", reason, cast("Meaning", meaning))
+    request = Request(incident_id, "close-incident", reason, cast("Meaning", meaning or "approval"))
     return _carry(
         ctx,
         request,

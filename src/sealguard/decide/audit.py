@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from sealguard.decide.authority import Authority, authorised_signer, parse_authority
+from sealguard.decide.decisions import changes_authority
 from sealguard.decide.payload import encode, from_record
 from sealguard.decide.sshsig import SignatureRefused
 from sealguard.errors import ConfigError
@@ -33,7 +34,10 @@ def _authority(text: Any) -> Authority | str:
 
 
 def _decision_problem(
-    event: dict[str, Any], authority: Authority | str, leaves: Leaves
+    event: dict[str, Any],
+    authority: Authority | str,
+    leaves: Leaves,
+    before: list[dict[str, Any]],
 ) -> str | None:
     if isinstance(authority, str):
         return authority
@@ -53,8 +57,8 @@ def _decision_problem(
         if person.id != signer.get("id") or person.name != signer.get("name"):
             return f"signer recorded as {signer.get('id')} but the key is {person.id}'s"
         signers.add(person.id)
-    if len(signers) < authority.required(payload.decision):
-        needed = authority.required(payload.decision)
+    needed = authority.required(payload.decision, changes_authority(before, payload))
+    if len(signers) < needed:
         return f"{payload.decision} needs {needed} architects, has {len(signers)}"
     leaf = leaves.leaf(payload.answers.seq)
     if leaf is None or leaf.hex() != payload.answers.leaf_hash:
@@ -74,13 +78,13 @@ def check_decisions(root: Path, events: list[dict[str, Any]], leaves: Leaves) ->
     found: list[Difference] = []
     authority: Authority | str = _authority(None)
     valid: dict[str, dict[str, Any]] = {}
-    for event in events:
+    for index, event in enumerate(events):
         kind = event.get("type")
         where = f"governance log seq {event.get('seq')}"
         if kind == "baseline_sealed":
             authority = _authority(event.get("authority"))
         elif kind == "decision":
-            problem = _decision_problem(event, authority, leaves)
+            problem = _decision_problem(event, authority, leaves, events[:index])
             if problem:
                 found.append(
                     Difference(

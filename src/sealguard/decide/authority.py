@@ -77,7 +77,12 @@ class Authority(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     def keys(self) -> list[PublicKey]:
         return [key for person in self.people for key in person.keys]
 
-    def required(self, kind: DecisionKind) -> int:
+    def required(self, kind: DecisionKind, changes_authority: bool = False) -> int:
+        """Distinct architects a decision of `kind` needs; a decision that puts another
+        AUTHORITY.toml in force needs the strictest rule of all, so that no kind with a lower
+        rule can be used to lower the others (one architect cannot drop the two-person rule)."""
+        if changes_authority:
+            return max(self.rules.required(k) for k in DECISION_KINDS)
         return self.rules.required(kind)
 
 

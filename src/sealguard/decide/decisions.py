@@ -110,6 +110,10 @@ class _Expected:
 
 def _frozen_by(log: _Log, request: Request) -> dict[str, Any]:
     state = log.state
+    if log.record_of("runtime_event", "event_id", request.target) is None:
+        raise log.refuse(
+            request, "unknown", f"no observation {request.target} in the governance log"
+        )
     if request.target != state.because:
         raise log.refuse(
             request,
@@ -385,8 +389,9 @@ def _authority(log: _Log, request: Request, claimed: list[str]) -> Authority:
 
 
 def _signers(
-    log: _Log, request: Request, data: bytes, signatures: Sequence[str], claimed: list[str]
+    log: _Log, payload: Payload, data: bytes, signatures: Sequence[str], claimed: list[str]
 ) -> list[dict[str, Any]]:
+    request = _request_of(payload)
     if not signatures:
         raise log.refuse(request, "unsigned", "the decision carries no signature")
     authority = _authority(log, request, claimed)
@@ -411,16 +416,32 @@ def _signers(
                 "signature": armored.strip() + "\n",
             },
         )
-    needed = authority.required(request.kind)
+    changes = changes_authority(log.events, payload)
+    needed = authority.required(request.kind, changes)
     if len(signers) < needed:
+        why = " (it changes AUTHORITY.toml: the strictest rule applies)" if changes else ""
         raise log.refuse(
             request,
             "too-few",
-            f"{request.kind} needs {needed} distinct architects; signed by {len(signers)} "
-            f"({', '.join(signers)})",
+            f"{request.kind} needs {needed} distinct architects{why}; signed by "
+            f"{len(signers)} ({', '.join(signers)})",
             claimed,
         )
     return list(signers.values())
+
+
+def changes_authority(events: list[dict[str, Any]], payload: Payload) -> bool:
+    """Whether the decision puts in force an AUTHORITY.toml other than the one in force."""
+    result = payload.result
+    if result is None:
+        return False
+    current = (baseline_record(events) or {}).get("authority")
+    if result.proposal is not None:
+        found = proposals.find(events, result.proposal)
+        if found is None or found.kind == "accept":
+            return False
+        return found.record.get("authority") != current
+    return _version_authority(events, result.version) != current
 
 
 def record(
@@ -444,7 +465,7 @@ def _record(
         raise log.refuse(unknown, "payload", f"not a decision payload: {exc}", claimed) from None
     request = _request_of(payload)
     _check_payload(log, request, payload, now, claimed)
-    signers = _signers(log, request, data, signatures, claimed)
+    signers = _signers(log, payload, data, signatures, claimed)
     fields = {
         **to_record(payload),
         "signers": signers,

@@ -176,7 +176,23 @@ def _sections(text: str) -> list[tuple[str, str]]:
     return found
 
 
+# what people type to mean "later": a section holding only one of these is not written
+PLACEHOLDERS = frozenset(
+    {"tbd", "tba", "todo", "to do", "later", "wip", "...", "…", "-", "?", "xxx"}
+)
+
+
+def _written(body: str) -> bool:
+    text = _COMMENT.sub("", body).strip()
+    return (
+        bool(text)
+        and text.strip(" .:*_`").casefold() not in PLACEHOLDERS
+        and text not in ("...", "…")
+    )
+
+
 def missing_sections(text: str) -> list[str]:
-    """The human sections that are absent, or hold nothing but whitespace and comments."""
-    written = {_key(name) for name, body in _sections(text) if _COMMENT.sub("", body).strip()}
+    """The human sections that are absent, or hold nothing but whitespace, comments or a
+    placeholder word (TBD, TODO, …)."""
+    written = {_key(name) for name, body in _sections(text) if _written(body)}
     return [name for name in REQUIRED_SECTIONS if _key(name) not in written]

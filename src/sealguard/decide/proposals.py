@@ -11,6 +11,7 @@ A proposal's files are kept in governance/runtime/proposals/PRO_…/ (journaled,
 guards them) and announced by a `proposal_made` event holding their hashes.
 """
 
+import difflib
 import hashlib
 import json
 import shutil
@@ -27,11 +28,12 @@ from sealguard.events import iso_utc, new_id
 from sealguard.fsio import sha256_of
 from sealguard.globs import GOVERNANCE_DIR
 from sealguard.observe import diffing
-from sealguard.project import BASELINE_NAME, CONFIG_NAME, Project
+from sealguard.project import AUTHORITY_NAME, BASELINE_NAME, CONFIG_NAME, Project
 from sealguard.seal import behaviour, versions
 from sealguard.seal.manifest import Entry, Manifest, parse_manifest, render_manifest
 from sealguard.seal.sealing import candidate
-from sealguard.state import ObservationState
+from sealguard.seal.settings import SEALED_CONFIG
+from sealguard.state import ObservationState, baseline_record
 
 ProposalKind = Literal["accept", "reseal", "amend"]
 PROPOSAL_EVENT = "proposal_made"
@@ -231,6 +233,33 @@ def _probe_diffs(project: Project, out: Path, names: list[str]) -> list[str]:
     return lines
 
 
+def _text_diffs(project: Project, authority: str | None, root: Path) -> list[str]:
+    """The line diffs of sealguard's own files (what an `amend` changes is read, not guessed)."""
+    pairs = (
+        (CONFIG_NAME, project.governance / behaviour.BASELINE_DIR / SEALED_CONFIG),
+        (AUTHORITY_NAME, None),
+    )
+    lines: list[str] = []
+    for name, sealed in pairs:
+        try:
+            before = sealed.read_text("utf-8") if sealed else (authority or "")
+            after = (root / GOVERNANCE_DIR / name).read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        lines += difflib.unified_diff(
+            before.splitlines(), after.splitlines(), f"in-force/{name}", f"proposed/{name}",
+            lineterm="",
+        )  # fmt: skip
+    return lines + ([""] if lines else [])
+
+
+def authority_text(events: list[dict[str, Any]]) -> str | None:
+    """The AUTHORITY.toml text journaled with the baseline in force, or None."""
+    record = baseline_record(events) or {}
+    text = record.get("authority")
+    return text if isinstance(text, str) else None
+
+
 def propose_reseal(
     project: Project,
     ledger_: ledger.Ledger,
@@ -249,6 +278,13 @@ def propose_reseal(
         )
     root = (source or project.root).resolve()
     config = load_config(root / GOVERNANCE_DIR / CONFIG_NAME)
+    in_force = authority_text(ledger.read_events(project.log_file))
+    if in_force is not None and not (root / GOVERNANCE_DIR / AUTHORITY_NAME).is_file():
+        raise RefusedError(
+            f"{root / GOVERNANCE_DIR / AUTHORITY_NAME}: missing; the version it would install "
+            "would let nobody sign a decision again: copy governance/AUTHORITY.toml into "
+            "the staging build"
+        )
     out = Path(tempfile.mkdtemp(prefix="sealguard-propose-"))
     try:
         made = candidate(root, config, jobs, out)
@@ -263,10 +299,12 @@ def propose_reseal(
     changed = {line.split()[-1] for line in tree}
     only_config = changed and changed <= {
         f"{GOVERNANCE_DIR}/{CONFIG_NAME}",
-        f"{GOVERNANCE_DIR}/AUTHORITY.toml",
+        f"{GOVERNANCE_DIR}/{AUTHORITY_NAME}",
     }
     kind: ProposalKind = "amend" if only_config else "reseal"
-    diff = "\n".join([f"{kind} from {root}", f"files: {counts}", *tree, "", *probes])
+    texts = _text_diffs(project, in_force, root)
+    summary = ", ".join(f"{n} {change}" for change, n in counts.items())
+    diff = "\n".join([f"{kind} from {root}", f"files: {summary}", *tree, "", *texts, *probes])
     fields = {
         "kind": kind,
         "answers": state.incident.incident_id if state.incident else None,

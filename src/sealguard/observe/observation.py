@@ -177,9 +177,13 @@ class _Run:
         return [_probe_record(e) for e in self.evidence]
 
     def wants_snapshot(self) -> bool:
-        """Drift and incidents always keep evidence; STABLE once per UTC day."""
+        """Drift, incidents and certifications always keep evidence; STABLE once per UTC day."""
         today = self.now.strftime("%Y-%m-%d")
-        return self.classification.klass != "STABLE" or self.state.last_stable_snapshot_day != today
+        return (
+            self.classification.klass != "STABLE"
+            or self.purpose == "certification"
+            or self.state.last_stable_snapshot_day != today
+        )
 
     def snapshot(self, records: list[ProbeRecord]) -> SnapshotRecord:
         snapshot_id = "SNP_" + self.event_id[4:]
@@ -360,7 +364,7 @@ def _refuse_certification(ledger_: ledger.Ledger, state: ObservationState) -> No
 
 def _planned_change(
     project: Project, config: Config, state: ObservationState, jobs: int
-) -> tuple[str, Config] | None:
+) -> tuple[str, Config | None] | None:
     """The planned change authorised before deployment, when the tree is now exactly it:
     installed, and said. Anything beyond it leaves it uninstalled (and is an INCIDENT)."""
     planned = state.authorised
@@ -372,8 +376,12 @@ def _planned_change(
         return None
     files = proposal.files(project)
     manifest = versions.deployable_entries(versions.read_manifest(files[BASELINE_NAME]))
-    if tree_differences(project, manifest, jobs):
-        return None
+    if found := tree_differences(project, manifest, jobs):
+        said = (
+            f"v{planned.version} ({planned.proposal}) NOT installed: the tree is neither the "
+            f"baseline in force nor the proposal, which differs by {versions.describe(found)}"
+        )
+        return said, None
     install_proposal(
         project, project.ledger(config), state, events,
         proposal_id=planned.proposal, version=planned.version, decision=planned.decision,
@@ -402,9 +410,11 @@ def _observe_locked(
         and state.mode == "OBSERVING"
         and (found := _planned_change(project, config, state, jobs))
     ):
-        installed, config = found
-        state = _state(project, ledger_)
-        before = _violations(project, config, jobs)
+        installed, new_config = found
+        if new_config is not None:  # installed: checked again against the new version
+            config = new_config
+            state = _state(project, ledger_)
+            before = _violations(project, config, jobs)
     observation = _classified(
         project, config, jobs, state, now=now, before=before, purpose=purpose,
         authorised_change=installed,

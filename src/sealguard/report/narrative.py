@@ -43,10 +43,13 @@ def _change(c: StatusChange) -> str:
 
 def observation_text(e: RuntimeEvent) -> str:
     """A short human summary: class, why, what changed, where the evidence is, what comes next."""
+    purpose = " (certification run)" if e.purpose == "certification" else ""
     lines = [
-        f"{e.classification} ({e.severity}): {e.event_id} at {e.observed_at}, "
+        f"{e.classification} ({e.severity}){purpose}: {e.event_id} at {e.observed_at}, "
         f"commit {e.commit or 'none'}"
     ]
+    if e.authorised_change:
+        lines.append(f"authorised change: {_one(e.authorised_change)}")
     lines.append("why:")
     lines += [f"  {s.rule}{_probe_tag(s)} {_one(s.detail)}" for s in e.why if s.matched]
     for found, label in (
@@ -267,10 +270,14 @@ def _deliveries(esc: Escalation) -> str:
 
 
 def escalation_rows(escalations: list[Escalation], now: datetime) -> list[str]:
-    """Open escalations with their deliveries and time left."""
+    """Escalations with their deliveries and time left, or who closed them."""
     return [
         f"  {e.escalation_id} {e.classification} {e.event_id} [{_deliveries(e)}] "
-        + _left((e.deadline_at - now).total_seconds())
+        + (
+            f"closed by {_one(e.acknowledged_by)}"
+            if e.acknowledged_by
+            else _left((e.deadline_at - now).total_seconds())
+        )
         for e in escalations
     ]
 
