@@ -64,10 +64,14 @@ HOLD_AND_FORK = """
 import os, sys, time
 from pathlib import Path
 from sealguard.lock import observer_lock
+started = Path(sys.argv[1]).parent / "child-started"
 with observer_lock(Path(sys.argv[1])):
     if os.fork() == 0:  # a hashing worker, say, still busy when its observer is killed
+        started.touch()  # the fork hooks ran before this line: its copy is closed by now
         time.sleep(5)
         os._exit(0)
+    while not started.exists():  # under load the child may not have run at all yet
+        time.sleep(0.01)
     print("held", flush=True)
     time.sleep(20)
 """
