@@ -370,7 +370,10 @@ def _planned_change(
     proposal = proposals.find(events, planned.proposal)
     if proposal is None:
         return None
-    files = proposal.files(project)
+    try:
+        files = proposal.files(project)
+    except RefusedError:
+        return None  # the proposal was edited: INV-D-04 says so, and nothing is installed
     manifest = versions.deployable_entries(versions.read_manifest(files[BASELINE_NAME]))
     if tree_differences(project, manifest, jobs):
         return None
@@ -380,6 +383,18 @@ def _planned_change(
     )  # fmt: skip
     said = f"v{planned.version} ({planned.proposal}, authorised by {planned.decision})"
     return said, config_in_force(project)
+
+
+def _deployment_only(project: Project, found: tuple[FactViolation, ...]) -> bool:
+    """Differences a deployment makes: the sealed tree (INV-D-02) and the sealed governance
+    files (INV-D-01), never the baseline itself, the log, the runtime area or a decision
+    (a forged or replayed one must not install anything before it halts observation)."""
+    baseline = project.display(project.baseline_file)
+    return all(
+        v.invariant == "INV-D-02"
+        or (v.invariant == "INV-D-01" and v.path != baseline and v.change != "not checked")
+        for v in found
+    )
 
 
 def _observe_locked(
@@ -400,6 +415,7 @@ def _observe_locked(
     elif (
         before
         and state.mode == "OBSERVING"
+        and _deployment_only(project, before)
         and (found := _planned_change(project, config, state, jobs))
     ):
         installed, config = found
