@@ -315,3 +315,144 @@ def test_kill_9_in_the_middle_of_an_installation_never_makes_a_false_incident(
     assert not (project.governance / ".baseline.leaving").exists()
     # the decision was journaled before the crash: the drift's escalation is closed by it
     assert events_of(project, "escalation_acknowledged")
+
+
+# -- legitimate flows never make a false INCIDENT -------------------------------------------
+
+
+def test_accept_rollback_certify_accept_again_stays_healthy(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    first = drift(project)
+    assert run(project, "decide", first, "accept", "--reason", "a",
+               *key_args(team.alice)).exit_code == 0  # fmt: skip
+    assert run(project, "verify").exit_code == 0
+    second = drift_to(project, "44\n")
+    done = run(project, "decide", second, "rollback", "--to", "v1", "--reason", "b",
+               *key_args(team.bob))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    (project.root / "data" / "value.txt").write_text("42\n")  # restored to v1's behaviour
+    assert run(project, "certify").exit_code == 0
+    assert run(project, "verify").exit_code == 0
+    assert run(project, "observe").exit_code == 0
+    third = drift_to(project, "45\n")
+    assert run(project, "decide", third, "accept", "--reason", "c",
+               *key_args(team.alice)).exit_code == 0  # fmt: skip
+    assert state_of(project).version == 3
+    assert run(project, "observe").exit_code == 0
+    fourth = drift_to(project, "43\n")
+    back = run(project, "decide", fourth, "rollback", "--to", "v2", "--reason", "d",
+               *key_args(team.alice))  # fmt: skip
+    assert back.exit_code == 0, back.output
+    assert run(project, "certify").exit_code == 0  # 43 is what v2 accepted
+    checked = run(project, "verify")
+    assert checked.exit_code == 0, checked.output
+
+
+def test_a_planned_change_installs_with_an_extra_file_outside_the_sealed_paths(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    staging = tmp_path / "staging"
+    shutil.copytree(project.root, staging, ignore=shutil.ignore_patterns("runtime"))
+    (staging / "src" / "app.py").write_text("print('app 1.1')\n")
+    pro = run(project, "propose", "--from", str(staging)).output.split(":")[0]
+    assert run(project, "decide", pro, "reseal", "--reason", "ok",
+               *key_args(team.alice)).exit_code == 0  # fmt: skip
+    (project.root / "src" / "app.py").write_text("print('app 1.1')\n")
+    (project.root / "data" / "notes.txt").write_text("not sealed\n")
+    done = run(project, "observe")
+    assert done.exit_code == 0, done.output
+    assert state_of(project).version == 2
+    assert run(project, "verify").exit_code == 0
+
+
+def test_certify_while_observing_is_refused_and_journaled(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    done = run(project, "certify")
+    assert done.exit_code == 4, done.output
+    assert events_of(project, "certification_refused")
+    assert state_of(project).mode == "OBSERVING"
+    assert run(project, "observe").exit_code == 0
+
+
+def test_a_decision_while_an_observation_runs_is_busy_and_journals_nothing(
+    tmp_path: Path, team: Team
+) -> None:
+    from sealguard.lock import observer_lock
+
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    with observer_lock(_ledger(project).folder):
+        done = run(project, "decide", event_id, "accept", "--reason", "x", *key_args(team.alice))
+    assert done.exit_code == 75, done.output
+    assert "another observation or decision" in done.output
+    assert not events_of(project, "decision") and not events_of(project, "proposal_made")
+    later = run(project, "decide", event_id, "accept", "--reason", "x", *key_args(team.alice))
+    assert later.exit_code == 0, later.output
+
+
+def test_a_payload_transplanted_from_another_project_is_refused(tmp_path: Path, team: Team) -> None:
+    one = governed(tmp_path / "one", team)
+    other = governed(tmp_path / "other", team)
+    made = run(one, "decide", drift(one), "accept", "--reason", "x", "--payload-only")
+    target = drift(other)
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(made.stdout_bytes)
+    signature = tmp_path / "sig"
+    signature.write_text(sign(made.stdout_bytes, load_private_key(team.alice.path)))
+    done = run(other, "decide", target, "--payload", str(payload), "--signature", str(signature))
+    assert done.exit_code == 4 and "(origin)" in done.output, done.output
+    assert state_of(other).mode == "FROZEN"
+
+
+def test_an_accept_signed_before_a_rollback_is_refused_after_it(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    first = drift(project)
+    assert run(project, "decide", first, "accept", "--reason", "a",
+               *key_args(team.alice)).exit_code == 0  # fmt: skip
+    second = drift_to(project, "44\n")
+    made = run(project, "decide", second, "accept", "--reason", "late", "--payload-only")
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(made.stdout_bytes)
+    done = run(project, "decide", second, "rollback", "--to", "v1", "--reason", "b",
+               *key_args(team.bob))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    late = run(project, "decide", second, "--payload", str(payload), *key_args(team.alice))
+    assert late.exit_code == 4, late.output
+    assert state_of(project).version == 1
+
+
+def _rolled_back_release(tmp_path: Path, team: Team) -> Project:
+    project = governed(tmp_path, team)
+    _release(project, team, tmp_path / "staging", "print('app 1.1')\n")
+    event_id = drift(project)
+    done = run(project, "decide", event_id, "rollback", "--to", "v1", "--reason", "back",
+               *key_args(team.alice))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    return project
+
+
+def test_an_observation_between_a_rollback_and_the_restore_is_not_an_incident(
+    tmp_path: Path, team: Team
+) -> None:
+    """v2 is a release (src/app.py changed); a drift at v2 is rolled back to v1, which is
+    installed at once. Until people restore the build, its tree is v2's: a scheduled observe
+    in that window must be refused (FROZEN, awaiting certification), not halt as an INCIDENT."""
+    project = _rolled_back_release(tmp_path, team)
+    observed = run(project, "observe")
+    assert observed.exit_code == 4, observed.output
+    assert state_of(project).mode == "FROZEN"
+    (project.root / "src" / "app.py").write_text("print('app')\n")  # restored
+    (project.root / "data" / "value.txt").write_text("42\n")
+    assert run(project, "certify").exit_code == 0
+    assert run(project, "verify").exit_code == 0
+
+
+def test_a_tree_that_is_neither_version_after_a_rollback_is_still_an_incident(
+    tmp_path: Path, team: Team
+) -> None:
+    project = _rolled_back_release(tmp_path, team)
+    (project.root / "src" / "backdoor.py").write_text("import os\n")
+    observed = run(project, "observe")
+    assert observed.exit_code == 3, observed.output
+    assert state_of(project).mode == "HALTED"

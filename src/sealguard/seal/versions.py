@@ -157,6 +157,19 @@ def complete_install(project: Project) -> bool:
     return True
 
 
+def left_by(events: list[dict[str, Any]], decision: str) -> int | None:
+    """The version in force before `decision` installed its own (None when it installed none)."""
+    version = None
+    for event in events:
+        if event.get("type") == "baseline_sealed":
+            version = 1
+        elif event.get("type") == "baseline_installed":
+            if event.get("decision") == decision:
+                return version
+            version = int(event.get("version", 0))
+    return None
+
+
 def complete_pending(project: Project, folder: Path) -> None:
     """For a command that only checks (`verify`): finish a cut installation first, as the log
     says it happened, so that it is not reported as a baseline nobody sealed. Left alone while
