@@ -456,3 +456,31 @@ def test_a_tree_that_is_neither_version_after_a_rollback_is_still_an_incident(
     observed = run(project, "observe")
     assert observed.exit_code == 3, observed.output
     assert state_of(project).mode == "HALTED"
+
+
+def test_a_rollback_to_a_kept_release_restores_it_and_certifies(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    _release(project, team, tmp_path / "staging", "print('app 1.1')\n")
+    _release(project, team, tmp_path / "staging", "print('app 1.2')\n")
+    event_id = drift(project)
+    done = run(project, "decide", event_id, "rollback", "--to", "v2", "--reason", "back",
+               *key_args(team.alice))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert run(project, "observe").exit_code == 4  # not restored yet: awaited, not an INCIDENT
+    (project.root / "src" / "app.py").write_text("print('app 1.1')\n")
+    (project.root / "data" / "value.txt").write_text("42\n")
+    assert run(project, "certify").exit_code == 0
+    assert run(project, "verify").exit_code == 0
+
+
+def test_a_kept_version_missing_a_file_is_refused(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    first = drift(project)
+    assert run(project, "decide", first, "accept", "--reason", "x",
+               *key_args(team.alice)).exit_code == 0  # fmt: skip
+    second = drift_to(project, "44\n")
+    (project.version_folder(1) / "baseline" / "value" / "probe.json").unlink()
+    done = run(project, "decide", second, "rollback", "--to", "v1", "--reason", "back",
+               *key_args(team.alice))  # fmt: skip
+    assert done.exit_code == 4 and "kept without" in done.output, done.output
+    assert state_of(project).version == 2
