@@ -56,9 +56,11 @@ def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     """Check the sealed build, its baseline, the log, the runtime area and every decision
     (INV-D-01..04, 06, 07)."""
     from sealguard.report.reporters import reporter
+    from sealguard.seal import versions
     from sealguard.seal.verify import verify as verify_build
 
     project, config = configured(ctx)
+    versions.complete_pending(project, project.ledger(config).folder)
     started = time.perf_counter()
     with progress_bar("verifying") as start_progress:
         report = verify_build(project, config, jobs or default_jobs(), start_progress)

@@ -73,18 +73,35 @@ def _decision_problem(
     return None
 
 
+def _replayed(event: dict[str, Any], seen: dict[str, Any]) -> str | None:
+    marks = [str(event.get("decision_id"))] + [
+        "".join(str(s.get("signature", "")).split()) for s in event.get("signers") or []
+    ]
+    earlier = next((seen[m] for m in marks if m in seen), None)
+    for mark in marks:
+        seen.setdefault(mark, event.get("seq"))
+    if earlier is None:
+        return None
+    return f"replayed: its id or a signature was journaled at seq {earlier}"
+
+
 def check_decisions(root: Path, events: list[dict[str, Any]], leaves: Leaves) -> list[Difference]:
     """Every decision, baseline installation and closed incident report, in log order."""
     found: list[Difference] = []
     authority: Authority | str = _authority(None)
     valid: dict[str, dict[str, Any]] = {}
+    seen: dict[str, Any] = {}  # decision ids and signatures already journaled: their seq
+    installed: set[str] = set()  # decisions that already installed their version
     for index, event in enumerate(events):
         kind = event.get("type")
         where = f"governance log seq {event.get('seq')}"
         if kind == "baseline_sealed":
             authority = _authority(event.get("authority"))
         elif kind == "decision":
-            problem = _decision_problem(event, authority, leaves, events[:index])
+            # a valid line copied later holds every check below: it is a replay all the same
+            problem = _replayed(event, seen) or _decision_problem(
+                event, authority, leaves, events[:index]
+            )
             if problem:
                 found.append(
                     Difference(
@@ -99,7 +116,12 @@ def check_decisions(root: Path, events: list[dict[str, Any]], leaves: Leaves) ->
         elif kind == "baseline_installed":
             decision = valid.get(str(event.get("decision")))
             result = (decision or {}).get("result") or {}
-            if decision is None or result.get("baseline_sha256") != event.get("baseline_sha256"):
+            if (
+                decision is None
+                or result.get("baseline_sha256") != event.get("baseline_sha256")
+                or result.get("version") != event.get("version")
+                or str(event.get("decision")) in installed  # one decision, one installation
+            ):
                 found.append(
                     Difference(
                         "modified",
@@ -108,6 +130,7 @@ def check_decisions(root: Path, events: list[dict[str, Any]], leaves: Leaves) ->
                         INVARIANT,
                     )
                 )
+            installed.add(str(event.get("decision")))
             authority = _authority(event.get("authority"))
     found += _closed_reports(root, events, valid)
     return found

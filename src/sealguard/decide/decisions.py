@@ -9,7 +9,8 @@ journaled as a `decision_refused` attempt, and exits 4 with the reason.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from sealguard.decide.payload import DOMAIN, Answers, LogView, Meaning, Payload,
 from sealguard.decide.payload import decode as decode_payload
 from sealguard.decide.payload import encode as encode_payload
 from sealguard.decide.sshsig import SignatureRefused, signature_key
-from sealguard.errors import ConfigError, RefusedError, SealguardError
+from sealguard.errors import BusyError, ConfigError, RefusedError, SealguardError
 from sealguard.escalation import outbox
 from sealguard.events import iso_utc, new_id
 from sealguard.ledger import view
@@ -268,10 +269,24 @@ def _expected(log: _Log, request: Request, now: datetime, create: bool) -> _Expe
     return _close(log, request)
 
 
+@contextmanager
+def _alone(project: Project, config: Config) -> Iterator[None]:
+    """One act on the project at a time: a decision reads the log, checks it, then journals
+    and installs; another decision or an observation in between would be checked against a
+    log that is no longer the one it lands in (two accepts, two installations)."""
+    try:
+        with observer_lock(project.ledger(config).folder):
+            yield
+    except BusyError:
+        raise BusyError(
+            "another observation or decision of this project is running; decide again once "
+            "it is done (`sealguard status`)"
+        ) from None
+
+
 def prepare(project: Project, config: Config, request: Request, now: datetime) -> bytes:
-    """The payload to sign for `request`, once it is known to be allowed now. Holds the
-    observer lock (waiting for a running observation): an accept writes its proposal."""
-    with observer_lock(project.ledger(config).folder, wait=True):
+    """The payload to sign for `request`, once it is known to be allowed now."""
+    with _alone(project, config):
         return _prepare(project, config, request, now)
 
 
@@ -447,9 +462,8 @@ def changes_authority(events: list[dict[str, Any]], payload: Payload) -> bool:
 def record(
     project: Project, config: Config, data: bytes, signatures: Sequence[str], now: datetime
 ) -> Decided:
-    """Check `data` (a payload from `prepare`) and its signatures, journal, carry it out; under
-    the observer lock, so that no observation sees a baseline half installed."""
-    with observer_lock(project.ledger(config).folder, wait=True):
+    """Check `data` (a payload from `prepare`) and its signatures, journal, carry it out."""
+    with _alone(project, config):
         return _record(project, config, data, signatures, now)
 
 
@@ -466,6 +480,10 @@ def _record(
     request = _request_of(payload)
     _check_payload(log, request, payload, now, claimed)
     signers = _signers(log, payload, data, signatures, claimed)
+    try:  # checked before the decision is journaled: a decision is never left half done
+        installation = _installation(log, payload)
+    except RefusedError as exc:
+        raise log.refuse(request, "evidence", exc.message, claimed) from None
     fields = {
         **to_record(payload),
         "signers": signers,
@@ -473,8 +491,13 @@ def _record(
     }
     decided = ledger.append(log.ledger, DECISION_EVENT, fields)
     log.events.append(decided)
-    installed = _carry_out(log, payload, decided)
+    # before installing: its escalation is answered, and a crash there is completed later
     _close_escalations(log, payload, decided)
+    installed = (
+        versions.install(log.project, log.ledger, log.state.version, *installation)
+        if installation
+        else None
+    )
     return Decided(decided, installed, fold(ledger.read_events(project.log_file)))
 
 
@@ -497,6 +520,21 @@ def _install_fields(
     }
 
 
+def _proposal_version(
+    project: Project, events: list[dict[str, Any]], proposal_id: str, version: int, decision: str
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """A proposal's files (each checked against the journal) and its `baseline_installed`."""
+    found = proposals.find(events, proposal_id)
+    assert found is not None
+    files = found.files(project)
+    authority = (
+        (baseline_record(events) or {}).get("authority")
+        if found.kind == "accept"
+        else found.record.get("authority")
+    )
+    return files, _install_fields(version, files, authority, decision, proposal_id)
+
+
 def install_proposal(
     project: Project,
     ledger_: ledger.Ledger,
@@ -508,15 +546,7 @@ def install_proposal(
     decision: str,
 ) -> dict[str, Any]:
     """Put a proposal's files in force as `version`, on `decision`'s authority."""
-    found = proposals.find(events, proposal_id)
-    assert found is not None
-    files = found.files(project)
-    authority = (
-        (baseline_record(events) or {}).get("authority")
-        if found.kind == "accept"
-        else found.record.get("authority")
-    )
-    fields = _install_fields(version, files, authority, decision, proposal_id)
+    files, fields = _proposal_version(project, events, proposal_id, version, decision)
     return versions.install(project, ledger_, state.version, files, fields)
 
 
@@ -530,7 +560,9 @@ def _version_authority(events: list[dict[str, Any]], version: int) -> str | None
     return text
 
 
-def _carry_out(log: _Log, payload: Payload, decided: dict[str, Any]) -> dict[str, Any] | None:
+def _installation(log: _Log, payload: Payload) -> tuple[dict[str, Path], dict[str, Any]] | None:
+    """The files and `baseline_installed` fields of the version `payload` puts in force now
+    (None when nothing is installed now); RefusedError when they are not what was signed."""
     state, result = log.state, payload.result
     if result is None:
         return None
@@ -539,19 +571,12 @@ def _carry_out(log: _Log, payload: Payload, decided: dict[str, Any]) -> dict[str
             return None  # the build is to be restored to the version in force: nothing to install
         files = versions.kept_files(log.project, result.version, result.baseline_sha256)
         authority = _version_authority(log.events, result.version)
-        fields = _install_fields(result.version, files, authority, payload.decision_id, None)
-        return versions.install(log.project, log.ledger, state.version, files, fields)
+        return files, _install_fields(result.version, files, authority, payload.decision_id, None)
     if payload.decision in ("reseal", "amend") and state.mode == "OBSERVING":
         return None  # a planned change: the observation that sees it deployed installs it
     assert result.proposal is not None
-    return install_proposal(
-        log.project,
-        log.ledger,
-        state,
-        log.events,
-        proposal_id=result.proposal,
-        version=result.version,
-        decision=payload.decision_id,
+    return _proposal_version(
+        log.project, log.events, result.proposal, result.version, payload.decision_id
     )
 
 

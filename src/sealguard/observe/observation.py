@@ -61,7 +61,10 @@ class Observation:
 
 
 def _refuse(
-    ledger_: ledger.Ledger, state: ObservationState, found: tuple[FactViolation, ...]
+    ledger_: ledger.Ledger,
+    state: ObservationState,
+    found: tuple[FactViolation, ...],
+    awaited: bool = False,
 ) -> None:
     """Journal a refused attempt (INV-D-05), with what the invariant checks found meanwhile.
 
@@ -78,10 +81,12 @@ def _refuse(
             "invariants_violated": len(found),
         },
     )
-    if found and state.mode == "FROZEN":
+    if found and state.mode == "FROZEN" and not awaited:
         return  # probes stay off; the violation itself is an INCIDENT: FROZEN -> HALTED
     checked = (
-        f"the invariant checks found {len(found)} violation(s), journaled with the refusal"
+        "the build is still the version the decision left (restore it, then certify)"
+        if awaited
+        else f"the invariant checks found {len(found)} violation(s), journaled with the refusal"
         if found
         else "the invariants were checked and hold"
     )
@@ -374,7 +379,10 @@ def _planned_change(
     proposal = proposals.find(events, planned.proposal)
     if proposal is None:
         return None
-    files = proposal.files(project)
+    try:
+        files = proposal.files(project)
+    except RefusedError:
+        return None  # the proposal was edited: INV-D-04 says so, and nothing is installed
     manifest = versions.deployable_entries(versions.read_manifest(files[BASELINE_NAME]))
     if found := tree_differences(project, manifest, jobs):
         said = (
@@ -388,6 +396,38 @@ def _planned_change(
     )  # fmt: skip
     said = f"v{planned.version} ({planned.proposal}, authorised by {planned.decision})"
     return said, config_in_force(project)
+
+
+def _deployment_only(project: Project, found: tuple[FactViolation, ...]) -> bool:
+    """Differences a deployment makes: the sealed tree (INV-D-02) and the sealed governance
+    files (INV-D-01), never the baseline itself, the log, the runtime area or a decision
+    (a forged or replayed one must not install anything before it halts observation)."""
+    baseline = project.display(project.baseline_file)
+    return all(
+        v.invariant == "INV-D-02"
+        or (v.invariant == "INV-D-01" and v.path != baseline and v.change != "not checked")
+        for v in found
+    )
+
+
+def _not_restored_yet(
+    project: Project, state: ObservationState, found: tuple[FactViolation, ...], jobs: int
+) -> bool:
+    """A rollback or re-seal decided while FROZEN installs its version at once; until people
+    restore (or deploy) the build, the tree is exactly the version it left. That is the step
+    the decision awaits, not an INCIDENT; any other difference still is one."""
+    awaiting = state.awaiting
+    if not (found and state.mode == "FROZEN" and awaiting and _deployment_only(project, found)):
+        return False
+    left = versions.left_by(ledger.read_events(project.log_file), awaiting.decision)
+    if left is None or left not in state.versions:
+        return False
+    try:
+        files = versions.kept_files(project, left, state.versions[left])
+    except RefusedError:
+        return False
+    manifest = versions.deployable_entries(versions.read_manifest(files[BASELINE_NAME]))
+    return not tree_differences(project, manifest, jobs)
 
 
 def _observe_locked(
@@ -404,10 +444,11 @@ def _observe_locked(
     if purpose == "certification":
         _refuse_certification(ledger_, state)
     elif state.mode in ("FROZEN", "HALTED") and not state.log_lost:
-        _refuse(ledger_, state, before)
+        _refuse(ledger_, state, before, _not_restored_yet(project, state, before, jobs))
     elif (
         before
         and state.mode == "OBSERVING"
+        and _deployment_only(project, before)
         and (found := _planned_change(project, config, state, jobs))
     ):
         installed, new_config = found

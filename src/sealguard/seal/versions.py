@@ -13,13 +13,15 @@ import hashlib
 import os
 import shutil
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from sealguard import ledger, runtime
-from sealguard.errors import DataError, RefusedError
-from sealguard.fsio import fsync_dir, write_atomic
+from sealguard.errors import BusyError, DataError, RefusedError
+from sealguard.fsio import fsync_dir, sha256_of, write_atomic
 from sealguard.globs import GOVERNANCE_DIR
+from sealguard.lock import observer_lock
 from sealguard.project import BASELINE_NAME, Project
 from sealguard.seal import behaviour
 from sealguard.seal.integrity import Difference
@@ -53,6 +55,16 @@ def kept_files(project: Project, version: int, expected_sha256: str) -> dict[str
             f"{project.display(manifest)} is not the v{version} the log recorded; "
             "run `sealguard verify`"
         )
+    # the manifest lists every file of the version (their hashes): nothing else is installed
+    listed = {e.path: e.sha256 for e in read_manifest(manifest).entries}
+    own = {p for p in listed if p.startswith(f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/")}
+    for rel, path in found.items():
+        if rel != BASELINE_NAME and listed.get(f"{GOVERNANCE_DIR}/{rel}") != sha256_of(path):
+            raise RefusedError(
+                f"{project.display(path)} is not as v{version} listed it; run `sealguard verify`"
+            )
+    if missing := own - {f"{GOVERNANCE_DIR}/{rel}" for rel in found}:
+        raise RefusedError(f"v{version} is kept without {', '.join(sorted(missing))}")
     return found
 
 
@@ -90,9 +102,11 @@ def _swap(project: Project, staged: Path) -> None:
     leaving = governance / _OLD
     shutil.rmtree(leaving, ignore_errors=True)
     folder = governance / behaviour.BASELINE_DIR
-    if folder.exists():
-        os.replace(folder, leaving)
+    # only when the staged folder is still there to replace it: a crash after that rename
+    # left the new folder already in place, and completing must not throw it away
     if (staged / behaviour.BASELINE_DIR).exists():
+        if folder.exists():
+            os.replace(folder, leaving)
         os.replace(staged / behaviour.BASELINE_DIR, folder)
     os.replace(staged / BASELINE_NAME, project.baseline_file)
     fsync_dir(governance)
@@ -141,6 +155,28 @@ def complete_install(project: Project) -> bool:
         return False
     _swap(project, staged)
     return True
+
+
+def left_by(events: list[dict[str, Any]], decision: str) -> int | None:
+    """The version in force before `decision` installed its own (None when it installed none)."""
+    version = None
+    for event in events:
+        if event.get("type") == "baseline_sealed":
+            version = 1
+        elif event.get("type") == "baseline_installed":
+            if event.get("decision") == decision:
+                return version
+            version = int(event.get("version", 0))
+    return None
+
+
+def complete_pending(project: Project, folder: Path) -> None:
+    """For a command that only checks (`verify`): finish a cut installation first, as the log
+    says it happened, so that it is not reported as a baseline nobody sealed. Left alone while
+    another command holds the project (it completes it itself)."""
+    if (project.governance / STAGED / BASELINE_NAME).is_file():
+        with suppress(BusyError), observer_lock(folder):
+            complete_install(project)
 
 
 def deployable_entries(manifest: Manifest) -> Manifest:
