@@ -281,3 +281,20 @@ def test_rollback_to_a_version_that_left_force_reinstalls_it(tmp_path: Path, tea
     assert run(project, "verify").exit_code == 0
     assert run(project, "decide", second, "rollback", "--to", "v9", "--reason", "x",
                *key_args(team.bob)).exit_code == 4  # fmt: skip
+
+
+def test_versions_lists_the_history_and_diffs_two_versions(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    run(project, "decide", event_id, "accept", "--reason", "rates", *key_args(team.alice))
+    listed = run(project, "versions")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert lines[0].startswith("v1 ") and "sealed" in lines[0]
+    assert lines[1].startswith("v2 (in force)") and "Alice Martin (amartin)" in lines[1]
+    diffed = run(project, "versions", "--diff", "v1", "v2")
+    assert diffed.exit_code == 0
+    assert "governance/baseline/value/output.normalized" in diffed.output
+    assert diffed.output.count("\n-") >= 1 and diffed.output.count("\n+") >= 1
+    unknown = run(project, "versions", "--diff", "v1", "v7")
+    assert unknown.exit_code == 4 and "never installed" in unknown.output

@@ -282,3 +282,44 @@ def incident_close(
         keys=keys,
         agent=agent,
     )
+
+
+@cli.command()
+@click.option(
+    "--diff", nargs=2, metavar="vA vB", default=None,
+    help="The line diff of two versions' BASELINE_REF.sha256.",
+)  # fmt: skip
+@click.pass_context
+def versions(ctx: click.Context, diff: tuple[str, str] | None) -> int:
+    """The baseline versions: when each was put in force, by which decision and who signed it;
+    with --diff, what differs between two of them."""
+    import difflib
+
+    from sealguard import ledger
+    from sealguard.observe.status import current_state
+    from sealguard.report.render import decision_line
+    from sealguard.seal import versions as kept
+
+    project, config = configured(ctx)
+    events = ledger.read_events(project.log_file) if project.log_file.is_file() else []
+    state = current_state(project, project.ledger(config))
+    if diff is not None:
+        a, b = (_version(v) or 0 for v in diff)
+        old, new = (kept.manifest_text(project, v, state.versions).splitlines() for v in (a, b))
+        lines = difflib.unified_diff(
+            old, new, f"v{a}/BASELINE_REF.sha256", f"v{b}/BASELINE_REF.sha256", lineterm=""
+        )
+        output.write("\n".join(lines) or f"v{a} and v{b} are identical")
+        return 0
+    decisions = {e.get("decision_id"): e for e in events if e.get("type") == "decision"}
+    installed = kept.history(events)
+    for number, item in enumerate(installed, start=1):
+        record = decisions.get(item.decision)
+        how = (
+            f"by {decision_line(record)}" if record
+            else f"by {item.decision}, which is no decision of this log (see `sealguard verify`)"
+            if item.decision else "sealed"
+        )  # fmt: skip
+        now = " (in force)" if number == len(installed) else ""
+        output.write(f"v{item.version}{now}  {item.ts}  sha256 {item.sha256[:16]}…  {how}")
+    return 0

@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -195,3 +196,44 @@ def describe(differences: list[Difference], limit: int = 5) -> str:
     shown = "; ".join(f"{d.change} {d.path}" for d in differences[:limit])
     more = f" and {len(differences) - limit} more" if len(differences) > limit else ""
     return shown + more
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One time a baseline version was put in force, as the log says."""
+
+    version: int
+    sha256: str
+    ts: str
+    decision: str | None  # None for v1 (the seal)
+    proposal: str | None
+
+
+def history(events: list[dict[str, Any]]) -> list[VersionRecord]:
+    """Every version put in force, in log order (a rollback shows the version again)."""
+    found = []
+    for event in events:
+        kind = event.get("type")
+        if kind in ("baseline_sealed", "baseline_installed"):
+            found.append(
+                VersionRecord(
+                    int(event.get("version", 1)), str(event.get("baseline_sha256")),
+                    str(event.get("ts")), event.get("decision"), event.get("proposal"),
+                )
+            )  # fmt: skip
+    return found
+
+
+def manifest_text(project: Project, version: int, recorded: dict[int, str]) -> str:
+    """A version's BASELINE_REF.sha256, from where it is kept, checked against the log."""
+    if version not in recorded:
+        known = ", ".join(f"v{v}" for v in sorted(recorded))
+        raise RefusedError(f"v{version} was never installed (versions: {known})")
+    for path in (project.baseline_file, project.version_folder(version) / BASELINE_NAME):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() == recorded[version]:
+            return data.decode("utf-8", "replace")
+    raise RefusedError(f"v{version} is not kept as the log recorded it; run `sealguard verify`")
