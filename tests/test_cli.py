@@ -134,6 +134,8 @@ def test_real_sigint_exits_130_without_traceback(tmp_path: Path) -> None:
     """A real Ctrl-C (SIGINT) while the demo runs, through the installed script."""
     code = (
         "import os, signal, sealguard.demo as d\n"
+        # as at a terminal: a job started in the background by a script inherits SIGINT ignored
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "real = d._walk\n"
         "def walk(scratch):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"

@@ -115,6 +115,17 @@ def test_children_that_end_on_their_own_while_it_settles_are_not_survivors(tmp_p
 
 def test_ctrl_c_during_a_probe_leaves_no_process_behind(tmp_path: Path) -> None:
     import signal
+
+    # as at a terminal: a test run started in the background inherits SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupt_a_probe(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt_a_probe(tmp_path: Path) -> None:
+    import signal
     import threading
 
     pidfile = tmp_path / "child.pid"
