@@ -87,8 +87,8 @@ def _assert_no_false_incident(project: Project) -> str:
     config = load_config(project.config_file)
     report = verify(project, config, 1)
     assert report.intact, report.differences
-    try:
-        klass = observe(project, config, jobs=1).event.classification
+    try:  # waits, should a worker of the killed observer still be finishing its span
+        klass = observe(project, config, jobs=1, wait=True).event.classification
     except RefusedError:
         klass = "refused"
     assert klass in ("PRODUCT_DRIFT", "refused"), klass

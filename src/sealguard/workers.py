@@ -26,7 +26,7 @@ class WorkerFailed(SealguardError):
     """A worker process failed; its traceback is in the message."""
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """On Linux, a worker is killed when its parent dies (even by `kill -9`), so nothing it
     inherited (such as the observer lock) outlives the observation."""
     try:
@@ -34,16 +34,19 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass  # not Linux: workers end when their pipe breaks
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    # the parent died before prctl took effect: the worker was handed to init, or to the
+    # nearest subreaper (a process that ran probes is one), so compare with the parent itself
+    if os.getppid() != parent:
         os._exit(1)
 
 
 def _worker(
-    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], ticket: Any, out: Any
-) -> None:
+    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], ticket: Any, out: Any,
+    parent: int,
+) -> None:  # fmt: skip
     """Take the next span until none is left; send each result, or the failure, to `out`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    _die_with_parent()
+    _die_with_parent(parent)
     try:
         while True:
             with ticket.get_lock():
@@ -68,7 +71,9 @@ def _start_workers(
     started = []
     for _ in range(jobs):
         reader, writer = context.Pipe(duplex=False)
-        worker = context.Process(target=_worker, args=(work, spans, ticket, writer), daemon=True)
+        worker = context.Process(
+            target=_worker, args=(work, spans, ticket, writer, os.getpid()), daemon=True
+        )
         worker.start()
         writer.close()
         started.append((reader, worker))
