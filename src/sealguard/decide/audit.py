@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from sealguard.decide.authority import Authority, authorised_signer, parse_authority
-from sealguard.decide.decisions import changes_authority
+from sealguard.decide.installing import changes_authority
 from sealguard.decide.payload import encode, from_record
 from sealguard.decide.sshsig import SignatureRefused
 from sealguard.errors import ConfigError

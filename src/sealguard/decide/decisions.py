@@ -18,7 +18,7 @@ from typing import Any
 
 from sealguard import ledger
 from sealguard.config import Config
-from sealguard.decide import incidents, proposals
+from sealguard.decide import incidents, installing, proposals
 from sealguard.decide.authority import Authority, DecisionKind, authorised_signer, parse_authority
 from sealguard.decide.payload import DOMAIN, Answers, LogView, Meaning, Payload, Result, to_record
 from sealguard.decide.payload import decode as decode_payload
@@ -29,9 +29,8 @@ from sealguard.escalation import outbox
 from sealguard.events import iso_utc, new_id
 from sealguard.ledger import view
 from sealguard.lock import observer_lock
-from sealguard.project import BASELINE_NAME, Project
-from sealguard.seal import behaviour, versions
-from sealguard.seal.settings import SEALED_CONFIG
+from sealguard.project import Project
+from sealguard.seal import versions
 from sealguard.state import ObservationState, baseline_record, fold, signer_names
 
 DECISION_EVENT = "decision"
@@ -431,7 +430,7 @@ def _signers(
                 "signature": armored.strip() + "\n",
             },
         )
-    changes = changes_authority(log.events, payload)
+    changes = installing.changes_authority(log.events, payload)
     needed = authority.required(request.kind, changes)
     if len(signers) < needed:
         why = " (it changes AUTHORITY.toml: the strictest rule applies)" if changes else ""
@@ -443,20 +442,6 @@ def _signers(
             claimed,
         )
     return list(signers.values())
-
-
-def changes_authority(events: list[dict[str, Any]], payload: Payload) -> bool:
-    """Whether the decision puts in force an AUTHORITY.toml other than the one in force."""
-    result = payload.result
-    if result is None:
-        return False
-    current = (baseline_record(events) or {}).get("authority")
-    if result.proposal is not None:
-        found = proposals.find(events, result.proposal)
-        if found is None or found.kind == "accept":
-            return False
-        return found.record.get("authority") != current
-    return _version_authority(events, result.version) != current
 
 
 def record(
@@ -481,7 +466,7 @@ def _record(
     _check_payload(log, request, payload, now, claimed)
     signers = _signers(log, payload, data, signatures, claimed)
     try:  # checked before the decision is journaled: a decision is never left half done
-        installation = _installation(log, payload)
+        installation = installing.installation(log.project, log.events, log.state, payload)
     except RefusedError as exc:
         raise log.refuse(request, "evidence", exc.message, claimed) from None
     fields = {
@@ -499,85 +484,6 @@ def _record(
         else None
     )
     return Decided(decided, installed, fold(ledger.read_events(project.log_file)))
-
-
-def _install_fields(
-    version: int,
-    files: dict[str, Path],
-    authority: str | None,
-    decision: str,
-    proposal: str | None,
-) -> dict[str, Any]:
-    config = files.get(f"{behaviour.BASELINE_DIR}/{SEALED_CONFIG}")
-    return {
-        "version": version,
-        "baseline_sha256": hashlib.sha256(files[BASELINE_NAME].read_bytes()).hexdigest(),
-        "config": f"governance/{behaviour.BASELINE_DIR}/{SEALED_CONFIG}",
-        "config_sha256": hashlib.sha256(config.read_bytes()).hexdigest() if config else None,
-        "authority": authority,
-        "decision": decision,
-        "proposal": proposal,
-    }
-
-
-def _proposal_version(
-    project: Project, events: list[dict[str, Any]], proposal_id: str, version: int, decision: str
-) -> tuple[dict[str, Path], dict[str, Any]]:
-    """A proposal's files (each checked against the journal) and its `baseline_installed`."""
-    found = proposals.find(events, proposal_id)
-    assert found is not None
-    files = found.files(project)
-    authority = (
-        (baseline_record(events) or {}).get("authority")
-        if found.kind == "accept"
-        else found.record.get("authority")
-    )
-    return files, _install_fields(version, files, authority, decision, proposal_id)
-
-
-def install_proposal(
-    project: Project,
-    ledger_: ledger.Ledger,
-    state: ObservationState,
-    events: list[dict[str, Any]],
-    *,
-    proposal_id: str,
-    version: int,
-    decision: str,
-) -> dict[str, Any]:
-    """Put a proposal's files in force as `version`, on `decision`'s authority."""
-    files, fields = _proposal_version(project, events, proposal_id, version, decision)
-    return versions.install(project, ledger_, state.version, files, fields)
-
-
-def _version_authority(events: list[dict[str, Any]], version: int) -> str | None:
-    text = None
-    for event in events:
-        if (event.get("type") == "baseline_sealed" and version == 1) or (
-            event.get("type") == "baseline_installed" and event.get("version") == version
-        ):
-            text = event.get("authority")
-    return text
-
-
-def _installation(log: _Log, payload: Payload) -> tuple[dict[str, Path], dict[str, Any]] | None:
-    """The files and `baseline_installed` fields of the version `payload` puts in force now
-    (None when nothing is installed now); RefusedError when they are not what was signed."""
-    state, result = log.state, payload.result
-    if result is None:
-        return None
-    if payload.decision == "rollback":
-        if result.version == state.version:
-            return None  # the build is to be restored to the version in force: nothing to install
-        files = versions.kept_files(log.project, result.version, result.baseline_sha256)
-        authority = _version_authority(log.events, result.version)
-        return files, _install_fields(result.version, files, authority, payload.decision_id, None)
-    if payload.decision in ("reseal", "amend") and state.mode == "OBSERVING":
-        return None  # a planned change: the observation that sees it deployed installs it
-    assert result.proposal is not None
-    return _proposal_version(
-        log.project, log.events, result.proposal, result.version, payload.decision_id
-    )
 
 
 def _close_escalations(log: _Log, payload: Payload, decided: dict[str, Any]) -> None:

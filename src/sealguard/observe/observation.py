@@ -16,7 +16,7 @@ from sealguard import __version__, ledger, runtime
 from sealguard.classes import CLASSES, Mode
 from sealguard.config import Config, ProbeConfig
 from sealguard.decide import incidents, proposals
-from sealguard.decide.decisions import install_proposal
+from sealguard.decide.installing import install_proposal
 from sealguard.errors import IntegrityError, RefusedError, UsageError
 from sealguard.escalation import dispatch
 from sealguard.escalation.outbox import AttemptRecord
