@@ -137,9 +137,9 @@ def test_real_sigint_exits_130_without_traceback(tmp_path: Path) -> None:
         # as at a terminal: a job started in the background by a script inherits SIGINT ignored
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "real = d._walk\n"
-        "def walk(scratch):\n"
+        "def walk(scratch, say):\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    return real(scratch)\n"
+        "    return real(scratch, say)\n"
         "d._walk = walk\n"
         "from sealguard.cli import main\n"
         "main()\n"

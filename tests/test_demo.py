@@ -42,4 +42,6 @@ def test_demo_keep_leaves_the_folders(tmp_path: Path, invoke) -> None:
 
 
 def test_demo_fails_loudly_when_a_class_is_not_seen(tmp_path: Path) -> None:
-    assert run_demo(tmp_path / "x", walk=lambda scratch: ["STABLE"]) == 70
+    said: list[str] = []
+    assert run_demo(tmp_path / "x", said.append, walk=lambda scratch, say: ["STABLE"]) == 70
+    assert said and "demo FAILED" in said[-1]

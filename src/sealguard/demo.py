@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from sealguard import output
 from sealguard.config import load_config
 from sealguard.decide import decisions, proposals, sshsig
 from sealguard.decide.decisions import Request
@@ -51,6 +50,7 @@ from sealguard.seal.settings import config_in_force
 from sealguard.seal.verify import verify
 from sealguard.state import fold
 
+Say = Callable[[str], None]  # how the demo speaks: the CLI passes output.write
 TAMPERED = "src/fuelcalc/fuel.py"
 RUNNER = "tools/fuel-probe"
 CONFIG = """\
@@ -69,8 +69,8 @@ env = {{ PYTHON = {python}, PYTHONPATH = "src", PYTHONDONTWRITEBYTECODE = "1" }}
 """
 
 
-def _step(title: str) -> None:
-    output.write(f"\n== {title}")
+def _step(say: Say, title: str) -> None:
+    say(f"\n== {title}")
 
 
 def _copy_product(target: Path) -> None:
@@ -110,7 +110,7 @@ def _authority(key: Path) -> str:
     )
 
 
-def _sealed_copy(root: Path, key: Path | None = None) -> Project:
+def _sealed_copy(root: Path, key: Path | None = None, say: "Say | None" = None) -> Project:
     project = Project(root.resolve())
     _copy_product(project.root)
     project.governance.mkdir(exist_ok=True)
@@ -119,41 +119,41 @@ def _sealed_copy(root: Path, key: Path | None = None) -> Project:
         project.authority_file.write_text(_authority(key))
     started = time.perf_counter()
     report = seal(project, load_config(project.config_file), default_jobs())
-    output.write(
-        render.seal_text(report, "governance/BASELINE_REF.sha256", time.perf_counter() - started)
-    )
+    if say is not None:
+        elapsed = time.perf_counter() - started
+        say(render.seal_text(report, "governance/BASELINE_REF.sha256", elapsed))
     return project
 
 
-def _observe(project: Project) -> str:
+def _observe(say: Say, project: Project) -> str:
     try:
         observation = observe(project, load_config(project.config_file), default_jobs())
     except RefusedError as exc:
-        output.write(f"refused (exit {int(exc.exit_code)}): {exc.message}")
+        say(f"refused (exit {int(exc.exit_code)}): {exc.message}")
         return "REFUSED"
-    output.write(narrative.observation_text(observation.event))
+    say(narrative.observation_text(observation.event))
     if observation.escalation_id:
-        output.write(
+        say(
             f"escalated as {observation.escalation_id}: kept in the outbox and retried "
             "(the demo configures no channel; `sealguard escalations` lists it)"
         )
     return observation.event.classification
 
 
-def _decide(project: Project, request: Request, key: Path) -> None:
+def _decide(say: Say, project: Project, request: Request, key: Path) -> None:
     config = config_in_force(project)
     now = datetime.now(UTC)
     payload = decisions.prepare(project, config, request, now)
     signature = sshsig.sign(payload, load_private_key(key))
     decided = decisions.record(project, config, payload, [signature], now)
-    output.write(narrative.decision_text(decided.record, decided.installed, decided.state))
+    say(narrative.decision_text(decided.record, decided.installed, decided.state))
 
 
-def _certify(project: Project) -> str:
+def _certify(say: Say, project: Project) -> str:
     observation = observe(
         project, config_in_force(project), default_jobs(), purpose="certification"
     )
-    output.write(narrative.observation_text(observation.event))
+    say(narrative.observation_text(observation.event))
     return observation.event.classification
 
 
@@ -177,81 +177,95 @@ def _write_report(report: Path) -> None:
     report.write_text(text)
 
 
-def _after_the_drift(project: Project, key: Path, seen: list[str]) -> None:
+def _after_the_drift(say: Say, project: Project, key: Path, seen: list[str]) -> None:
     state = fold(read_events(project.log_file))
     assert state.because is not None
-    _step(f"6. the Architect accepts the drift: sealguard decide {state.because} accept")
-    _decide(project, Request(state.because, "accept", "the new reserve is approved"), key)
-    _step("7. observation resumes against baseline v2: STABLE")
-    seen.append(_observe(project))
+    _step(say, f"6. the Architect accepts the drift: sealguard decide {state.because} accept")
+    _decide(say, project, Request(state.because, "accept", "the new reserve is approved"), key)
+    _step(say, "7. observation resumes against baseline v2: STABLE")
+    seen.append(_observe(say, project))
 
 
-def _after_the_incident(project: Project, key: Path, seen: list[str]) -> None:
+def _after_the_incident(say: Say, project: Project, key: Path, seen: list[str]) -> None:
     state = fold(read_events(project.log_file))
     assert state.incident is not None
     report = project.root / state.incident.report
-    _step(f"10. incident {state.incident.incident_id}: its report, prefilled from the log")
+    _step(say, f"10. incident {state.incident.incident_id}: its report, prefilled from the log")
     missing = ", ".join(missing_sections(report.read_text()))
-    output.write(f"{state.incident.report}: sections to write: {missing}")
+    say(f"{state.incident.report}: sections to write: {missing}")
     _write_report(report)
-    _step("11. people correct the build, and propose its re-seal (every probe runs once on it)")
+    _step(
+        say, "11. people correct the build, and propose its re-seal (every probe runs once on it)"
+    )
     fuel = project.root / TAMPERED
     fuel.write_text(fuel.read_text().replace("RESERVE_KG = 900", "RESERVE_KG = 1_200  # reviewed"))
     made = proposals.propose_reseal(
         project, project.ledger(config_in_force(project)), state, None,
         jobs=default_jobs(), now=datetime.now(UTC), reason="hot-fix reverted and reviewed",
     )  # fmt: skip
-    output.write(f"{made.proposal_id}: a proposal to {made.kind}")
-    _step(f"12. the Architect signs the re-seal: sealguard decide {made.proposal_id} reseal")
-    _decide(project, Request(made.proposal_id, "reseal", "the corrected build"), key)
-    _step("13. sealguard certify: one full observation against the decided baseline")
-    seen.append(_certify(project))
-    _step(f"14. sealguard incident close {state.incident.incident_id}: signed, report hash bound")
-    _decide(project, Request(state.incident.incident_id, "close-incident", "post-mortem done"), key)
-    _step("15. observation resumes: STABLE")
-    seen.append(_observe(project))
+    say(f"{made.proposal_id}: a proposal to {made.kind}")
+    _step(say, f"12. the Architect signs the re-seal: sealguard decide {made.proposal_id} reseal")
+    _decide(say, project, Request(made.proposal_id, "reseal", "the corrected build"), key)
+    _step(say, "13. sealguard certify: one full observation against the decided baseline")
+    seen.append(_certify(say, project))
+    _step(
+        say, f"14. sealguard incident close {state.incident.incident_id}: signed, report hash bound"
+    )
+    _decide(
+        say, project, Request(state.incident.incident_id, "close-incident", "post-mortem done"), key
+    )
+    _step(say, "15. observation resumes: STABLE")
+    seen.append(_observe(say, project))
 
 
-def _walk(scratch: Path) -> list[str]:
+def _walk(scratch: Path, say: Say) -> list[str]:
     seen: list[str] = []
     key = _architect_key(scratch)
     _step(
+        say,
         f"1. seal the sample product 'fuelcalc' in {scratch / 'fuelcalc'} "
-        "(code, tests, config, behaviour, and AUTHORITY.toml: who may decide)"
+        "(code, tests, config, behaviour, and AUTHORITY.toml: who may decide)",
     )
-    project = _sealed_copy(scratch / "fuelcalc", key)
-    output.write(project.config_file.read_text().rstrip())
-    _step("2. sealguard observe: nothing has changed (STABLE, exit 0)")
-    seen.append(_observe(project))
+    project = _sealed_copy(scratch / "fuelcalc", key, say=say)
+    say(project.config_file.read_text().rstrip())
+    _step(say, "2. sealguard observe: nothing has changed (STABLE, exit 0)")
+    seen.append(_observe(say, project))
     _step(
-        f"3. the probe runner {RUNNER} disappears (a broken tool, not the product): TOOLING_DRIFT"
+        say,
+        f"3. the probe runner {RUNNER} disappears (a broken tool, not the product): TOOLING_DRIFT",
     )
     runner = project.root / RUNNER
     kept = runner.read_bytes()
     runner.unlink()
-    seen.append(_observe(project))
+    seen.append(_observe(say, project))
     runner.write_bytes(kept)
     runner.chmod(0o755)
-    _step("4. operational data outside the sealed paths changes the output: PRODUCT_DRIFT, FROZEN")
+    _step(
+        say,
+        "4. operational data outside the sealed paths changes the output: PRODUCT_DRIFT, FROZEN",
+    )
     (project.root / "data/reserve.json").write_text('{"reserve_kg": 900}\n')
-    seen.append(_observe(project))
-    _step("   sealguard diff: what changed, from the evidence kept in the snapshot")
+    seen.append(_observe(say, project))
+    _step(say, "   sealguard diff: what changed, from the evidence kept in the snapshot")
     state = fold(read_events(project.log_file))
-    output.write(narrative.diff_text(project.root, from_data(state.recent[-1])))
-    _step("5. observing while frozen is refused, and the refusal is journaled (exit 4)")
-    seen.append(_observe(project))
-    _after_the_drift(project, key, seen)
-    _step("8. on a second sealed copy, a hot-fix edits a sealed file: INCIDENT, HALTED")
-    second = _sealed_copy(scratch / "fuelcalc-2", key)
+    say(narrative.diff_text(project.root, from_data(state.recent[-1])))
+    _step(say, "5. observing while frozen is refused, and the refusal is journaled (exit 4)")
+    seen.append(_observe(say, project))
+    _after_the_drift(say, project, key, seen)
+    _step(say, "8. on a second sealed copy, a hot-fix edits a sealed file: INCIDENT, HALTED")
+    second = _sealed_copy(scratch / "fuelcalc-2", key, say=say)
     fuel = second.root / TAMPERED
     fuel.write_text(fuel.read_text().replace("RESERVE_KG = 1_200", "RESERVE_KG = 900"))
-    seen.append(_observe(second))
-    _step("9. sealguard verify names what changed; sealguard log verify shows the evidence intact")
+    seen.append(_observe(say, second))
+    _step(
+        say,
+        "9. sealguard verify names what changed; sealguard log verify shows the evidence intact",
+    )
     started = time.perf_counter()
     report = verify(second, load_config(second.config_file), default_jobs())
-    output.write(render.verify_text(report, time.perf_counter() - started))
-    output.write(render.log_text(audit(second.ledger(load_config(second.config_file)), 1)))
-    _after_the_incident(second, key, seen)
+    say(render.verify_text(report, time.perf_counter() - started))
+    say(render.log_text(audit(second.ledger(load_config(second.config_file)), 1)))
+    _after_the_incident(say, second, key, seen)
     return seen
 
 
@@ -261,8 +275,11 @@ EXPECTED = [
 ]  # fmt: skip
 
 
-def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] | None = None) -> int:
-    """Exit 0 when the demo showed what it should: the four classes and the refusal, in order."""
+def run_demo(
+    keep: Path | None, say: Say, walk: Callable[[Path, Say], list[str]] | None = None
+) -> int:
+    """Exit 0 when the demo showed what it should: the four classes and the refusal, in order.
+    Everything it has to say goes through `say` (the CLI passes output.write)."""
     with ExitStack() as stack:
         if keep is None:
             scratch = Path(
@@ -273,13 +290,13 @@ def run_demo(keep: Path | None, walk: Callable[[Path], list[str]] | None = None)
         else:
             keep.mkdir(parents=True)
             scratch = keep
-        seen = (walk or _walk)(scratch)
+        seen = (walk or _walk)(scratch, say)
     if seen == EXPECTED:
-        output.write(
+        say(
             "\ndemo complete: STABLE, TOOLING_DRIFT, PRODUCT_DRIFT (then refused), accepted "
             "by a signed decision and STABLE again, INCIDENT, re-sealed by decision, certified "
             "STABLE, closed, STABLE again, as expected"
         )
         return int(ExitCode.OK)
-    output.write(f"\ndemo FAILED: saw {seen}, expected {EXPECTED}")
+    say(f"\ndemo FAILED: saw {seen}, expected {EXPECTED}")
     return int(ExitCode.INTERNAL)

@@ -80,4 +80,4 @@ def demo(keep: Path | None) -> int:
     """Walk an embedded sample product through STABLE, TOOLING_DRIFT, PRODUCT_DRIFT, INCIDENT."""
     from sealguard.demo import run_demo
 
-    return run_demo(keep)
+    return run_demo(keep, output.write)
