@@ -31,7 +31,7 @@ from sealguard.ledger import view
 from sealguard.lock import observer_lock
 from sealguard.project import Project
 from sealguard.seal import versions
-from sealguard.state import ObservationState, baseline_record, fold, signer_names
+from sealguard.state import RUNTIME_EVENT, ObservationState, baseline_record, fold, signer_names
 
 DECISION_EVENT = "decision"
 REFUSED_EVENT = "decision_refused"
@@ -110,7 +110,7 @@ class _Expected:
 
 def _frozen_by(log: _Log, request: Request) -> dict[str, Any]:
     state = log.state
-    if log.record_of("runtime_event", "event_id", request.target) is None:
+    if log.record_of(RUNTIME_EVENT, "event_id", request.target) is None:
         raise log.refuse(
             request, "unknown", f"no observation {request.target} in the governance log"
         )
@@ -121,7 +121,7 @@ def _frozen_by(log: _Log, request: Request) -> dict[str, Any]:
             f"{request.target} is not the event that stopped observation "
             f"({state.because} did, {state.mode} since {state.since})",
         )
-    record = log.record_of("runtime_event", "event_id", request.target)
+    record = log.record_of(RUNTIME_EVENT, "event_id", request.target)
     if record is None:
         raise log.refuse(request, "unknown", f"no event {request.target} in the log")
     return record

@@ -20,6 +20,7 @@ from sealguard.escalation import outbox
 from sealguard.events import iso_utc, new_id
 from sealguard.fsio import sha256_of, write_atomic
 from sealguard.project import Project
+from sealguard.state import RUNTIME_EVENT
 
 OPENED = "incident_opened"
 REPORT_NAME = "INCIDENT_REPORT.md"
@@ -30,7 +31,7 @@ __all__ = ["OPENED", "Incident", "incidents", "missing_sections", "open_incident
 def _said(event: dict[str, Any]) -> str | None:
     """One line for the events a timeline shows; None for the bookkeeping ones."""
     kind = event.get("type")
-    if kind == "runtime_event":
+    if kind == RUNTIME_EVENT:
         return f"observation {event.get('event_id')}: {event.get('classification')}"
     if kind in ("baseline_sealed", "baseline_installed"):
         return f"baseline v{event.get('version', 1)} in force"

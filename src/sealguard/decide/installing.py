@@ -9,6 +9,7 @@ from typing import Any
 from sealguard import ledger
 from sealguard.decide import proposals
 from sealguard.decide.payload import Payload
+from sealguard.globs import GOVERNANCE_DIR
 from sealguard.project import BASELINE_NAME, Project
 from sealguard.seal import behaviour, versions
 from sealguard.seal.settings import SEALED_CONFIG
@@ -26,7 +27,7 @@ def _install_fields(
     return {
         "version": version,
         "baseline_sha256": hashlib.sha256(files[BASELINE_NAME].read_bytes()).hexdigest(),
-        "config": f"governance/{behaviour.BASELINE_DIR}/{SEALED_CONFIG}",
+        "config": f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/{SEALED_CONFIG}",
         "config_sha256": hashlib.sha256(config.read_bytes()).hexdigest() if config else None,
         "authority": authority,
         "decision": decision,
