@@ -242,6 +242,7 @@ TAMPERINGS: dict[str, Callable[[Path], None]] = {
     "key order": lambda f: _edit_line(f, 3, b'{"i":0,', b'{"zz":1,"i":0,'),
     "a non-ASCII key": lambda f: _resign_line(f, 3, lambda e: e.update({"é": 1})),
     "not an object": lambda f: _set_line(f, 4, b"[1]"),
+    "nested too deeply": lambda f: _set_line(f, 4, b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"),
     "no type": lambda f: _resign_line(f, 4, lambda e: e.pop("type")),
     "cut short": lambda f: _edit_line(f, 4, b"}", b""),
     "an empty line": lambda f: _set_line(f, 6, b"\n" + _line(f, 6)),

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 LOG_NAME = "GOVERNANCE_LOG.ndjson"
 SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space
@@ -101,8 +101,8 @@ def _special_message(path: Path) -> str:
     )
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes; FileProblem for a symlink or anything but a regular file."""
+def open_read(path: Path) -> BinaryIO:
+    """The file, opened to read; FileProblem for a symlink or anything but a regular file."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -112,9 +112,14 @@ def read_bytes(path: Path) -> bytes:
         if exc.errno in (errno.ENXIO, errno.EISDIR):
             raise FileProblem(_special_message(path)) from None
         raise
-    with os.fdopen(fd, "rb") as stream:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise FileProblem(_special_message(path))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileProblem(_special_message(path))
+    return os.fdopen(fd, "rb")
+
+
+def read_bytes(path: Path) -> bytes:
+    with open_read(path) as stream:
         return stream.read()
 
 
@@ -880,7 +885,9 @@ def check_unsigned(
     start = tree.offsets.get(published)
     if start is None or published > report.lines:
         return
-    tail = read_bytes(folder / LOG_NAME)[start:]
+    with open_read(folder / LOG_NAME) as stream:
+        stream.seek(start)
+        tail = stream.read()
     if not tail:
         return
     intent = read_intent(folder, key[1]) if key else None
@@ -934,11 +941,6 @@ def _origin(first: dict[str, Any] | None) -> str | None:
         return parse_verifier_key(_verifier_key(first))[0]
     except (KeyError, TypeError, NoteError):
         return None
-
-
-def open_read(path: Path) -> Any:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    return os.fdopen(os.open(path, flags), "rb")
 
 
 def scan(log: Path, tree: Tree, report: Report) -> LineChecker:
