@@ -224,6 +224,28 @@ def _unsign_record(folder: Path) -> None:
     record_file.write_text(json.dumps(record))
 
 
+def _refused(folder: Path) -> None:
+    """Two refusals: one before the record's latest cosignature (settled), one after it."""
+    record_file = next((folder / "witness" / "logs").glob("*.json"))
+    accepted = json.loads(record_file.read_text())["accepted"]
+    refusal = '{"after":%d,"at":"2026-01-0%dT00:00:00Z","reason":"a fork","status":409}\n'
+    record_file.with_suffix(".refused").write_text(refusal % (1, 1) + refusal % (accepted, 2))
+
+
+def _to_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _resealed(folder: Path) -> None:
+    """The witness keeps this very folder as the log of another origin."""
+    record_file = next((folder / "witness" / "logs").glob("*.json"))
+    record = json.loads(record_file.read_text())
+    record["origin"], record["project"] = "another/log", str(folder.resolve())
+    record_file.unlink()
+    (record_file.parent / "other.json").write_text(json.dumps(record))
+
+
 def _symlink(path: Path) -> None:
     moved = path.with_name(path.name + ".elsewhere")
     path.rename(moved)
@@ -268,13 +290,17 @@ TAMPERINGS: dict[str, Callable[[Path], None]] = {
     "no witness": lambda f: shutil.rmtree(f / "witness"),
     "the witness record gone": lambda f: shutil.rmtree(f / "witness" / "logs"),
     "a bad witness key": lambda f: (f / "witness" / "witness.vkey").write_text("nonsense\n"),
-    "a witness refusal": lambda f: (
-        next((f / "witness" / "logs").glob("*.json"))
-        .with_suffix(".refused")
-        .write_text('{"after":5,"at":"2026-01-01T00:00:00Z","reason":"a fork","status":409}\n')
-    ),
+    "a witness refusal": _refused,
     "a witness record unsigned": _unsign_record,
     "a symlinked checkpoint": lambda f: _symlink(f / "checkpoint"),
+    "two fragments": lambda f: [_edit_line(f, n, b"}", b"") for n in (4, 5)] and None,
+    "the log gone": lambda f: (f / "GOVERNANCE_LOG.ndjson").unlink(),
+    "a note's size": lambda f: _history(f, lambda n: [n[0].replace("\n", "\n0", 1), *n[1:]]),
+    "a note's root": lambda f: _history(f, lambda n: [n[0].replace("=\n", "\n", 1), *n[1:]]),
+    "a note unsigned": lambda f: _history(f, lambda n: [n[0].split("\n\n")[0] + "\n", *n[1:]]),
+    "the witness key a folder": lambda f: _to_folder(f / "witness" / "witness.vkey"),
+    "the witness key a symlink": lambda f: _symlink(f / "witness" / "witness.vkey"),
+    "the witness keeps another log here": _resealed,
 }
 
 
