@@ -40,8 +40,10 @@ Verify offline
   python3 verify.py                   (exit 0 intact, 3 violated, 65 a file cannot be read)
   It needs Python 3.8 or later and the `cryptography` package, for Ed25519 (nothing else, not
   sealguard): `python3 -m venv v && v/bin/pip install cryptography && v/bin/python verify.py`.
-  It is a single file: read it before you run it. With sealguard installed,
-  `sealguard log verify --dir .` does the same checks and finds the same problems.
+  It is one file to read before you run it (whoever could alter this bundle could alter it
+  too; sealguard's source holds the same file as src/sealguard/ledger/bundle_verifier.py).
+  It prints the log key line 1 names: compare it with the one you obtained elsewhere. With
+  sealguard installed, `sealguard log verify --dir .` finds the same problems.
 
 What it checks, so you can redo it by hand
   * every line is canonical JSON (RFC 8785) with seq equal to its position;
