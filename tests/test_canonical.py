@@ -73,3 +73,22 @@ def test_non_canonical_lines(line: bytes, problem: str) -> None:
     found = canonical_problem(line)
     assert found is not None and found.startswith(problem)
     assert rfc8785.dumps(json.loads(line)) != line if problem == "not canonical" else True
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"n":123456789012345678901234567890,"seq":0,"ts":"t","type":"x"}',
+        b'{"n":9007199254740992,"seq":0,"ts":"t","type":"x"}',
+        b'{"seq":0,"ts":"t","type":"x","\xc3\xa9":1}',
+        b"[1]",
+    ],
+)
+def test_the_fast_check_refuses_what_the_line_check_refuses(line: bytes) -> None:
+    """A whole batch is accepted at once only when each line would pass on its own: an integer
+    beyond 2^53, a non-ASCII key (both written by msgspec as they came) or a line that is no
+    object went through the fast path, while the same line in a batch with a bad one was found."""
+    assert canonical_problem(line) is not None
+    assert all_canonical([line]) is None
+    ok = b'{"seq":0,"ts":"t","type":"x"}'
+    assert all_canonical([ok]) == [{"seq": 0, "ts": "t", "type": "x"}]

@@ -76,6 +76,7 @@ def test_export_holds_what_an_auditor_needs(make_project: MakeTree, invoke, tmp_
         "checkpoint.history",
         "log.vkey",
         "README.txt",
+        "verify.py",
         "DECISIONS.txt",
     ]
     assert "sealguard log verify --dir ." in (tmp_path / "out/README.txt").read_text()

@@ -104,15 +104,23 @@ def log_verify(
 @click.option("--since", callback=_since, help="Only events at or after this UTC time (ISO 8601).")
 @click.option("--type", "event_type", help="Only events of this type (e.g. baseline_sealed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the events as a JSON array.")
+@click.option(
+    "--dir", "folder", type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Read a copied or exported log folder instead of the project's.",
+)  # fmt: skip
 @click.pass_context
 def log_show(
-    ctx: click.Context, since: datetime | None, event_type: str | None, as_json: bool
+    ctx: click.Context,
+    since: datetime | None,
+    event_type: str | None,
+    as_json: bool,
+    folder: Path | None,
 ) -> int:
     """Print the log's events, one per line (or as JSON)."""
     from sealguard.ledger import read_events
     from sealguard.ledger.reader import select
 
-    ledger_ = _ledger(ctx)
+    ledger_ = _ledger(ctx, folder)
     events = select(read_events(ledger_.log) if ledger_.log.exists() else [], since, event_type)
     if events or as_json:
         output.write(reporter(as_json).events(events))

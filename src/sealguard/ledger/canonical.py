@@ -99,8 +99,10 @@ def all_canonical(lines: list[bytes]) -> list[Any] | None:
     joined = b"[" + b",".join(lines) + b"]"
     try:
         values = _decoder.decode(joined)
-        if msgspec.json.encode(values, order="sorted") != joined or (
-            b"." in joined and _has_float(values)
+        if (
+            msgspec.json.encode(values, order="sorted") != joined
+            or not all(isinstance(value, dict) for value in values)
+            or (_may_stray(joined) and _strays(values))
         ):
             return None
     except DECODE_ERRORS:
@@ -108,11 +110,20 @@ def all_canonical(lines: list[bytes]) -> list[Any] | None:
     return values  # type: ignore[no-any-return]
 
 
-def _has_float(value: Any) -> bool:
+def _may_stray(joined: bytes) -> bool:
+    """Whether the batch may hold what msgspec writes but `encode_event` refuses: a float (a dot),
+    an integer beyond 2^53 (16 digits), a non-ASCII key (a byte beyond ASCII)."""
+    return b"." in joined or not joined.isascii() or _LONG_DIGITS.search(joined) is not None
+
+
+def _strays(value: Any) -> bool:
+    """A float, an integer beyond 2^53 or a non-ASCII key anywhere in `value`."""
     if isinstance(value, float):
         return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return not -SAFE_INT <= value <= SAFE_INT
     if isinstance(value, dict):
-        return any(_has_float(item) for item in value.values())
+        return not all(key.isascii() for key in value) or any(map(_strays, value.values()))
     if isinstance(value, list):
-        return any(_has_float(item) for item in value)
+        return any(map(_strays, value))
     return False

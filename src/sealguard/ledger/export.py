@@ -1,6 +1,7 @@
 """`sealguard log export`: the log, its checkpoints and public key, for an auditor, offline."""
 
 import fcntl
+import importlib.resources
 import io
 import os
 import tarfile
@@ -19,6 +20,7 @@ sealguard governance log export
 ===============================
 
 Files
+  verify.py              checks all of this offline, without sealguard (see below)
   GOVERNANCE_LOG.ndjson  the log: one RFC 8785 canonical JSON event per line; `seq` is the
                          0-based line number.
   checkpoint             the latest signed checkpoint (C2SP tlog-checkpoint, signed note)
@@ -35,8 +37,13 @@ Files
                          witness's verifier key, some other way.
 
 Verify offline
-  pip install sealguard
-  sealguard log verify --dir .        (exit 0 intact, 3 violated)
+  python3 verify.py                   (exit 0 intact, 3 violated, 65 a file cannot be read)
+  It needs Python 3.8 or later and the `cryptography` package, for Ed25519 (nothing else, not
+  sealguard): `python3 -m venv v && v/bin/pip install cryptography && v/bin/python verify.py`.
+  It is one file to read before you run it (whoever could alter this bundle could alter it
+  too; sealguard's source holds the same file as src/sealguard/ledger/bundle_verifier.py).
+  It prints the log key line 1 names: compare it with the one you obtained elsewhere. With
+  sealguard installed, `sealguard log verify --dir .` finds the same problems.
 
 What it checks, so you can redo it by hand
   * every line is canonical JSON (RFC 8785) with seq equal to its position;
@@ -55,6 +62,11 @@ What it checks, so you can redo it by hand
     refusal is newer than it. A log that names a witness in a `witness_configured` event must
     come with that witness's record.
 """
+
+
+def _verifier() -> bytes:
+    """The standalone verifier, shipped as it is in sealguard (bundle_verifier.py)."""
+    return importlib.resources.files("sealguard.ledger").joinpath("bundle_verifier.py").read_bytes()
 
 
 def _add(archive: tarfile.TarFile, name: str, data: bytes | Path, mtime: float) -> None:
@@ -105,6 +117,7 @@ def export(ledger: Ledger, target: Path, extra: Mapping[str, bytes] | None = Non
                 *[(arc, path) for path, arc in kept if path.exists() or path.is_symlink()],
                 ("log.vkey", (vkey + "\n").encode()),
                 ("README.txt", AUDITOR_README.encode()),
+                ("verify.py", _verifier()),
                 *(extra or {}).items(),
             ]
             for name, data in items:
