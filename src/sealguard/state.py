@@ -133,6 +133,12 @@ def _matched(event: dict[str, Any]) -> str:
     )
 
 
+def observed_at(event: dict[str, Any]) -> Any:
+    """An observation's one moment: when it started, as its id says (`observed_at`); the log
+    line's `ts` is when it was journaled, after the probes ran. Older events: their `ts`."""
+    return event.get("observed_at") or event.get("ts")
+
+
 def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None:
     klass = event.get("classification")
     state.recent = [*state.recent[-4:], event]
@@ -147,7 +153,7 @@ def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None
     known = lookup(klass)
     target = known.stops if known else None
     if target and (state.mode != "HALTED"):
-        state.mode, state.since, state.because = target, event.get("ts"), event.get("event_id")
+        state.mode, state.since, state.because = target, observed_at(event), event.get("event_id")
         state.reason = f"{klass}: {_matched(event)}"
         state.investigation = state.awaiting = state.authorised = None
 
@@ -162,7 +168,7 @@ def _certified(state: ObservationState, event: dict[str, Any]) -> None:
         state.certified = str(event.get("event_id"))
         state.reason = f"{state.reason.split(' | ')[0]} | {done}; the incident can be closed"
         return
-    state.mode, state.since, state.because = "OBSERVING", event.get("ts"), event.get("event_id")
+    state.mode, state.since, state.because = "OBSERVING", observed_at(event), event.get("event_id")
     state.reason, state.investigation = done, None
 
 
