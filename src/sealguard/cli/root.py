@@ -54,8 +54,7 @@ class ProjectGroup(click.Group):
     so that `sealguard observe --project X` means what `sealguard --project X observe` does."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        if not any(param.name == "project" for param in cmd.params):
-            project_option(cmd)
+        project_option(cmd)
         super().add_command(cmd, name)
 
 
