@@ -108,6 +108,10 @@ def test_incident_diff_and_diagnosis_name_the_changed_files(tmp_path: Path, invo
     assert any(line.startswith("      modified src/calc/__init__.py") for line in diagnosis)
     assert any(line.startswith("      added tests/test_new.py") for line in diagnosis)
     assert "[x] the baseline unchanged (INV-D-01)? yes" in diagnosis
+    # the incident is open since the moment of the observation that found it, as its id says
+    at = _run(invoke, project, "show", event_id).split(" at ", 1)[1].split(",", 1)[0]
+    status = _run(invoke, project, "status")
+    assert re.search(rf"^open incident: INC_{event_id[4:19]}_\w+ since {at}, ", status, re.M)
 
 
 def test_show_leads_with_the_cause(tmp_path: Path, invoke) -> None:

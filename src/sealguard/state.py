@@ -139,6 +139,12 @@ def observed_at(event: dict[str, Any]) -> Any:
     return event.get("observed_at") or event.get("ts")
 
 
+def _found_at(state: ObservationState, opened: dict[str, Any]) -> Any:
+    """An incident is open since the observation that found it (journaled just before it)."""
+    found = (e for e in state.recent if e.get("event_id") == opened.get("event_id"))
+    return observed_at(next(found, opened))
+
+
 def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None:
     klass = event.get("classification")
     state.recent = [*state.recent[-4:], event]
@@ -234,7 +240,7 @@ def fold(events: Iterable[dict[str, Any]]) -> ObservationState:
             state.incident = OpenIncident(
                 str(event.get("incident_id")),
                 str(event.get("event_id")),
-                str(event.get("ts")),
+                str(_found_at(state, event)),
                 str(event.get("report")),
             )
             state.awaiting, state.certified = None, None
