@@ -61,12 +61,19 @@ def make_tool_python(root: Path) -> Path:
     return tool / "bin" / "python"
 
 
-def pytest_project(base: Path, timeout: str = "30s", name: str = "pyproject") -> Project:
+def pytest_project(
+    base: Path,
+    timeout: str = "30s",
+    name: str = "pyproject",
+    extra: dict[str, str | bytes] | None = None,
+) -> Project:
+    """A sealed pytest project; `extra` files (more tests) are sealed with it."""
     root = base / name
     write_tree(
         root,
         {"src/calc/__init__.py": CALC, "tests/test_calc.py": TESTS, "data/README": "runtime data"},
     )
+    write_tree(root, extra or {})
     python = make_tool_python(root)
     command = [
         str(python),

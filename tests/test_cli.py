@@ -149,3 +149,60 @@ def test_real_sigint_exits_130_without_traceback(tmp_path: Path) -> None:
     )
     assert done.returncode == 130
     assert done.stderr.strip() == "sealguard: interrupted"
+
+
+def _leaf_commands() -> list[tuple[tuple[str, ...], click.Command]]:
+    """Every command a user can run, with the words that name it."""
+    found: list[tuple[tuple[str, ...], click.Command]] = []
+    pending: list[tuple[tuple[str, ...], click.Command]] = [((), cli)]
+    while pending:
+        path, command = pending.pop()
+        if path:
+            found.append((path, command))
+        if isinstance(command, click.Group):
+            pending += [((*path, name), sub) for name, sub in command.commands.items()]
+    return found
+
+
+def test_every_command_takes_project_after_its_name(invoke, tmp_path: Path) -> None:
+    """The README says every command takes --project DIR: after the command's name too."""
+    for path, _ in _leaf_commands():
+        result = invoke(*path, "--project", str(tmp_path), "--help")
+        assert result.exit_code == 0, f"{' '.join(path)}: {result.stderr}"
+        assert "--project DIRECTORY" in result.output, " ".join(path)
+
+
+def test_project_after_the_command_is_the_project(make_project: MakeTree, invoke) -> None:
+    project = make_project()
+    assert invoke("seal", "--project", str(project.root)).exit_code == 0
+    assert project.log_file.is_file()
+    result = invoke("verify", "--project", str(project.root))
+    assert result.exit_code == 0, result.stderr
+    result = invoke("log", "show", "--project", str(project.root), "--type", "baseline_sealed")
+    assert result.exit_code == 0 and " baseline_sealed " in result.output
+    # given twice, the same folder: no conflict, however it is spelled
+    same = str(project.root / "src" / "..")
+    result = invoke("--project", str(project.root), "log", "--project", same, "verify")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_two_different_projects_are_a_usage_error(make_project: MakeTree, invoke) -> None:
+    one, two = make_project(name="one"), make_project(name="two")
+    result = invoke("--project", str(one.root), "seal", "--project", str(two.root))
+    assert result.exit_code == 64
+    assert result.stderr.startswith("sealguard: --project given twice: ")
+    assert str(one.root) in result.stderr and str(two.root) in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not one.log_file.exists() and not two.log_file.exists()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_missing_project_folder_is_a_usage_error(invoke, tmp_path: Path, where: str) -> None:
+    missing = str(tmp_path / "nonexistent")
+    args = (
+        ["--project", missing, "status"] if where == "before" else ["status", "--project", missing]
+    )
+    result = invoke(*args)
+    assert result.exit_code == 64, result.stderr
+    assert "nonexistent" in result.stderr and "does not exist" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from sealguard.observe.diffing import DIFF_LINES, LINE_BYTES, render, status_changes, unified
+from sealguard.events import ProbeRecord, Step
+from sealguard.observe.diffing import (
+    DIFF_LINES,
+    LINE_BYTES,
+    explain,
+    render,
+    status_changes,
+    unified,
+)
 
 NAMES = ("baseline/output.normalized", "observed/output.normalized")
 
@@ -69,3 +77,42 @@ def test_render_puts_status_changes_first() -> None:
         "# probe unit: differences from the baseline\n\n## test status changes (1)\n"
         "t::a: passed -> failed\n\n## normalised output (unified diff)\n(identical)\n"
     )
+
+
+def _record(**fields: object) -> ProbeRecord:
+    """A junit-xml probe's record that passed as sealed, with `fields` changed."""
+    values: dict[str, object] = {
+        "name": "unit", "kind": "junit-xml", "exit_code": 0, "expect_exit": 0,
+        "timed_out": False, "signal": None, "duration_ms": 1000, "verdict": "PASS",
+        "baseline_verdict": "PASS", "output_sha256": "a" * 64, "baseline_output_sha256": "b" * 64,
+        "report_state": "ok", "report_problem": "", "test_count": 3, "baseline_test_count": 3,
+        "status_counts": {"passed": 3}, "status_changes": [], "format_changed": False,
+        "tool_version": None, "baseline_tool_version": None, "signatures": [], "console": None,
+        "stdout_sha256": "c" * 64, "stderr_sha256": "d" * 64,
+    }  # fmt: skip
+    return ProbeRecord(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def test_a_runner_that_is_gone_is_explained_not_diffed() -> None:
+    record = _record(verdict="FAIL", exit_code=1, report_state="missing",
+                     report_problem="the report file was not written")  # fmt: skip
+    cause = Step(rule="TD-03", klass="TOOLING_DRIFT", matched=True, detail="no-module-pytest")
+    text = explain(record, cause, ["-the baseline's whole output"])
+    assert text.splitlines()[2] == "cause: TD-03 TOOLING_DRIFT: no-module-pytest"
+    assert "the junit-xml report is missing: the report file was not written" in text
+    assert "the run: exit 1, expected 0" in text
+    assert "-the baseline's whole output" not in text
+
+
+def test_a_tool_upgrade_keeps_its_output_diff() -> None:
+    """TD-09: the tooling did not fail (the run passed, its report was read): the diff says
+    what the new version prints differently."""
+    cause = Step(rule="TD-09", klass="TOOLING_DRIFT", matched=True, detail="tool 8 -> 9")
+    text = explain(_record(), cause, ["-version 8", "+version 9"])
+    assert "## normalised output (unified diff)\n-version 8\n+version 9\n" in text
+
+
+def test_a_product_drift_keeps_its_output_diff() -> None:
+    cause = Step(rule="PD-07", klass="PRODUCT_DRIFT", matched=True, detail="output sha256 …")
+    text = explain(_record(verdict="FAIL", report_state="missing"), cause, ["-a", "+b"])
+    assert text.endswith("## normalised output (unified diff)\n-a\n+b\n")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sealguard.errors import ConfigError
+from sealguard.errors import ConfigError, UsageError
 from sealguard.project import find_project
 
 from .conftest import MakeTree
@@ -30,7 +30,7 @@ def test_not_found(tmp_path: Path) -> None:
 
 
 def test_explicit_project_must_be_a_folder(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--project is not a directory"):
+    with pytest.raises(UsageError, match="--project is not a directory"):
         find_project(tmp_path, tmp_path / "missing")
 
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sealguard.errors import ConfigError
+from sealguard.errors import ConfigError, UsageError
 from sealguard.globs import GOVERNANCE_DIR
 from sealguard.ledger.layout import LOG_NAME, Ledger
 
@@ -89,8 +89,8 @@ def find_project(start: Path, explicit: Path | None) -> Project:
     """The project at `explicit`, else the nearest parent of `start` holding the config."""
     if explicit is not None:
         root = explicit.resolve()
-        if not root.is_dir():
-            raise ConfigError(f"{explicit}: --project is not a directory")
+        if not root.is_dir():  # a wrong argument, not a wrong config: a usage error (64)
+            raise UsageError(f"{explicit}: --project is not a directory")
         return Project(root)
     here = start.resolve()
     for candidate in (here, *here.parents):

@@ -133,6 +133,18 @@ def _matched(event: dict[str, Any]) -> str:
     )
 
 
+def observed_at(event: dict[str, Any]) -> Any:
+    """An observation's one moment: when it started, as its id says (`observed_at`); the log
+    line's `ts` is when it was journaled, after the probes ran. Older events: their `ts`."""
+    return event.get("observed_at") or event.get("ts")
+
+
+def _found_at(state: ObservationState, opened: dict[str, Any]) -> Any:
+    """An incident is open since the observation that found it (journaled just before it)."""
+    found = (e for e in state.recent if e.get("event_id") == opened.get("event_id"))
+    return observed_at(next(found, opened))
+
+
 def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None:
     klass = event.get("classification")
     state.recent = [*state.recent[-4:], event]
@@ -147,7 +159,7 @@ def _after_runtime_event(state: ObservationState, event: dict[str, Any]) -> None
     known = lookup(klass)
     target = known.stops if known else None
     if target and (state.mode != "HALTED"):
-        state.mode, state.since, state.because = target, event.get("ts"), event.get("event_id")
+        state.mode, state.since, state.because = target, observed_at(event), event.get("event_id")
         state.reason = f"{klass}: {_matched(event)}"
         state.investigation = state.awaiting = state.authorised = None
 
@@ -162,7 +174,7 @@ def _certified(state: ObservationState, event: dict[str, Any]) -> None:
         state.certified = str(event.get("event_id"))
         state.reason = f"{state.reason.split(' | ')[0]} | {done}; the incident can be closed"
         return
-    state.mode, state.since, state.because = "OBSERVING", event.get("ts"), event.get("event_id")
+    state.mode, state.since, state.because = "OBSERVING", observed_at(event), event.get("event_id")
     state.reason, state.investigation = done, None
 
 
@@ -228,7 +240,7 @@ def fold(events: Iterable[dict[str, Any]]) -> ObservationState:
             state.incident = OpenIncident(
                 str(event.get("incident_id")),
                 str(event.get("event_id")),
-                str(event.get("ts")),
+                str(_found_at(state, event)),
                 str(event.get("report")),
             )
             state.awaiting, state.certified = None, None

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from sealguard import output
-from sealguard.cli.root import cli, configured, configured_file, jobs_option
+from sealguard.cli.root import cli, configured, configured_file, jobs_option, project_given
 from sealguard.project import Project
 from sealguard.report import render
 from sealguard.seal.hashing import default_jobs
@@ -19,7 +19,7 @@ def init(ctx: click.Context) -> int:
     """Write a commented starter governance/sealguard.toml (never overwrites one)."""
     from sealguard.seal.starter import init as write_starter
 
-    project = Project((ctx.obj["project"] or Path.cwd()).resolve())
+    project = Project(project_given(ctx) or Path.cwd().resolve())
     count = write_starter(project)
     output.write(
         f"wrote {project.display(project.config_file)}: its globs seal {count:,} files today"

@@ -102,7 +102,11 @@ def log_verify(
 
 @log.command("show")
 @click.option("--since", callback=_since, help="Only events at or after this UTC time (ISO 8601).")
-@click.option("--type", "event_type", help="Only events of this type (e.g. baseline_sealed).")
+@click.option(
+    "--type",
+    "event_type",
+    help="Only events of this type (e.g. baseline_sealed; README lists them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the events as a JSON array.")
 @click.option(
     "--dir", "folder", type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -117,11 +121,14 @@ def log_show(
     folder: Path | None,
 ) -> int:
     """Print the log's events, one per line (or as JSON)."""
+    from sealguard.event_types import check_type
     from sealguard.ledger import read_events
     from sealguard.ledger.reader import select
 
     ledger_ = _ledger(ctx, folder)
-    events = select(read_events(ledger_.log) if ledger_.log.exists() else [], since, event_type)
+    journaled = read_events(ledger_.log) if ledger_.log.exists() else []
+    check_type(event_type, journaled)
+    events = select(journaled, since, event_type)
     if events or as_json:
         output.write(reporter(as_json).events(events))
     return 0

@@ -15,7 +15,53 @@ if TYPE_CHECKING:
     from sealguard.config import Config
 
 
-class SealguardGroup(click.Group):
+_PROJECT = "sealguard.project"  # in ctx.meta, which every context of one run shares
+
+
+def _remember_project(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+    """Keep the folder `--project` names, wherever it was given (before or after a command's
+    name); two different folders in one command line are a usage error, not a silent choice."""
+    if value is None:
+        return
+    resolved = value.resolve()
+    given: tuple[Path, Path] | None = ctx.meta.get(_PROJECT)
+    if given is not None and given[1] != resolved:
+        raise click.UsageError(
+            f"--project given twice: {given[0]} and {value}; give one folder", ctx=ctx
+        )
+    ctx.meta[_PROJECT] = (value, resolved)
+
+
+def project_given(ctx: click.Context) -> Path | None:
+    """The folder `--project` named (resolved), or None when it was not given."""
+    given: tuple[Path, Path] | None = ctx.meta.get(_PROJECT)
+    return given[1] if given else None
+
+
+project_option = click.option(
+    "--project",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    expose_value=False,
+    callback=_remember_project,
+    help="The governed project's root "
+    "(default: the nearest parent holding governance/sealguard.toml, or a sealed baseline or log).",
+)
+
+
+class ProjectGroup(click.Group):
+    """A group whose every command (and every command of its subgroups) takes `--project`,
+    so that `sealguard observe --project X` means what `sealguard --project X observe` does."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        project_option(cmd)
+        super().add_command(cmd, name)
+
+
+ProjectGroup.group_class = ProjectGroup  # subgroups made by @group.group() are ProjectGroups
+
+
+class SealguardGroup(ProjectGroup):
     """A group whose every exit code comes from the one error boundary."""
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
@@ -33,7 +79,7 @@ class SealguardGroup(click.Group):
 
 
 def project_of(ctx: click.Context) -> Project:
-    return find_project(Path.cwd(), ctx.obj["project"])
+    return find_project(Path.cwd(), project_given(ctx))
 
 
 jobs_option = click.option(
@@ -46,17 +92,9 @@ jobs_option = click.option(
     name="sealguard", cls=SealguardGroup, context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(__version__, prog_name="sealguard")
-@click.option(
-    "--project",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="The governed project's root "
-    "(default: the nearest parent holding governance/sealguard.toml, or a sealed baseline or log).",
-)
-@click.pass_context
-def cli(ctx: click.Context, project: Path | None) -> None:
+@project_option
+def cli() -> None:
     """Runtime governance of a sealed build: observe, journal, escalate, wait for a human."""
-    ctx.obj = {"project": project}
 
 
 def configured(ctx: click.Context) -> "tuple[Project, Config]":

@@ -1,5 +1,10 @@
-"""The diff with the baseline: per-test status changes first, then a bounded unified diff of the
-normalised outputs.
+"""The diff with the baseline: the cause of the probe's class first, then per-test status
+changes, then a bounded unified diff of the normalised outputs.
+
+When the tooling failed (a TOOLING_DRIFT whose run failed or whose report could not be read),
+what the run left is the tool's failure, not the product's output: the diff would only show
+the baseline's output as removed. It is not computed; the text says which report is missing
+and why, and what the console showed.
 
 GNU diff compares the two files in a process of its own (difflib needs minutes and hundreds of
 MiB on outputs of many short lines; diff needs a second), writing to a file of which only the
@@ -8,10 +13,11 @@ the outputs' shape.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
-from sealguard.events import StatusChange
+from sealguard.events import ProbeRecord, StatusChange
 from sealguard.names import terminal_safe
 from sealguard.proc import StreamedRun, run_to_files
 
@@ -75,8 +81,68 @@ def unified(
     return lines
 
 
-def render(probe: str, changes: list[StatusChange], diff: list[str]) -> str:
+class Cause(Protocol):
+    """The rule that decided a probe's class (as classification found it, or an event holds it)."""
+
+    @property
+    def rule(self) -> str: ...
+
+    @property
+    def klass(self) -> str: ...
+
+    @property
+    def detail(self) -> str: ...
+
+
+def cause_line(cause: Cause | None) -> str:
+    if cause is None:
+        return "cause: no rule recorded for this probe"
+    return f"cause: {cause.rule} {cause.klass}: {terminal_safe(cause.detail)}"
+
+
+def tooling_failed(probe: ProbeRecord, cause: Cause | None) -> bool:
+    """The tooling failed: comparing what the run left with the baseline's output says nothing."""
+    return (
+        cause is not None
+        and cause.klass == "TOOLING_DRIFT"
+        and (probe.verdict == "FAIL" or probe.report_state not in ("ok", "none"))
+    )
+
+
+def not_compared(probe: ProbeRecord) -> list[str]:
+    """What stands in for the output diff when the tooling failed: which report, and why."""
+    lines = ["(not compared: the tooling failed, so the run left the tool's failure, not the "
+             "product's output)"]  # fmt: skip
+    if probe.report_state not in ("ok", "none"):
+        problem = terminal_safe(probe.report_problem)
+        lines.append(f"the {probe.kind} report is {probe.report_state}: {problem}")
+    if probe.verdict == "FAIL":
+        lines.append(f"the run: exit {probe.exit_code}, expected {probe.expect_exit}")
+    if probe.console is not None:
+        c = probe.console
+        lines.append(
+            f"the console: {c['passed']} passed, {c['failed']} failed, {c['errors']} errors"
+        )
+    lines.append(
+        f"what it printed: {probe.name}/stdout.txt and {probe.name}/stderr.txt in the snapshot; "
+        f"the baseline's output: governance/baseline/{probe.name}/output.normalized"
+    )
+    return lines
+
+
+OUTPUT_HEADING = "## normalised output (unified diff)"
+
+
+def render(
+    probe: str,
+    changes: list[StatusChange],
+    diff: list[str],
+    lead: Sequence[str] = (),
+    heading: str = OUTPUT_HEADING,
+) -> str:
     out = [f"# probe {probe}: differences from the baseline", ""]
+    if lead:
+        out += [*lead, ""]
     if changes:
         out.append(f"## test status changes ({len(changes)})")
         out += [  # a test's name on one line: the file is read line by line
@@ -84,6 +150,15 @@ def render(probe: str, changes: list[StatusChange], diff: list[str]) -> str:
             for c in changes
         ]
         out.append("")
-    out.append("## normalised output (unified diff)")
+    out.append(heading)
     out += diff or ["(identical)"]
     return "\n".join(out) + "\n"
+
+
+def explain(probe: ProbeRecord, cause: Cause | None, diff: list[str]) -> str:
+    """An observed probe's diff, led by the cause of its class; when the tooling failed, which
+    report is missing and why instead of the output diff."""
+    lead = [cause_line(cause)]
+    if tooling_failed(probe, cause):
+        return render(probe.name, probe.status_changes, not_compared(probe), lead, "## output")
+    return render(probe.name, probe.status_changes, diff, lead)

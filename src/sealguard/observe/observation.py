@@ -143,13 +143,17 @@ def _probe_record(evidence: ProbeEvidence) -> ProbeRecord:
     )  # fmt: skip
 
 
-def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -> bytes:
+def _diff_text(
+    project: Project, evidence: ProbeEvidence, record: ProbeRecord, cause: diffing.Cause | None
+) -> bytes:
     """The diff kept in the snapshot; outputs too large to diff in memory are only named."""
     base = behaviour.probe_folder(project.governance, evidence.facts.name) / "output.normalized"
     now = evidence.files.get("output.normalized", evidence.folder / "output.normalized")
     names = ("baseline/output.normalized", "observed/output.normalized")
     sizes = [p.stat().st_size for p in (base, now) if p is not None and p.exists()]
-    if record.output_sha256 == record.baseline_output_sha256:
+    if record.output_sha256 == record.baseline_output_sha256 or diffing.tooling_failed(
+        record, cause
+    ):
         lines: list[str] = []
     elif max(sizes, default=0) > diffing.DIFF_MAX_BYTES:
         lines = [
@@ -158,7 +162,7 @@ def _diff_text(project: Project, evidence: ProbeEvidence, record: ProbeRecord) -
         ]
     else:
         lines = diffing.unified(base, now, names, evidence.folder)
-    return diffing.render(evidence.facts.name, record.status_changes, lines).encode()
+    return diffing.explain(record, cause, lines).encode()
 
 
 @dataclass
@@ -194,10 +198,14 @@ class _Run:
         snapshot_id = "SNP_" + self.event_id[4:]
         folder = self.project.snapshot_folder(snapshot_id)
         files: dict[Path, bytes | Path] = {}
+        causes = {s.probe: s for s in self.classification.path if s.matched and s.probe}
         for item, record, probe in zip(self.evidence, records, self.probes, strict=True):
             for name, path in item.files.items():
                 files[folder / item.facts.name / name] = path
-            files[folder / item.facts.name / "diff.txt"] = _diff_text(self.project, item, record)
+            cause = causes.get(item.facts.name)
+            files[folder / item.facts.name / "diff.txt"] = _diff_text(
+                self.project, item, record, cause
+            )
             # what the baseline would keep of this run, should an Architect accept it
             files[folder / item.facts.name / behaviour.OBSERVED] = behaviour.describe(probe, item)
         tools = {item.facts.name: item.facts.tool_version for item in self.evidence}

@@ -12,13 +12,14 @@ from typing import Any
 
 from sealguard.decide.incidents import Incident
 from sealguard.escalation.outbox import AttemptRecord, Escalation
-from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, from_data
+from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, Violation, from_data
 from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
+from sealguard.observe import diffing
 from sealguard.observe.watch import NotObserving, Refused, Round, Stopped
 from sealguard.project import Project
 from sealguard.report.render import decision_line
-from sealguard.state import ObservationState
+from sealguard.state import ObservationState, observed_at
 
 
 def _probe_line(p: ProbeRecord) -> str:
@@ -41,6 +42,21 @@ def _change(c: StatusChange) -> str:
     return f"{_one(c.test)} {c.before or '(absent)'} -> {c.after or '(absent)'}"
 
 
+SHOWN = 10  # rows of a list a summary shows; the rest is counted and where to see it is named
+LISTED = 1000  # rows `diff` lists; the snapshot keeps them all
+
+
+def _bounded(rows: list[str], limit: int, where: str, indent: str = "  ") -> list[str]:
+    """The first `limit` rows, then a row saying how many were left out and where they are."""
+    if len(rows) <= limit:
+        return rows
+    return [*rows[:limit], f"{indent}… +{len(rows) - limit} more (all of them: {where})"]
+
+
+def _violation(v: Violation) -> str:
+    return f"{v.invariant} {v.change} {_one(v.path)}: {_one(v.detail)}"
+
+
 def observation_text(e: RuntimeEvent) -> str:
     """A short human summary: class, why, what changed, where the evidence is, what comes next."""
     purpose = " (certification run)" if e.purpose == "certification" else ""
@@ -58,16 +74,15 @@ def observation_text(e: RuntimeEvent) -> str:
     ):
         if found:
             lines.append(f"invariants violated {label}:")
-            lines += [
-                f"  {v.invariant} {v.change} {_one(v.path)}: {_one(v.detail)}" for v in found[:10]
-            ]
+            rows = [f"  {_violation(v)}" for v in found]
+            lines += _bounded(rows, SHOWN, f"sealguard diff {e.event_id}")
     if e.probes:
         lines.append("probes:")
         lines += [_probe_line(p) for p in e.probes]
-    changed = [(p.name, c) for p in e.probes for c in p.status_changes]
+    changed = [f"  {p.name}: {_change(c)}" for p in e.probes for c in p.status_changes]
     if changed:
         lines.append("changed:")
-        lines += [f"  {name}: {_change(c)}" for name, c in changed[:10]]
+        lines += _bounded(changed, SHOWN, f"sealguard diff {e.event_id}")
     if not e.probes_run:
         lines.append("probes: not run (an invariant was already violated)")
     if e.snapshot:
@@ -120,7 +135,7 @@ def status_json(state: ObservationState) -> dict[str, Any]:
         "recent": [
             {
                 "event_id": e.get("event_id"),
-                "ts": e.get("ts"),
+                "observed_at": observed_at(e),
                 "classification": e.get("classification"),
             }
             for e in state.recent
@@ -154,30 +169,67 @@ def status_text(state: ObservationState) -> str:
     if state.recent:
         lines.append("recent observations:")
         lines += [
-            f"  {e.get('ts')} {e.get('event_id')} {e.get('classification')}"
+            f"  {observed_at(e)} {e.get('event_id')} {e.get('classification')}"
             for e in reversed(state.recent)
         ]
     return "\n".join(lines)
 
 
+def _causes(event: RuntimeEvent) -> list[str]:
+    """The rules that decided the observation's class, one `cause:` line each."""
+    decided = [s for s in event.why if s.matched and s.klass == event.classification]
+    if not decided:
+        return ["cause: no rule decided this class (no probe ran and no invariant was violated)"]
+    return [f"cause: {s.rule}{_probe_tag(s)} {_one(s.detail)}" for s in decided]
+
+
+def _invariant_rows(event: RuntimeEvent) -> list[str]:
+    """Every invariant the observation found violated (sealed files named), bounded."""
+    lines = []
+    for found, label in (
+        (event.invariants_before, "before the probes"),
+        (event.invariants_after, "after the probes"),
+    ):
+        if found:
+            lines.append(f"invariants violated {label} ({len(found)}):")
+            where = "sealed-differences.json in the snapshot"
+            lines += _bounded([f"  {_violation(v)}" for v in found], LISTED, where)
+    if not event.probes_run:
+        lines.append("probes: not run (an invariant was already violated before them)")
+    return lines
+
+
+def _cause_of(event: RuntimeEvent, probe: ProbeRecord) -> Step | None:
+    return next((s for s in event.why if s.matched and s.probe == probe.name), None)
+
+
+def _kept_diff(kept: Path) -> list[str]:
+    """The unified diff part of a snapshot's diff.txt (the rest is rebuilt from the event)."""
+    text = kept.read_text(encoding="utf-8").rstrip("\n")
+    _, found, diff = text.partition(diffing.OUTPUT_HEADING + "\n")
+    return diff.split("\n") if found else text.split("\n")
+
+
+def _probe_diff(root: Path, event: RuntimeEvent, probe: ProbeRecord) -> str:
+    snapshot = event.snapshot
+    kept = root / snapshot.path / probe.name / "diff.txt" if snapshot else None
+    lines: list[str] = []
+    if kept is not None and kept.exists():
+        lines = _kept_diff(kept)
+    elif probe.output_sha256 != probe.baseline_output_sha256:
+        lines = ["(no snapshot was kept for this observation, so no output diff)"]
+    return diffing.explain(probe, _cause_of(event, probe), lines).rstrip("\n")
+
+
 def diff_text(root: Path, event: RuntimeEvent) -> str:
-    """Per-test status changes first, then each probe's bounded diff kept in the snapshot."""
-    out = []
-    for p in event.probes:
-        out.append(f"== probe {p.name}")
-        snapshot = event.snapshot
-        kept = root / snapshot.path / p.name / "diff.txt" if snapshot else None
-        if kept is not None and kept.exists():
-            out.append(kept.read_text(encoding="utf-8").rstrip())
-        elif p.status_changes or p.output_sha256 != p.baseline_output_sha256:
-            out += [
-                f"{_one(c.test)}: {c.before or '(absent)'} -> {c.after or '(absent)'}"
-                for c in p.status_changes
-            ]
-            out.append("(no snapshot was kept for this observation, so no output diff)")
-        else:
-            out.append("(identical to the baseline)")
-    return "\n".join(out) if out else "(no probe ran in this observation)"
+    """The cause first, then the invariants violated (sealed files named), then each probe's
+    cause, status changes and bounded output diff (or, when its tooling failed, why not)."""
+    lines = [f"diff of {event.event_id} ({event.classification}) with the baseline"]
+    lines += _causes(event)
+    lines += _invariant_rows(event)
+    for probe in event.probes:
+        lines += ["", _probe_diff(root, event, probe)]
+    return "\n".join(lines)
 
 
 def _probe_tag(step: Step) -> str:
@@ -188,39 +240,70 @@ def _check(ok: bool, question: str) -> str:
     return f"[{'x' if ok else ' '}] {question} {'yes' if ok else 'NO'}"
 
 
+def _invariant_check(event: RuntimeEvent, names: tuple[str, ...], question: str) -> list[str]:
+    """One line of the checklist about invariants, with the violations it found under it."""
+    found = [v for v in event.invariants_before + event.invariants_after if v.invariant in names]
+    if not found:
+        return [_check(True, question)]
+    rows = [f"      {v.change} {_one(v.path)}: {_one(v.detail)}" for v in found]
+    return [
+        _check(False, question) + f": {len(found)} changed",
+        *_bounded(rows, SHOWN, f"sealguard diff {event.event_id}", indent="      "),
+    ]
+
+
+def _probe_checks(probe: ProbeRecord) -> list[str]:
+    """Is its report readable, and is its console green."""
+    lines = []
+    if probe.report_state != "none":
+        ok = probe.report_state == "ok"
+        question = f"the report readable ({probe.name})?"
+        problem = f"the {probe.kind} report is {probe.report_state}: {_one(probe.report_problem)}"
+        lines.append(_check(ok, question) + ("" if ok else f": {problem}"))
+    summary = probe.console
+    if summary is None:
+        lines.append(
+            f"[ ] tests passing on the console ({probe.name})? no console summary was recognised"
+        )
+    else:
+        green = summary["failed"] == 0 and summary["errors"] == 0 and summary["passed"] > 0
+        lines.append(
+            _check(green, f"tests passing on the console ({probe.name})?")
+            + f": {summary['passed']} passed, {summary['failed']} failed, "
+            f"{summary['errors']} errors"
+        )
+    return lines
+
+
 def diagnosis_text(project: Project, event: RuntimeEvent, log_report: LogReport) -> str:
-    """The runbook's checklist, answered for one observation, then its path through the rules."""
+    """The cause, then the runbook's checklist answered for one observation (each invariant
+    with what violated it), then its path through the rules."""
     event_file = project.event_file(event.event_id)
     try:
         from_data(json.loads(event_file.read_text(encoding="utf-8")))
         valid = True
     except (OSError, ValueError, TypeError):
         valid = False
-    baseline_changed = [
-        v for v in event.invariants_before + event.invariants_after if v.invariant == "INV-D-01"
-    ]
-    console = [(p.name, p.console) for p in event.probes]
-    lines = [
-        f"diagnosis of {event.event_id} ({event.classification})",
+    lines = [f"diagnosis of {event.event_id} ({event.classification})", *_causes(event)]
+    lines += [
         _check(valid, "a valid RUNTIME_EVENT.json?") + f" ({project.display(event_file)})",
         _check(log_report.intact, "the governance log append-only (never modified)?"),
-        _check(not baseline_changed, "the baseline unchanged (it MUST be)?"),
+        *_invariant_check(event, ("INV-D-01",), "the baseline unchanged (INV-D-01)?"),
+        *_invariant_check(event, ("INV-D-02",), "the sealed files unchanged (INV-D-02)?"),
+        *_invariant_check(
+            event,
+            ("INV-D-03", "INV-D-04", "INV-D-07"),
+            "the log, the runtime area and the snapshots as sealguard wrote them "
+            "(INV-D-03, 04, 07)?",
+        ),
     ]
-    for name, summary in console:
-        if summary is None:
-            lines.append(
-                f"[ ] tests passing on the console ({name})? no console summary was recognised"
-            )
-        else:
-            green = summary["failed"] == 0 and summary["errors"] == 0 and summary["passed"] > 0
-            lines.append(
-                _check(green, f"tests passing on the console ({name})?")
-                + f": {summary['passed']} passed, {summary['failed']} failed, "
-                f"{summary['errors']} errors"
-            )
+    if not event.probes_run:
+        lines.append("probes: not run (an invariant was already violated before them)")
+    for probe in event.probes:
+        lines += _probe_checks(probe)
     lines.append(
-        "runbook: baseline changed -> INCIDENT; console green but report invalid -> TOOLING_DRIFT; "
-        "tests failing or output different -> PRODUCT_DRIFT"
+        "runbook: baseline or sealed files changed -> INCIDENT; console green but report invalid "
+        "-> TOOLING_DRIFT; tests failing or output different -> PRODUCT_DRIFT"
     )
     lines.append("path through the rules (first match wins):")
     lines += [
