@@ -136,6 +136,7 @@ def status_json(state: ObservationState) -> dict[str, Any]:
             {
                 "event_id": e.get("event_id"),
                 "observed_at": observed_at(e),
+                "ts": e.get("ts"),  # kept for scripts written before 0.3: the journal time
                 "classification": e.get("classification"),
             }
             for e in state.recent
