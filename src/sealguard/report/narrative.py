@@ -247,6 +247,11 @@ def watch_lines(done: Round) -> list[str]:
         return [f"watch: not observing. {status_text(done.state)}", attempts_text(done.attempts)]
     if isinstance(done, Refused):
         return [f"watch: {done.message}"]
+    if isinstance(done, Stopped) and done.during:
+        return [
+            f"watch: stopped by signal {done.signal} during an observation: its probe was "
+            "stopped with every process it started, and nothing of the observation was journaled"
+        ]
     if isinstance(done, Stopped):
         return [f"watch: stopped by signal {done.signal} between observations"]
     return [observation_text(done.event), attempts_text(list(done.attempts))]
