@@ -3,6 +3,10 @@ retried; repeats of one cause are one escalation with a count; a person's `deliv
 pending notice at once; an INCIDENT's retries stay within seconds."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -109,3 +113,31 @@ def test_a_person_delivering_sends_every_pending_notice_at_once(rig: Rig, invoke
     assert (
         f"escalation {observation.escalation_id} via slack (attempt 2): delivered" in result.output
     )
+
+
+def test_watch_retries_an_incident_between_rounds(rig: Rig) -> None:  # noqa: F811
+    """Retries within seconds mean little if only the next round (an hour on) makes them."""
+    rig.http.stop()
+    source = rig.project.root / "src/fuelcalc/fuel.py"
+    source.write_text(source.read_text() + "\n# hot-fix\n")
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "sealguard", "--project", str(rig.project.root), "watch", "--every", "1h"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        while "escalation_attempt" not in types(rig):
+            assert watcher.poll() is None, watcher.communicate()
+            time.sleep(0.05)
+        rig.http.start()  # back: the next attempt is due within seconds, not at the next round
+        deadline = time.monotonic() + 60
+        while not rig.http.bodies("/pagerduty") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        watcher.send_signal(signal.SIGTERM)
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert rig.http.bodies("/pagerduty"), out + err
+    assert "via pagerduty (attempt 2): delivered" in out, out
+    assert watcher.returncode == 143

@@ -129,7 +129,7 @@ def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -
     resumes observation. Exits 130 on SIGINT (143 on SIGTERM), stopping a probe under way;
     else with the last round's class (2 FROZEN, 3 HALTED)."""
     from sealguard.durations import parse_duration
-    from sealguard.observe.watch import exit_code
+    from sealguard.observe.watch import Retried, exit_code
     from sealguard.observe.watch import watch as watch_loop
 
     try:
@@ -138,9 +138,10 @@ def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -
         raise click.BadParameter(str(exc), param_hint="--every") from None
     project, _ = configured(ctx)  # each round acts on the config in force then
     last = None
-    for last in watch_loop(project, interval, jobs or default_jobs(), count):
-        for line in narrative.watch_lines(last):
+    for done in watch_loop(project, interval, jobs or default_jobs(), count):
+        for line in narrative.watch_lines(done):
             output.write(line)
+        last = last if isinstance(done, Retried) else done
     return exit_code(last)
 
 

@@ -186,3 +186,18 @@ def newly_overdue(escalations: Iterable[Escalation], now: datetime) -> list[Esca
 def handed_to(esc: Escalation) -> list[str]:
     """The fallback channels an overdue escalation goes to (those not already in it)."""
     return [c for c in esc.fallback if c not in esc.deliveries]
+
+
+def next_due(escalations: Iterable[Escalation]) -> datetime | None:
+    """When the next delivery attempt, or the next deadline to mark overdue, falls due."""
+    times = [
+        at
+        for esc in escalations
+        if esc.acknowledged_by is None
+        for delivery in esc.deliveries.values()
+        if (at := delivery.next_attempt_at(esc.retry_bound)) is not None
+    ]
+    times += [
+        e.deadline_at + timedelta(seconds=1) for e in escalations if e.open and e.overdue_at is None
+    ]
+    return min(times, default=None)

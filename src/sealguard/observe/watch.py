@@ -9,14 +9,15 @@ says why it ended: 128 + the signal, else the last round's class (2 FROZEN, 3 HA
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 
-from sealguard.errors import RefusedError
-from sealguard.escalation.dispatch import deliver_due
-from sealguard.escalation.outbox import AttemptRecord
+from sealguard.errors import DataError, RefusedError
+from sealguard.escalation.dispatch import deliver_due, escalations
+from sealguard.escalation.outbox import AttemptRecord, next_due
 from sealguard.exitcodes import ExitCode
 from sealguard.ledger import read_events
 from sealguard.observe.observation import Observation, observe
@@ -50,7 +51,15 @@ class Stopped:
     during: bool = False
 
 
-Round = Observation | NotObserving | Refused | Stopped
+@dataclass(frozen=True)
+class Retried:
+    """Deliveries that fell due between two rounds (an INCIDENT's retries are seconds apart,
+    the rounds maybe hours): not a round."""
+
+    attempts: list[AttemptRecord]
+
+
+Round = Observation | NotObserving | Refused | Stopped | Retried
 
 
 class _Stop:
@@ -78,6 +87,32 @@ def _round(project: Project, jobs: int) -> Round:
 _STATE_CODES = {"FROZEN": ExitCode.PRODUCT_DRIFT, "HALTED": ExitCode.INCIDENT}
 
 
+def _due_in(project: Project) -> float | None:
+    """Seconds until a delivery or a deadline of the outbox falls due; None when none will."""
+    try:
+        at = next_due(escalations(project, config_in_force(project)).values())
+    except DataError:
+        return None  # an unreadable log: the next round reports it
+    if at is None:
+        return None
+    return (at - datetime.now(UTC).replace(tzinfo=None)).total_seconds()
+
+
+def _pause(project: Project, interval: float, stop: _Stop) -> Iterator[Retried]:
+    """Wait `interval` seconds (or until stopped), delivering what falls due meanwhile."""
+    end = time.monotonic() + interval
+    while not stop.event.is_set() and (left := end - time.monotonic()) > 0:
+        due_in = _due_in(project)
+        if due_in is None or due_in > left:
+            stop.event.wait(left)
+            return
+        # at least a second: journaled times are to the second, so "due" may lag by one
+        if stop.event.wait(max(due_in, 1.0)):
+            return
+        if attempts := deliver_due(project, config_in_force(project), datetime.now(UTC)):
+            yield Retried(attempts)
+
+
 def exit_code(last: Round | None) -> int:
     """How `watch` ended: 128 + the signal that stopped it; else the class of its last round
     (2 when observation is FROZEN, 3 when HALTED, as `observe` would say)."""
@@ -97,7 +132,7 @@ def watch(
     stop = _Stop()
     interruption.clear()
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    done, during = 0, False
+    done, during = 0, False  # rounds, not the retries between them
     try:
         while not stop.event.is_set() and (count is None or done < count):
             try:
@@ -108,7 +143,7 @@ def watch(
             yield finished
             done += 1
             if count is None or done < count:
-                stop.event.wait(interval)
+                yield from _pause(project, interval, stop)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

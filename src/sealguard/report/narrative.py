@@ -15,7 +15,7 @@ from sealguard.escalation.outbox import AttemptRecord, Delivery, Escalation
 from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, from_data
 from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
-from sealguard.observe.watch import NotObserving, Refused, Round, Stopped
+from sealguard.observe.watch import NotObserving, Refused, Retried, Round, Stopped
 from sealguard.project import Project
 from sealguard.report.render import decision_line
 from sealguard.state import ObservationState
@@ -247,6 +247,8 @@ def watch_lines(done: Round) -> list[str]:
         return [f"watch: not observing. {status_text(done.state)}", attempts_text(done.attempts)]
     if isinstance(done, Refused):
         return [f"watch: {done.message}"]
+    if isinstance(done, Retried):
+        return [attempts_text(done.attempts)]
     if isinstance(done, Stopped) and done.during:
         return [
             f"watch: stopped by signal {done.signal} during an observation: its probe was "
