@@ -141,3 +141,25 @@ def test_watch_retries_an_incident_between_rounds(rig: Rig) -> None:  # noqa: F8
     assert rig.http.bodies("/pagerduty"), out + err
     assert "via pagerduty (attempt 2): delivered" in out, out
     assert watcher.returncode == 143
+
+
+def test_the_pause_between_rounds_delivers_what_falls_due(rig: Rig) -> None:  # noqa: F811
+    """In process: the retry made while `watch` waits between two rounds is a round of its own
+    (`Retried`), and does not count as one."""
+    from sealguard.observe.watch import NotObserving, Retried, exit_code, watch
+
+    rig.http.stop()
+    source = rig.project.root / "src/fuelcalc/fuel.py"
+    source.write_text(source.read_text() + "\n# hot-fix\n")
+    # journaled 3 s ahead: its retry falls due 8 s from now, well after the first round
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) + timedelta(seconds=3))
+    rig.http.start()
+    rounds = list(watch(rig.project, interval=10, jobs=1, count=2))
+    assert [type(r) for r in rounds] == [NotObserving, Retried, NotObserving]
+    retried = rounds[1]
+    assert isinstance(retried, Retried)
+    assert sorted((a["channel"], a["outcome"]) for a in retried.attempts) == [
+        ("pagerduty", "delivered"),
+        ("slack", "delivered"),
+    ]
+    assert exit_code(rounds[-1]) == 3
