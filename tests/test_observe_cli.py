@@ -70,7 +70,7 @@ def test_schema_event_prints_the_shipped_schema(invoke) -> None:
 def test_watch_observes_then_only_reports_once_frozen(project: Project, invoke) -> None:
     (project.root / "data/reserve.json").write_text('{"reserve_kg": 1}')
     result = invoke("--project", str(project.root), "watch", "--every", "0s", "--count", "3")
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # it ended while FROZEN
     assert result.output.count("PRODUCT_DRIFT (major)") == 1
     assert result.output.count("watch: not observing.") == 2
     types = [e["type"] for e in read_events(project.log_file)]
@@ -95,7 +95,7 @@ def test_sigterm_stops_watch_between_observations(project: Project) -> None:
         time.sleep(0.05)
     watcher.send_signal(signal.SIGTERM)
     out, err = watcher.communicate(timeout=30)
-    assert watcher.returncode == 0, err
+    assert watcher.returncode == 143, err
     assert out.rstrip().endswith("watch: stopped by signal SIGTERM between observations")
     assert audit(
         project.ledger(

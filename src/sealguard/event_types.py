@@ -22,6 +22,8 @@ EVENT_TYPES: dict[str, str] = {
     "escalation_overdue": "an escalation past its deadline, handed to its fallback",
     "escalation_acknowledged": "an escalation acknowledged (`ack`, or closed by a decision)",
     "escalation_test": "`escalations test`: a marked test message through one channel",
+    "escalation_grouped": "the same class and cause seen again while its escalation is open",
+    "escalation_undeliverable": "a channel of the escalation's row that is not configured",
     "proposal_made": "`propose`: a proposal for the next baseline version",
     "decision": "a signed Architect decision",
     "decision_refused": "a decision refused (unsigned, wrong role, replayed, …)",

@@ -20,4 +20,5 @@ class ExitCode(IntEnum):
     IO = 74  # evidence could not be written durably (a short write, a failed fsync)
     BUSY = 75  # another observation of the project is running (BSD EX_TEMPFAIL)
     CONFIG = 78  # the configuration is missing or invalid
-    INTERRUPTED = 130  # Ctrl-C or SIGTERM
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT)
+    TERMINATED = 143  # `watch` stopped by SIGTERM (128 + SIGTERM), as supervisors expect

@@ -46,6 +46,51 @@ class CommandNotFound(SealguardError):
     pass
 
 
+class Interrupted(BaseException):
+    """A stop signal ended the probe under way (its tree is stopped): unwind, journal nothing.
+    A BaseException, like KeyboardInterrupt, so that no `except Exception` takes it for a
+    probe's failure."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Interruption:
+    """Stop signals for a long-running caller (`watch`): once one is requested, a probe under
+    way is stopped at once and no other starts. Only a probe's wait is interrupted: anywhere
+    else (an append to the log, a write) the request waits for the next probe or the caller."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._armed = False
+
+    def request(self, signum: int) -> None:
+        """Called from a signal handler (the main thread, between two bytecodes)."""
+        self.signum = signum
+        if self._armed:
+            self._armed = False
+            raise Interrupted(signum)
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def wait(self, process: "subprocess.Popen[bytes]", timeout: float) -> int:
+        self.check()
+        self._armed = True
+        try:
+            return process.wait(timeout)
+        finally:
+            self._armed = False
+
+    def clear(self) -> None:
+        self.signum, self._armed = None, False
+
+
+interruption = Interruption()  # the process's one: signal handlers are per process
+
+
 def run(argv: Sequence[str], cwd: Path, timeout: float = 60) -> Completed:
     """Run `argv` in `cwd`; raises CommandNotFound when the program is not installed."""
     try:
@@ -218,6 +263,7 @@ def run_to_files(
     timeout, every process it started is stopped (SIGTERM, then SIGKILL after `grace` seconds)
     and the ones still running are reported; `settle` seconds are left to those that are
     already on their way out."""
+    interruption.check()
     started = time.monotonic()
     with outputs[0].open("wb") as out, outputs[1].open("wb") as err, ProcessTree() as tree:
         try:
@@ -234,11 +280,11 @@ def run_to_files(
             )
         tree.leader = process.pid
         try:
-            code: int | None = process.wait(timeout)
+            code: int | None = interruption.wait(process, timeout)
         except subprocess.TimeoutExpired:
             code = None
         except BaseException:
-            tree.stop(process, grace=1)  # Ctrl-C: leave no probe behind
+            tree.stop(process, grace=1)  # Ctrl-C or a stop signal: leave no probe behind
             raise
         seconds = time.monotonic() - started
         survivors = tree.survivors(0 if code is None else settle)

@@ -34,12 +34,12 @@ def escalations(ctx: click.Context, pending: bool, overdue: bool, as_json: bool)
 @escalations.command("deliver")
 @click.pass_context
 def escalations_deliver(ctx: click.Context) -> int:
-    """Attempt every delivery that is due now (and mark what is overdue)."""
+    """Attempt every pending delivery now, due or not (and mark what is overdue)."""
     from sealguard.escalation.dispatch import deliver_due
 
     project, config = configured(ctx.parent or ctx)
-    attempts = deliver_due(project, config, utc_now())
-    output.write(narrative.attempts_text(attempts) or "nothing is due")
+    attempts = deliver_due(project, config, utc_now(), every_pending=True)
+    output.write(narrative.attempts_text(attempts) or "nothing is pending")
     return 0
 
 

@@ -126,8 +126,10 @@ def diagnose(ctx: click.Context, event_id: str) -> int:
 @click.pass_context
 def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -> int:
     """Observe on a schedule; while FROZEN or HALTED only report the state, until a decision
-    resumes observation."""
+    resumes observation. Exits 130 on SIGINT (143 on SIGTERM), stopping a probe under way;
+    else with the last round's class (2 FROZEN, 3 HALTED)."""
     from sealguard.durations import parse_duration
+    from sealguard.observe.watch import Retried, exit_code
     from sealguard.observe.watch import watch as watch_loop
 
     try:
@@ -135,10 +137,12 @@ def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--every") from None
     project, _ = configured(ctx)  # each round acts on the config in force then
+    last = None
     for done in watch_loop(project, interval, jobs or default_jobs(), count):
         for line in narrative.watch_lines(done):
             output.write(line)
-    return 0
+        last = last if isinstance(done, Retried) else done
+    return exit_code(last)
 
 
 @cli.command()

@@ -504,7 +504,7 @@ def _close_escalations(log: _Log, payload: Payload, decided: dict[str, Any]) -> 
             },
         )
         for esc in outbox.fold(log.events).values()
-        if esc.event_id in answered and esc.acknowledged_by is None
+        if {esc.event_id, esc.latest_event_id} & answered and esc.acknowledged_by is None
     ]
     if items:
         ledger.append_many(log.ledger, items)

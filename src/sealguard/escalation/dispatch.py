@@ -43,11 +43,32 @@ def log_link(project: Project, config: Config) -> str:
     return config.escalation.log_link or str(project.log_file)
 
 
+def _not_configured(config: Config, names: list[str]) -> dict[str, Any]:
+    return {
+        "channels": names,
+        "reason": "not configured: "
+        + ", ".join(f"[channels.{n}]" for n in names)
+        + " (add it to governance/sealguard.toml, or change the [escalation] row)",
+    }
+
+
 def create(project: Project, config: Config, event: dict[str, Any], now: datetime) -> str | None:
-    """Record the escalation an observation's class calls for; returns its id (None for STABLE)."""
+    """Record the escalation an observation's class calls for; returns its id (None for STABLE).
+    A repeat of the cause of an unacknowledged escalation is grouped into it (its id)."""
     row = config.escalation.row(event["classification"])
     if row is None:
         return None
+    cause = outbox.cause_of(event)
+    ledger_ = project.ledger(config)
+    if (group := outbox.group_of(escalations(project, config).values(), cause)) is not None:
+        grouped = {
+            "escalation_id": group.escalation_id,
+            "event_id": event["event_id"],
+            "observed_at": event["observed_at"],
+            "count": group.count + 1,
+        }
+        ledger.append(ledger_, "escalation_grouped", grouped)
+        return group.escalation_id
     esc_id = new_id("ESC", now)
     deadline_at = now + timedelta(seconds=parse_duration(row.deadline))
     full = packet.full_diff(event, _probe_diffs(project, event))
@@ -61,7 +82,6 @@ def create(project: Project, config: Config, event: dict[str, Any], now: datetim
         log_link=log_link(project, config),
         project=project.root.name,
     )
-    ledger_ = project.ledger(config)
     file = ledger_.folder / OUTBOX / f"{esc_id}.json"
     content = {"packet": msgspec.to_builtins(notice), "full_diff": full}
     written = runtime.write_files(
@@ -77,8 +97,18 @@ def create(project: Project, config: Config, event: dict[str, Any], now: datetim
         "deadline_at": iso_utc(deadline_at),
         "created_at": iso_utc(now),
         "file": project.display(file),
+        "cause": cause,
     }
-    ledger.append_many(ledger_, [*written, ("escalation_created", created)])
+    records = [*written, ("escalation_created", created)]
+    configured = set(config.channels.configured())
+    if missing := [c for c in row.channels if c not in configured]:
+        records.append(
+            (
+                "escalation_undeliverable",
+                {"escalation_id": esc_id} | _not_configured(config, missing),
+            )
+        )
+    ledger.append_many(ledger_, records)
     return esc_id
 
 
@@ -122,17 +152,41 @@ def _mark_overdue(project: Project, config: Config, now: datetime) -> None:
         )
 
 
+def _undeliverable(
+    project: Project, config: Config, due: list[tuple[outbox.Escalation, outbox.Delivery]]
+) -> list[tuple[outbox.Escalation, outbox.Delivery]]:
+    """Journal once, per escalation, the due channels that are not configured (a fallback, or
+    a config changed since); returns the deliveries left to attempt."""
+    configured = set(config.channels.configured())
+    missing: dict[str, list[str]] = {}
+    for esc, delivery in due:
+        if delivery.channel not in configured:
+            missing.setdefault(esc.escalation_id, []).append(delivery.channel)
+    for esc_id, names in missing.items():
+        fields = {"escalation_id": esc_id} | _not_configured(config, names)
+        ledger.append(project.ledger(config), "escalation_undeliverable", fields)
+    return [(e, d) for e, d in due if d.channel in configured]
+
+
 def deliver_due(
-    project: Project, config: Config, now: datetime, env: Mapping[str, str] | None = None
+    project: Project,
+    config: Config,
+    now: datetime,
+    env: Mapping[str, str] | None = None,
+    *,
+    every_pending: bool = False,
 ) -> list[outbox.AttemptRecord]:
-    """Mark what is overdue, then attempt every delivery that is due; returns the attempts."""
+    """Mark what is overdue, then attempt every delivery that is due (every pending one, when
+    a person runs the delivery); returns the attempts."""
     folder = project.ledger(config).folder / OUTBOX
     if not folder.is_dir():
         return []
     attempts: list[outbox.AttemptRecord] = []
     with _delivery_lock(folder):
         _mark_overdue(project, config, now)
-        for esc, delivery in outbox.due(escalations(project, config).values(), _naive(now)):
+        found = escalations(project, config).values()
+        due = outbox.due(found, _naive(now), every_pending=every_pending)
+        for esc, delivery in _undeliverable(project, config, due):
             notice, full = _load(project, esc)
             result = channels.send(
                 delivery.channel, config.channels, notice, full, env or os.environ

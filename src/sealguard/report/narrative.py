@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from sealguard.decide.incidents import Incident
-from sealguard.escalation.outbox import AttemptRecord, Escalation
+from sealguard.escalation.outbox import AttemptRecord, Delivery, Escalation
 from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, Violation, from_data
 from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
 from sealguard.observe import diffing
-from sealguard.observe.watch import NotObserving, Refused, Round, Stopped
+from sealguard.observe.watch import NotObserving, Refused, Retried, Round, Stopped
 from sealguard.project import Project
 from sealguard.report.render import decision_line
 from sealguard.state import ObservationState, observed_at
@@ -331,6 +331,13 @@ def watch_lines(done: Round) -> list[str]:
         return [f"watch: not observing. {status_text(done.state)}", attempts_text(done.attempts)]
     if isinstance(done, Refused):
         return [f"watch: {done.message}"]
+    if isinstance(done, Retried):
+        return [attempts_text(done.attempts)]
+    if isinstance(done, Stopped) and done.during:
+        return [
+            f"watch: stopped by signal {done.signal} during an observation: its probe was "
+            "stopped with every process it started, and nothing of the observation was journaled"
+        ]
     if isinstance(done, Stopped):
         return [f"watch: stopped by signal {done.signal} between observations"]
     return [observation_text(done.event), attempts_text(list(done.attempts))]
@@ -346,22 +353,33 @@ def _left(seconds: float) -> str:
     )
 
 
+def _delivery(d: Delivery) -> str:
+    if d.state == "undeliverable":
+        return f"{d.channel}: undeliverable (not configured)"
+    return f"{d.channel}: {d.state}" + (f" after {d.attempts} tries" if d.attempts > 1 else "")
+
+
 def _deliveries(esc: Escalation) -> str:
-    return ", ".join(
-        f"{d.channel}: {d.state}" + (f" after {d.attempts} tries" if d.attempts > 1 else "")
-        for d in esc.deliveries.values()
-    )
+    return ", ".join(_delivery(d) for d in esc.deliveries.values())
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat() + "Z"
+
+
+def _standing(e: Escalation, now: datetime) -> str:
+    """Who acknowledged it and when (no deadline is left to run), or the time left."""
+    if e.acknowledged_by:
+        return f"acknowledged by {_one(e.acknowledged_by)} at {_stamp(e.acknowledged_at)}"
+    return _left((e.deadline_at - now).total_seconds())
 
 
 def escalation_rows(escalations: list[Escalation], now: datetime) -> list[str]:
-    """Escalations with their deliveries and time left, or who closed them."""
+    """Escalations with their deliveries and time left, or who acknowledged them and when."""
     return [
         f"  {e.escalation_id} {e.classification} {e.event_id} [{_deliveries(e)}] "
-        + (
-            f"closed by {_one(e.acknowledged_by)}"
-            if e.acknowledged_by
-            else _left((e.deadline_at - now).total_seconds())
-        )
+        + (f"seen {e.count} times, latest {e.latest_event_id}; " if e.count > 1 else "")
+        + _standing(e, now)
         for e in escalations
     ]
 
@@ -372,12 +390,17 @@ def escalations_json(escalations: list[Escalation], now: datetime) -> list[dict[
             "escalation_id": e.escalation_id,
             "event_id": e.event_id,
             "classification": e.classification,
-            "created_at": e.created_at.isoformat() + "Z",
-            "deadline_at": e.deadline_at.isoformat() + "Z",
-            "seconds_left": int((e.deadline_at - now).total_seconds()),
+            "count": e.count,
+            "latest_event_id": e.latest_event_id,
+            "created_at": _stamp(e.created_at),
+            "deadline_at": _stamp(e.deadline_at),
+            "seconds_left": (
+                None if e.acknowledged_by else int((e.deadline_at - now).total_seconds())
+            ),
             "overdue": e.overdue_at is not None or now >= e.deadline_at,
             "delivered": e.delivered,
             "acknowledged_by": e.acknowledged_by,
+            "acknowledged_at": _stamp(e.acknowledged_at),
             "note": e.note,
             "deliveries": [
                 {
