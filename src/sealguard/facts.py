@@ -20,6 +20,7 @@ class ConsoleSummary:
     errors: int = 0
     skipped: int = 0
     found: bool = False  # a summary line was recognised
+    failing: tuple[str, ...] = ()  # the tests the console names as failing
 
     @property
     def total(self) -> int:
@@ -71,7 +72,7 @@ class ProbeFacts:
     output_sha256: str | None = None
     format: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
-    runner: str | None = None  # the runner recognised on the console: "pytest", "vitest", "npm"
+    runner: str | None = None  # recognised on the console: "pytest", "vitest", "jest", "node", "npm"
     survivors: tuple[Survivor, ...] = ()  # processes it left running, killed at its end
     baseline: ProbeBaseline | None = None
 
