@@ -72,7 +72,8 @@ class ProbeFacts:
     output_sha256: str | None = None
     format: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
-    runner: str | None = None  # recognised on the console: "pytest", "vitest", "jest", "node", "npm"
+    # the runner recognised on the console: "pytest", "vitest", "jest", "node", "npm"
+    runner: str | None = None
     survivors: tuple[Survivor, ...] = ()  # processes it left running, killed at its end
     baseline: ProbeBaseline | None = None
 

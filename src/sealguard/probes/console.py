@@ -14,8 +14,8 @@ from sealguard.facts import ConsoleSummary
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _PYTEST_SUMMARY = re.compile(
-    r"^=*\s*((?:\d+ (?:subtests )?(?:passed|failed|skipped|errors?|xfailed|xpassed|warnings?|deselected)"
-    r"(?:, )?)+)"
+    r"^=*\s*((?:\d+ (?:subtests )?"
+    r"(?:passed|failed|skipped|errors?|xfailed|xpassed|warnings?|deselected)(?:, )?)+)"
     r" in [\d.]+s\b.*$|^=*\s*no tests ran in [\d.]+s",
     re.MULTILINE,
 )
@@ -27,9 +27,7 @@ _VITEST_FAIL = re.compile(r"^\s*FAIL\s+(\S.*? > .+?)\s*$", re.MULTILINE)
 _JEST_TESTS = re.compile(r"^Tests:\s+(.+?),\s+(\d+) total\s*$", re.MULTILINE)
 _JEST_FAIL = re.compile(r"^  ● (?!Test suite failed to run)(.+?)\s*$", re.MULTILINE)
 # node --test: its spec reporter (`ℹ tests 78`) and its TAP reporter (`# tests 78`)
-_NODE_COUNT = re.compile(
-    r"^[ℹ#] (tests|pass|fail|cancelled|skipped|todo) (\d+)\s*$", re.MULTILINE
-)
+_NODE_COUNT = re.compile(r"^[ℹ#] (tests|pass|fail|cancelled|skipped|todo) (\d+)\s*$", re.MULTILINE)
 _NODE_FAILING = re.compile(r"^✖ failing tests:\s*$", re.MULTILINE)
 _NODE_SPEC_FAIL = re.compile(r"^\s*✖ (.+?)(?: \([\d.]+m?s\))?\s*$", re.MULTILINE)
 _NODE_TAP_FAIL = re.compile(
