@@ -49,13 +49,19 @@ def _survivors(p: ProbeFacts) -> str | None:
     return f"{len(p.survivors)} process(es) still running when it ended, killed: {shown}{more}"
 
 
+def _names(names: list[str]) -> str:
+    more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
+    return ", ".join(sorted(names)[:3]) + more
+
+
 def _failing(p: ProbeFacts) -> str | None:
-    failing = sorted(name for name, status in p.tests.items() if status in ("failed", "error"))
+    failing = [name for name, status in p.tests.items() if status in ("failed", "error")]
     if failing:
-        more = f" (+{len(failing) - 3} more)" if len(failing) > 3 else ""
-        return f"{len(failing)} failing: " + ", ".join(failing[:3]) + more
+        return f"{len(failing)} failing: {_names(failing)}"
     if p.console.failed or p.console.errors:
-        return f"the console reports {p.console.failed} failed and {p.console.errors} errors"
+        # a report without per-test statuses (text, any JSON): the console's names, if it gave any
+        named = f": {_names(list(p.console.failing))}" if p.console.failing else ""
+        return f"the console reports {p.console.failed} failed and {p.console.errors} errors{named}"
     return None
 
 
