@@ -68,6 +68,7 @@ class ProbeFacts:
     test_count: int = 0  # from the report, else from the console summary
     console: ConsoleSummary = ConsoleSummary()
     signatures: tuple[str, ...] = ()  # recognised console signatures, e.g. "npm:EINTEGRITY"
+    cause: str = ""  # the console's line saying what was not found (`sh: 1: x: not found`)
     suite_failures: tuple[str, ...] = ()  # messages of suites that failed before any test ran
     output_sha256: str | None = None
     format: dict[str, Any] = field(default_factory=dict)

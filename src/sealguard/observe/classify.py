@@ -117,9 +117,11 @@ def _npm(p: ProbeFacts) -> str | None:
 def _runner_missing(p: ProbeFacts) -> str | None:
     if p.not_started:
         return f"the command could not start: {p.not_started}"
+    says = f" (the console says `{p.cause}`)" if p.cause else ""
     if p.exit_code in (126, 127):
-        return f"exit {p.exit_code}: the runner is not installed or not executable"
-    return _signature("npx-missing-packages", "no-module-pytest", "command-not-found")(p)
+        return f"exit {p.exit_code}: the runner is not installed or not executable{says}"
+    found = _signature("npx-missing-packages", "no-module-pytest", "command-not-found")(p)
+    return found and found + says
 
 
 def _pytest_usage(p: ProbeFacts) -> str | None:

@@ -50,6 +50,9 @@ _SIMPLE = {
     "vitest-startup-error": re.compile(r"Startup Error"),
     "unhandled-error": re.compile(r"Unhandled (?:Errors?|Rejection)"),
 }
+_CAUSE = re.compile(
+    r"^.*(?:command not found|: not found|No module named '?pytest'?)\s*$", re.MULTILINE
+)
 _FRAME = re.compile(r'^\s*File "([^"]+)", line \d+', re.MULTILINE)
 _RUNNER_PACKAGES = re.compile(
     r"[/\\](?:site-packages|dist-packages|lib/python[\d.]+)[/\\]|[/\\](?:_pytest|pluggy)[/\\]"
@@ -63,6 +66,7 @@ class ConsoleReading:
     runner: str | None
     tool_version: str | None
     tests: dict[str, str]  # per-test statuses printed by pytest -v / -rA
+    cause: str = ""  # the line saying what was not found, when one does
 
 
 def _once(names: Iterable[str]) -> tuple[str, ...]:
@@ -210,4 +214,5 @@ def read_console(raw: str, root: str) -> ConsoleReading:
         runner,
         version,
         pytest_tests(text) if runner == "pytest" else {},
+        cause.group(0).strip()[:200] if (cause := _CAUSE.search(text)) else "",
     )
