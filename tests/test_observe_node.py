@@ -74,3 +74,10 @@ def test_a_failing_node_test_is_named(project: Project) -> None:
     [step] = [s for s in observation.event.why if s.matched]
     assert step.rule == "PD-02"
     assert step.detail == "1 failing: test::carry > nine"
+
+
+def test_diagnose_reads_nodes_console_summary(project: Project, invoke) -> None:
+    event_id = run(project).event.event_id
+    diagnosis = invoke("--project", str(project.root), "diagnose", event_id).output
+    assert "no console summary was recognised" not in diagnosis
+    assert "[x] tests passing on the console (node)? yes: 3 passed, 0 failed, 0 errors" in diagnosis
