@@ -81,3 +81,21 @@ def test_diagnose_reads_nodes_console_summary(project: Project, invoke) -> None:
     diagnosis = invoke("--project", str(project.root), "diagnose", event_id).output
     assert "no console summary was recognised" not in diagnosis
     assert "[x] tests passing on the console (node)? yes: 3 passed, 0 failed, 0 errors" in diagnosis
+
+
+def test_seal_names_the_failing_node_test(tmp_path: Path) -> None:
+    from sealguard.errors import DataError
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    root = tmp_path / "app"
+    write_tree(
+        root,
+        {"test/sum.test.js": TESTS, "data/offset": "1", "governance/sealguard.toml": CONFIG},
+    )
+    project = Project(root)
+    with pytest.raises(DataError) as raised:
+        seal(project, load_config(project.config_file), jobs=1)
+    assert str(raised.value).startswith(
+        "probe node: its verdict is FAIL (exit 1, expected 0: 1 failing: test::carry > nine); "
+    )
