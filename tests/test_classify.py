@@ -193,3 +193,17 @@ def test_readme_lists_the_rule_table() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     for rule_id, klass, meaning in rule_table():
         assert f"| {rule_id} | {klass} | {meaning} |" in readme, rule_id
+
+
+@pytest.mark.parametrize("kind", ["text", "json", "pytest", "junit-xml", "vitest-json"])
+def test_failing_tests_the_console_names_are_in_the_reason(kind: str) -> None:
+    # a report with no per-test statuses (text, any JSON) still names what the console says
+    console = ConsoleSummary(
+        passed=2, failed=2, found=True, failing=("sum › carries", "sum › borrows")
+    )
+    probe = replace(SOUND, kind=kind, exit_code=1, tests={}, test_count=4, console=console)
+    klass, steps = classify_probe(probe)
+    assert (klass, steps[-1].rule) == ("PRODUCT_DRIFT", "PD-02")
+    assert steps[-1].detail == (
+        "the console reports 2 failed and 0 errors: sum › borrows, sum › carries"
+    )

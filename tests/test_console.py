@@ -1,5 +1,9 @@
 """Reading runners' consoles: summaries, versions, per-test lines and signatures."""
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from sealguard.probes.console import read_console
@@ -131,3 +135,30 @@ def test_pytest_statuses_line_by_line_are_those_of_the_whole_text() -> None:
         "tests/test_a.py::test_three": "skipped",
     }
     assert pytest_tests(text)["tests/test_a.py::test_two"] == "failed"
+
+
+# Real summaries from each runner's current and previous major version (how each was made is
+# in its `origin`), the counts they give and the failing tests they name.
+SUMMARIES = json.loads((Path(__file__).parent / "data/console/summaries.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "row", SUMMARIES, ids=[f"{r['runner']}-{r['version'].split()[0]}" for r in SUMMARIES]
+)
+def test_every_runners_summary_is_recognised(row: dict[str, Any]) -> None:
+    reading = read_console("\n".join(row["console"]) + "\n", ROOT)
+    summary = reading.summary
+    assert summary.found and reading.runner == row["runner"]
+    counts = {k: getattr(summary, k) for k in ("passed", "failed", "errors", "skipped")}
+    assert counts == row["expect"]
+    assert sorted(summary.failing) == sorted(row["failing"])
+    assert summary.all_passed == (not row["failing"] and row["expect"]["failed"] == 0)
+
+
+def test_the_table_covers_two_major_versions_of_each_runner() -> None:
+    majors: dict[str, set[str]] = {}
+    for row in SUMMARIES:
+        majors.setdefault(row["runner"], set()).add(row["version"].split(".")[0].split()[0])
+    assert {runner: len(found) >= 2 for runner, found in majors.items()} == dict.fromkeys(
+        ("pytest", "vitest", "jest", "node"), True
+    )

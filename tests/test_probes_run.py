@@ -117,3 +117,55 @@ def test_pytest_statuses_are_read_from_all_of_a_huge_console(tmp_path: Path) -> 
     sealed = json.loads((project.governance / "baseline/many/probe.json").read_text())
     assert sealed["test_count"] == 150_000
     assert sealed["tests"]["tests/test_many.py::test_case_075000"] == "skipped"  # the middle
+
+
+def _missing_tool_project(tmp_path: Path, command: str) -> Project:
+    root = tmp_path / "product"
+    config = (
+        f'[seal]\npaths = ["src/**"]\n\n[[probe]]\nname = "x"\ncommand = {command}\n'
+        'timeout = "1m"\n'
+    )
+    write_tree(root, {"src/app.py": "", "tool/run": "", "governance/sealguard.toml": config})
+    return Project(root)
+
+
+def test_seal_says_why_a_probe_could_not_start(tmp_path: Path) -> None:
+    import pytest
+
+    from sealguard.errors import DataError
+
+    project = _missing_tool_project(tmp_path, '["no-such-tool", "--check"]')
+    with pytest.raises(DataError) as raised:
+        seal(project, load_config(project.config_file), jobs=1)
+    assert str(raised.value).startswith(
+        "probe x: it could not start (cannot start no-such-tool: No such file or directory); "
+    )
+
+
+def test_seal_says_a_shell_did_not_find_the_command(tmp_path: Path) -> None:
+    import pytest
+
+    from sealguard.errors import DataError
+
+    project = _missing_tool_project(tmp_path, '"no-such-tool --check"\nshell = true')
+    with pytest.raises(DataError) as raised:
+        seal(project, load_config(project.config_file), jobs=1)
+    assert str(raised.value).startswith(
+        "probe x: its verdict is FAIL (exit 127, expected 0: the command was not found, "
+        "the console says `/bin/sh: 1: no-such-tool: not found`); "
+    )
+
+
+def test_observe_names_the_command_that_could_not_start(tmp_path: Path) -> None:
+    # the tool is there when sealing, gone at run time (outside the sealed paths)
+    project = _missing_tool_project(tmp_path, '["tool/run"]')
+    (project.root / "tool/run").write_text("#!/bin/sh\nexit 0\n")
+    (project.root / "tool/run").chmod(0o755)
+    seal(project, load_config(project.config_file), jobs=1)
+    (project.root / "tool/run").unlink()
+    event = observe(project, load_config(project.config_file), jobs=1).event
+    [step] = [s for s in event.why if s.matched]
+    assert (event.classification, step.rule) == ("TOOLING_DRIFT", "TD-03")
+    assert step.detail == (
+        "the command could not start: cannot start tool/run: No such file or directory"
+    )

@@ -1,6 +1,7 @@
 """Report readers: vitest/jest JSON, JUnit XML, generic JSON; their states and signatures."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -149,3 +150,32 @@ def test_a_report_just_within_the_value_limit_is_read() -> None:
     data = b'<testsuites><testsuite name="s">' + b'<testcase classname="c" name="n"/>' * count
     reading = read_report("junit-xml", data + b"</testsuite></testsuites>", ROOT)
     assert reading.state == "ok" and reading.tests == {"c::n": "passed"}
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_node_junit_reads_cases_directly_under_testsuites_and_in_nested_suites() -> None:
+    # node 20's `--test-reporter=junit` (real output, tests/data/junit/): top-level tests are
+    # <testcase> children of <testsuites>, describe() blocks are suites nested in suites
+    reading = read_report("junit-xml", (DATA / "junit/node-20-junit.xml").read_bytes(), ROOT)
+    assert reading.state == "ok"
+    assert reading.tests == {
+        "test::adds": "passed",
+        "test::fails": "failed",
+        "test::skipped": "skipped",
+        "test::inner passes": "passed",
+        "test::inner fails": "failed",
+        "test::deeper > deep passes": "passed",
+    }
+
+
+def test_junit_cases_of_one_name_keep_the_worst_status() -> None:
+    # node 20 classes every case `test`: two files' "adds" are one name, and a failure shows
+    for first, second in (("", "<failure/>"), ("<failure/>", ""), ("<skipped/>", "<error/>")):
+        twice = (
+            f'<testsuites><testcase classname="test" name="adds">{first}</testcase>'
+            f'<testcase classname="test" name="adds">{second}</testcase></testsuites>'
+        )
+        reading = read_report("junit-xml", twice.encode(), ROOT)
+        assert reading.tests == {"test::adds": "error" if "error" in second else "failed"}

@@ -20,6 +20,7 @@ class ConsoleSummary:
     errors: int = 0
     skipped: int = 0
     found: bool = False  # a summary line was recognised
+    failing: tuple[str, ...] = ()  # the tests the console names as failing
 
     @property
     def total(self) -> int:
@@ -67,11 +68,13 @@ class ProbeFacts:
     test_count: int = 0  # from the report, else from the console summary
     console: ConsoleSummary = ConsoleSummary()
     signatures: tuple[str, ...] = ()  # recognised console signatures, e.g. "npm:EINTEGRITY"
+    cause: str = ""  # the console's line saying what was not found (`sh: 1: x: not found`)
     suite_failures: tuple[str, ...] = ()  # messages of suites that failed before any test ran
     output_sha256: str | None = None
     format: dict[str, Any] = field(default_factory=dict)
     tool_version: str | None = None
-    runner: str | None = None  # the runner recognised on the console: "pytest", "vitest", "npm"
+    # the runner recognised on the console: "pytest", "vitest", "jest", "node", "npm"
+    runner: str | None = None
     survivors: tuple[Survivor, ...] = ()  # processes it left running, killed at its end
     baseline: ProbeBaseline | None = None
 

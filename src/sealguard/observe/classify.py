@@ -49,13 +49,19 @@ def _survivors(p: ProbeFacts) -> str | None:
     return f"{len(p.survivors)} process(es) still running when it ended, killed: {shown}{more}"
 
 
+def _names(names: list[str]) -> str:
+    more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
+    return ", ".join(sorted(names)[:3]) + more
+
+
 def _failing(p: ProbeFacts) -> str | None:
-    failing = sorted(name for name, status in p.tests.items() if status in ("failed", "error"))
+    failing = [name for name, status in p.tests.items() if status in ("failed", "error")]
     if failing:
-        more = f" (+{len(failing) - 3} more)" if len(failing) > 3 else ""
-        return f"{len(failing)} failing: " + ", ".join(failing[:3]) + more
+        return f"{len(failing)} failing: {_names(failing)}"
     if p.console.failed or p.console.errors:
-        return f"the console reports {p.console.failed} failed and {p.console.errors} errors"
+        # a report without per-test statuses (text, any JSON): the console's names, if it gave any
+        named = f": {_names(list(p.console.failing))}" if p.console.failing else ""
+        return f"the console reports {p.console.failed} failed and {p.console.errors} errors{named}"
     return None
 
 
@@ -111,9 +117,11 @@ def _npm(p: ProbeFacts) -> str | None:
 def _runner_missing(p: ProbeFacts) -> str | None:
     if p.not_started:
         return f"the command could not start: {p.not_started}"
+    says = f" (the console says `{p.cause}`)" if p.cause else ""
     if p.exit_code in (126, 127):
-        return f"exit {p.exit_code}: the runner is not installed or not executable"
-    return _signature("npx-missing-packages", "no-module-pytest", "command-not-found")(p)
+        return f"exit {p.exit_code}: the runner is not installed or not executable{says}"
+    found = _signature("npx-missing-packages", "no-module-pytest", "command-not-found")(p)
+    return found and found + says
 
 
 def _pytest_usage(p: ProbeFacts) -> str | None:

@@ -14,8 +14,8 @@ from sealguard.facts import ConsoleSummary
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _PYTEST_SUMMARY = re.compile(
-    r"^=*\s*((?:\d+ (?:passed|failed|skipped|errors?|xfailed|xpassed|warnings?|deselected)"
-    r"(?:, )?)+)"
+    r"^=*\s*((?:\d+ (?:subtests )?"
+    r"(?:passed|failed|skipped|errors?|xfailed|xpassed|warnings?|deselected)(?:, )?)+)"
     r" in [\d.]+s\b.*$|^=*\s*no tests ran in [\d.]+s",
     re.MULTILINE,
 )
@@ -23,6 +23,18 @@ _PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpasse
 _PYTEST_HEADER = re.compile(r"platform \S+ -- Python [\d.]+, pytest-([\d.]+\w*)")
 _VITEST_TESTS = re.compile(r"^\s*Tests\s+(.+?)\s*\((\d+)\)\s*$", re.MULTILINE)
 _VITEST_COUNT = re.compile(r"(\d+) (passed|failed|skipped|todo)")
+_VITEST_FAIL = re.compile(r"^\s*FAIL\s+(\S.*? > .+?)\s*$", re.MULTILINE)
+_JEST_TESTS = re.compile(r"^Tests:\s+(.+?),\s+(\d+) total\s*$", re.MULTILINE)
+# `● Console` heads what tests logged, not a failure
+_JEST_FAIL = re.compile(r"^  ● (?!Test suite failed to run|Console\s*$)(.+?)\s*$", re.MULTILINE)
+# node --test: its spec reporter (`ℹ tests 78`) and its TAP reporter (`# tests 78`)
+_NODE_COUNT = re.compile(r"^[ℹ#] (tests|pass|fail|cancelled|skipped|todo) (\d+)\s*$", re.MULTILINE)
+_NODE_FAILING = re.compile(r"^✖ failing tests:\s*$", re.MULTILINE)
+_NODE_SPEC_FAIL = re.compile(r"^\s*✖ (.+?)(?: \([\d.]+m?s\))?\s*$", re.MULTILINE)
+_NODE_TAP_FAIL = re.compile(
+    r"^\s*not ok \d+ - (.+?)(?: # .*)?\n(?:(?!\s*\.\.\.\s*$).*\n)*?\s*failureType: '(\w+)'",
+    re.MULTILINE,
+)
 _VITEST_HEADER = re.compile(r"\b(?:RUN|DEV)\s+v(\d+\.\d+\.\d+\S*)")
 _NPM_CODE = re.compile(r"npm (?:error|ERR!) code (EINTEGRITY|ENOTCACHED|EACCES|ENOSPC|ERESOLVE)\b")
 _TOOL_PATH = (
@@ -39,6 +51,9 @@ _SIMPLE = {
     "vitest-startup-error": re.compile(r"Startup Error"),
     "unhandled-error": re.compile(r"Unhandled (?:Errors?|Rejection)"),
 }
+_CAUSE = re.compile(
+    r"^.*(?:command not found|: not found|No module named '?pytest'?)\s*$", re.MULTILINE
+)
 _FRAME = re.compile(r'^\s*File "([^"]+)", line \d+', re.MULTILINE)
 _RUNNER_PACKAGES = re.compile(
     r"[/\\](?:site-packages|dist-packages|lib/python[\d.]+)[/\\]|[/\\](?:_pytest|pluggy)[/\\]"
@@ -52,6 +67,11 @@ class ConsoleReading:
     runner: str | None
     tool_version: str | None
     tests: dict[str, str]  # per-test statuses printed by pytest -v / -rA
+    cause: str = ""  # the line saying what was not found, when one does
+
+
+def _once(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(names))
 
 
 def _pytest_summary(text: str) -> ConsoleSummary | None:
@@ -59,20 +79,74 @@ def _pytest_summary(text: str) -> ConsoleSummary | None:
     if not matches:
         return None
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    # "21194 subtests passed" is not a count of tests: `(\d+) passed` does not match it
     for number, word in _PYTEST_COUNT.findall(matches[-1].group(0)):
         key = {"error": "errors", "xfailed": "skipped", "xpassed": "passed"}.get(word, word)
         counts[key] += int(number)
-    return ConsoleSummary(found=True, **counts)
+    failing = [n for n, status in pytest_tests(text).items() if status in ("failed", "error")]
+    return ConsoleSummary(found=True, failing=_once(failing), **counts)
+
+
+def _counts(text: str) -> dict[str, int]:
+    """`1 failed | 2 passed | 1 todo` or `1 failed, 1 skipped, 2 passed` (vitest, jest)."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for number, word in _VITEST_COUNT.findall(text):
+        counts["skipped" if word == "todo" else word] += int(number)
+    return counts
 
 
 def _vitest_summary(text: str) -> ConsoleSummary | None:
     matches = list(_VITEST_TESTS.finditer(text))
     if not matches:
         return None
-    counts = {"passed": 0, "failed": 0, "skipped": 0}
-    for number, word in _VITEST_COUNT.findall(matches[-1].group(1)):
-        counts["skipped" if word == "todo" else word] += int(number)
-    return ConsoleSummary(found=True, errors=0, **counts)
+    failing = _once(_VITEST_FAIL.findall(text))
+    return ConsoleSummary(found=True, errors=0, failing=failing, **_counts(matches[-1].group(1)))
+
+
+def _jest_summary(text: str) -> ConsoleSummary | None:
+    matches = list(_JEST_TESTS.finditer(text))
+    if not matches:
+        return None
+    failing = _once(_JEST_FAIL.findall(text))
+    return ConsoleSummary(found=True, errors=0, failing=failing, **_counts(matches[-1].group(1)))
+
+
+def _node_failing(text: str) -> tuple[str, ...]:
+    """The spec reporter's `✖ failing tests:` list, or the TAP reporter's `not ok` tests (not
+    the suites failing because of them)."""
+    if section := list(_NODE_FAILING.finditer(text)):
+        return _once(_NODE_SPEC_FAIL.findall(text, section[-1].end()))
+    return _once(n for n, kind in _NODE_TAP_FAIL.findall(text) if kind != "subtestsFailed")
+
+
+def _node_summary(text: str) -> ConsoleSummary | None:
+    counts = dict(_NODE_COUNT.findall(text))  # the last of each wins
+    if "tests" not in counts or "pass" not in counts:
+        return None
+    number = {k: int(v) for k, v in counts.items()}
+    return ConsoleSummary(
+        found=True,
+        passed=number["pass"],
+        failed=number.get("fail", 0) + number.get("cancelled", 0),
+        skipped=number.get("skipped", 0) + number.get("todo", 0),
+        failing=_node_failing(text),
+    )
+
+
+SUMMARIES = (
+    ("pytest", _pytest_summary),
+    ("vitest", _vitest_summary),
+    ("jest", _jest_summary),
+    ("node", _node_summary),
+)
+
+
+def _summary(text: str) -> tuple[str | None, ConsoleSummary]:
+    """The runner whose summary the console ends with, and what it says."""
+    for runner, read in SUMMARIES:
+        if summary := read(text):
+            return runner, summary
+    return None, ConsoleSummary()
 
 
 _PYTEST_VERBOSE = re.compile(
@@ -133,13 +207,13 @@ def read_console(raw: str, root: str) -> ConsoleReading:
         runner, version = "vitest", header.group(1)
     elif re.search(r"^npm (?:error|ERR!)", text, re.MULTILINE):
         runner = "npm"
-    summary = _pytest_summary(text) or _vitest_summary(text) or ConsoleSummary()
-    if runner is None and summary.found:
-        runner = "pytest" if _PYTEST_SUMMARY.search(text) else "vitest"
+    summarised, summary = _summary(text)
+    runner = runner or summarised
     return ConsoleReading(
         summary,
         tuple(signatures),
         runner,
         version,
         pytest_tests(text) if runner == "pytest" else {},
+        cause.group(0).strip()[:200] if (cause := _CAUSE.search(text)) else "",
     )

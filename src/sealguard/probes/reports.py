@@ -7,6 +7,7 @@ and the set of its keys (JSON) or of its elements and attributes (XML).
 
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
@@ -144,16 +145,33 @@ def _status(case: dict[str, Any]) -> TestStatus:
     return "skipped" if "skipped" in kinds else "passed"
 
 
+def _cases(node: dict[str, Any], path: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, case) of every test case under `node`, named with the suites nested inside the
+    top-level ones (`carry > nine`): a top-level suite (pytest's `pytest`) names no test."""
+    for child in node["children"]:
+        if child["tag"] == "testcase":
+            name = " > ".join([*path, str(child["attrs"].get("name"))])
+            yield f"{child['attrs'].get('classname')}::{name}", child
+        elif child["tag"] == "testsuite":
+            inner = (*path, str(child["attrs"].get("name"))) if node["tag"] == "testsuite" else path
+            yield from _cases(child, inner)
+
+
+_RANK: dict[TestStatus, int] = {"todo": 0, "skipped": 1, "passed": 2, "failed": 3, "error": 4}
+
+
 def _junit_tests(root: dict[str, Any]) -> dict[str, TestStatus]:
-    """Test cases of the top-level suites, as JUnit readers (junitparser) count them."""
-    suites = [root] if root["tag"] == "testsuite" else root["children"]
-    return {
-        f"{case['attrs'].get('classname')}::{case['attrs'].get('name')}": _status(case)
-        for suite in suites
-        if suite["tag"] == "testsuite"
-        for case in suite["children"]
-        if case["tag"] == "testcase"
-    }
+    """Every test case: in the top-level suites, in suites nested in them, and directly under
+    <testsuites> (node's junit reporter puts its top-level tests there). Cases of one name
+    (node 20 names every case's class `test`, whatever its file) count once, with the worst
+    status, so a failure is never hidden and the order they are written in decides nothing."""
+    tests: dict[str, TestStatus] = {}
+    top = {"tag": "testsuites", "children": [root]} if root["tag"] == "testsuite" else root
+    for name, case in _cases(top, ()):
+        status = _status(case)
+        if name not in tests or _RANK[status] > _RANK[tests[name]]:
+            tests[name] = status
+    return tests
 
 
 def _junit(text: bytes) -> Reading:

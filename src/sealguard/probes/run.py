@@ -62,6 +62,13 @@ def _command(probe: ProbeConfig, report: Path) -> list[str] | str:
     return [part.replace("{report}", str(report)) for part in probe.command]
 
 
+def _not_started(command: list[str] | str, done: StreamedRun) -> str:
+    """Why the command could not start, naming it (the reason alone does not say what)."""
+    if not done.not_started:
+        return ""
+    return f"cannot start {command if isinstance(command, str) else command[0]}: {done.not_started}"
+
+
 def tool_version(probe: ProbeConfig, root: Path) -> str | None:
     """The first line the probe's `version` command prints, or None."""
     if probe.version is None:
@@ -129,10 +136,10 @@ def run_probe(
     tests = dict(reading.tests) or dict(console.tests)  # type: ignore[arg-type]
     facts = ProbeFacts(
         name=probe.name, kind=probe.report, exit_code=done.exit_code, expect_exit=probe.expect_exit,
-        timed_out=done.timed_out, signal=done.signal, not_started=done.not_started,
+        timed_out=done.timed_out, signal=done.signal, not_started=_not_started(command, done),
         report_state=reading.state, report_problem=reading.problem,
         tests=tests, test_count=len(tests) or console.summary.total, console=console.summary,
-        signatures=console.signatures, suite_failures=reading.suite_failures,
+        signatures=console.signatures, cause=console.cause, suite_failures=reading.suite_failures,
         output_sha256=output_sha256,
         format=reading.format or {"kind": probe.report}, runner=console.runner,
         tool_version=tool_version(probe, root) or console.tool_version, baseline=baseline,

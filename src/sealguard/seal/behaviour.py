@@ -12,7 +12,7 @@ from typing import Any
 
 from sealguard.config import ProbeConfig
 from sealguard.errors import DataError
-from sealguard.facts import ProbeBaseline
+from sealguard.facts import ProbeBaseline, ProbeFacts
 from sealguard.probes import normalize
 from sealguard.probes.run import ProbeEvidence
 
@@ -23,15 +23,30 @@ def probe_folder(governance: Path, name: str) -> Path:
     return governance / BASELINE_DIR / name
 
 
+def _why_failed(facts: ProbeFacts) -> str:
+    """What the run says about its failure: the command not found, or the failing tests."""
+    if facts.exit_code in (126, 127) and facts.cause:
+        return f": the command was not found, the console says `{facts.cause}`"
+    failing = sorted(n for n, s in facts.tests.items() if s in ("failed", "error"))
+    failing = failing or sorted(facts.console.failing)
+    if not failing:
+        return ""
+    more = f" (+{len(failing) - 3} more)" if len(failing) > 3 else ""
+    return f": {len(failing)} failing: {', '.join(failing[:3])}{more}"
+
+
 def refuse_unsound(evidence: ProbeEvidence) -> None:
     """A baseline is sealed only from a clean, passing run."""
     facts = evidence.facts
     problems = []
     if facts.timed_out:
         problems.append("it timed out")
+    elif facts.not_started:
+        problems.append(f"it could not start ({facts.not_started})")
     elif facts.verdict != "PASS":
         problems.append(
-            f"its verdict is FAIL (exit {facts.exit_code}, expected {facts.expect_exit})"
+            f"its verdict is FAIL (exit {facts.exit_code}, expected {facts.expect_exit}"
+            f"{_why_failed(facts)})"
         )
     if facts.survivors:
         problems.append(f"it left {len(facts.survivors)} process(es) running (killed)")
