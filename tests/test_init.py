@@ -176,3 +176,22 @@ def test_init_writes_commented_channels_matrix_and_authority_hint(tmp_path: Path
     assert "no test runner found" in result.output
     config = load_config(tmp_path / "p/governance/sealguard.toml")
     assert config.probe == [] and config.channels.configured() == []
+
+
+@pytest.mark.parametrize(
+    ("files", "runners"),
+    [
+        ({"pyproject.toml": "[tool", "setup.cfg": "[x", "package.json": "{"}, []),
+        ({"pytest.ini": "[pytest]\n", "package.json": "[1]"}, ["pytest"]),
+        ({"test/a_test.py": "", "package.json": '{"scripts": {"test": "x \'node --test"}}'},
+         ["pytest", "node --test"]),
+        ({"package.json": '{"scripts": {"test": "echo \\"Error: no test specified\\""}}'}, []),
+    ],
+)  # fmt: skip
+def test_unreadable_or_unusual_project_files_only_change_what_is_found(
+    tmp_path: Path, files: dict[str, str], runners: list[str]
+) -> None:
+    from sealguard.seal.runners import proposals
+
+    write_tree(tmp_path / "p", files)
+    assert [p.runner for p in proposals(tmp_path / "p")] == runners
