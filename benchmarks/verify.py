@@ -33,7 +33,9 @@ def build_tree(root: Path, sizes: list[int], seed: int) -> None:
             index.to_bytes(8, "little") + data[: max(size - 8, 0)]
         )
     (root / "governance").mkdir(exist_ok=True)
-    (root / "governance" / "sealguard.toml").write_text('[seal]\npaths = ["src/**"]\n')
+    (root / "governance" / "sealguard.toml").write_text(
+        '[seal]\npaths = ["src/**"]\nfiles_only = true\n'
+    )
 
 
 def mixed_sizes(count: int, total: int, seed: int) -> list[int]:

@@ -83,6 +83,7 @@ DEFAULT_FILES: dict[str, str | bytes] = {
 }
 DEFAULT_CONFIG = (
     '[seal]\npaths = ["src/**", "tests/**", "package.json"]\nexclude = ["**/__pycache__/**"]\n'
+    "files_only = true\n"  # most tests seal files only; probe tests write their own
 )
 
 

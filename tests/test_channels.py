@@ -238,7 +238,7 @@ def test_escalations_test_refuses_auth_in_clear_with_exit_69(
 ) -> None:
     controller, handler = echo_smtp()
     config = (
-        '[seal]\npaths = ["src/**"]\n[channels.email]\nhost = "127.0.0.1"\n'
+        '[seal]\npaths = ["src/**"]\nfiles_only = true\n[channels.email]\nhost = "127.0.0.1"\n'
         f'port = {controller.port}\nusername = "sealguard"\npassword_env = "P"\n'
         'from = "s@example.org"\nto = ["a@example.org"]\n'
     )

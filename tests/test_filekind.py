@@ -75,7 +75,9 @@ def test_a_configured_log_key_that_is_not_a_file_refuses_to_append(
     make_project: MakeTree, make: Callable[[Path], None], kind: str
 ) -> None:
     """`[ledger] key_file` is a path a person gives: appending never blocks on it."""
-    project = make_project(config='[seal]\npaths = ["src/**"]\n[ledger]\nkey_file = "k.pem"\n')
+    project = make_project(
+        config='[seal]\npaths = ["src/**"]\nfiles_only = true\n[ledger]\nkey_file = "k.pem"\n'
+    )
     make(project.root / "k.pem")
     found = run_cli("--project", str(project.root), "seal", may_block=make is os.mkfifo)
     assert found[::2] == (

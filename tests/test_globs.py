@@ -64,3 +64,32 @@ def test_excluded_folders_are_pruned() -> None:
     selector = make_selector(["**"], ["**/node_modules/**", "build/**"])
     assert selector.prunes("a/node_modules") and selector.prunes("build")
     assert not selector.prunes("src")
+
+
+def test_init_writes_plain_globs_for_names_with_hyphens(tmp_path, invoke) -> None:
+    """Issue 10 #3: init wrote "PKG\\\\-INFO" and "package\\\\-lock.json"."""
+    from sealguard.config import load_config
+
+    from .conftest import write_tree
+
+    root = tmp_path / "repo"
+    write_tree(root, {"PKG-INFO": "", "package-lock.json": "{}", "a b/c~d!.txt": "", "x/y": ""})
+    (root / "x/z").write_text("")
+    result = invoke("--project", str(root), "init")
+    assert result.exit_code == 0, result.output
+    text = (root / "governance/sealguard.toml").read_text()
+    assert '"PKG-INFO",' in text and '"package-lock.json",' in text and "\\\\" not in text
+    assert load_config(root / "governance/sealguard.toml").seal.paths[:3] == [
+        "PKG-INFO", "a b/**", "package-lock.json"
+    ]  # fmt: skip
+
+
+@given(st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="/"), min_size=1))
+def test_an_escaped_name_selects_exactly_that_name(name: str) -> None:
+    from sealguard.globs import escape
+
+    glob = escape(name)
+    assert glob_problem(glob) is None
+    assert make_selector([glob], []).selects(name)
+    assert not make_selector([glob], []).selects(name + "x")
+    assert glob == name or any(c in name for c in "*?[]{}\\")  # only what is magic is escaped

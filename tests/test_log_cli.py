@@ -43,7 +43,7 @@ def test_log_verify_text_and_json(make_project: MakeTree, invoke) -> None:
 def test_log_verify_before_any_log_is_a_usage_error(make_project: MakeTree, invoke) -> None:
     project = make_project()
     result = invoke("--project", str(project.root), "log", "verify")
-    assert result.exit_code == 64 and "no governance log yet" in result.stderr
+    assert result.exit_code == 64 and "`log verify` needs a sealed project" in result.stderr
 
 
 def test_log_show_filters(make_project: MakeTree, invoke) -> None:
@@ -122,7 +122,7 @@ def test_configured_witness_is_checked_by_verify(
     make_project: MakeTree, invoke, tmp_path: Path
 ) -> None:
     witness = tmp_path / "witness"
-    config = f'[seal]\npaths = ["src/**"]\n[ledger]\nwitness = "{witness}"\n'
+    config = f'[seal]\npaths = ["src/**"]\nfiles_only = true\n[ledger]\nwitness = "{witness}"\n'
     project = _sealed(make_project, invoke, config=config)
     assert invoke("--project", str(project.root), "verify").exit_code == 0
     shutil.rmtree(witness / "logs")  # the witness lost its records (or another folder is named)
@@ -134,7 +134,7 @@ def test_an_export_of_a_log_resigned_with_the_stolen_key_fails_against_its_witne
     make_project: MakeTree, invoke, tmp_path: Path
 ) -> None:
     witness = tmp_path / "witness"
-    config = f'[seal]\npaths = ["src/**"]\n[ledger]\nwitness = "{witness}"\n'
+    config = f'[seal]\npaths = ["src/**"]\nfiles_only = true\n[ledger]\nwitness = "{witness}"\n'
     project = _sealed(make_project, invoke, config=config)
     ledger = Ledger.in_folder(project.runtime, witness=witness)
     for i in range(4):

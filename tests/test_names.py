@@ -21,7 +21,7 @@ from sealguard.seal.sealing import seal
 
 from .conftest import MakeTree
 
-SRC_ONLY = '[seal]\npaths = ["src/**"]\n'
+SRC_ONLY = '[seal]\npaths = ["src/**"]\nfiles_only = true\n'
 # a name that is not UTF-8, one with newlines that imitates a verdict, one with a terminal
 # escape sequence, one with a lone backslash, and a bidi override
 AWKWARD = [
@@ -196,6 +196,8 @@ def test_init_names_awkward_tracked_files_in_a_valid_config(tmp_path: Path, invo
     subprocess.run([*git, "init", "-q"], cwd=root, check=True)
     subprocess.run([*git, "add", "--", *map(os.fsdecode, tracked)], cwd=root, check=True)
     assert invoke("--project", str(root), "init").exit_code == 0
+    config = root / "governance/sealguard.toml"  # no test runner here: a files-only seal
+    config.write_text(config.read_text().replace("# files_only = true", "files_only = true"))
     assert invoke("--project", str(root), "seal").exit_code == 0
     sealed = {e.path for e in parse_manifest(Project(root).baseline_file.read_bytes(), "m").entries}
     assert {os.fsencode(p) for p in sealed if p.startswith("lib/")} == set(tracked)

@@ -131,7 +131,7 @@ def test_the_console_script_shows_the_diff_escaped(drifted: tuple[Project, str])
 
 def test_the_console_script_shows_a_forged_file_name_on_one_line(tmp_path: Path) -> None:
     root = tmp_path / "names"
-    write_tree(root, {"src/app.py": "x = 1\n", "governance/sealguard.toml": '[seal]\npaths = ["src/**"]\n'})  # fmt: skip
+    write_tree(root, {"src/app.py": "x = 1\n", "governance/sealguard.toml": '[seal]\npaths = ["src/**"]\nfiles_only = true\n'})  # fmt: skip
     assert subprocess.run([_script(), "--project", str(root), "seal"], check=False).returncode == 0
     with open(os.fsencode(root / "src") + os.fsencode(f"/{FORGED}{EVIL}") + b"\xff", "w") as stream:
         stream.write("dropped in")

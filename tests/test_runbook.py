@@ -25,6 +25,7 @@ CONFIG = """\
 [seal]
 paths = ["src/**", "tests/**", "package.json"]
 exclude = ["**/__pycache__/**"]
+files_only = true
 
 [channels.email]
 host = "smtp.example.org"

@@ -68,7 +68,7 @@ def test_seal_refuses_when_only_the_log_exists(make_project: MakeTree, invoke) -
 
 
 def test_a_glob_that_selects_nothing_is_a_config_error(make_project: MakeTree) -> None:
-    project = make_project(config='[seal]\npaths = ["src/**", "docs"]\n')
+    project = make_project(config='[seal]\npaths = ["src/**", "docs"]\nfiles_only = true\n')
     (project.root / "docs").mkdir()
     (project.root / "docs/a.md").write_text("")
     with pytest.raises(ConfigError) as caught:
@@ -102,7 +102,7 @@ def test_modes_and_symlinks_are_recorded(make_project: MakeTree) -> None:
 
 def test_parallel_and_serial_seal_give_the_same_baseline(make_project: MakeTree) -> None:
     files: dict[str, str | bytes] = {f"src/{i % 9}/{i}.txt": os.urandom(i * 37) for i in range(300)}
-    config = '[seal]\npaths = ["src/**"]\n'
+    config = '[seal]\npaths = ["src/**"]\nfiles_only = true\n'
     one = make_project(files, config=config, name="one")
     two = make_project(files, config=config, name="two")
     seal(one, load_config(one.config_file), jobs=1)
@@ -116,3 +116,35 @@ def test_seal_event_counts(make_project: MakeTree) -> None:
     assert report.event["files"] == 4 and report.event["symlinks"] == 0
     line = project.log_file.read_bytes().splitlines()[0]
     assert json.loads(line) == report.event
+
+
+NO_PROBE = '[seal]\npaths = ["src/**"]\n'
+
+
+def test_seal_without_a_probe_is_refused(make_project: MakeTree, invoke) -> None:
+    """Issue 10 #2: sealing with no probe succeeded; every observation then said STABLE with an
+    empty `why:`, and adding a probe later was an INCIDENT."""
+    project = make_project(config=NO_PROBE)
+    result = invoke("--project", str(project.root), "seal")
+    assert (result.exit_code, result.stdout) == (78, "")
+    assert result.stderr == (
+        f"sealguard: {project.config_file}:1: seal: no [[probe]] is configured, so observation "
+        "would watch files only; add a [[probe]] (README: Probes), or set `files_only = true` "
+        "in [seal] if that is what you mean\n"
+    )
+    assert sorted(p.name for p in project.governance.iterdir()) == ["sealguard.toml"]
+
+
+def test_seal_files_only_says_who_escalations_would_reach(make_project: MakeTree, invoke) -> None:
+    project = make_project(
+        config=NO_PROBE
+        + 'files_only = true\n[channels.email]\nhost = "h"\nfrom = "s@x"\nto = ["a@x"]\n'
+    )
+    result = invoke("--project", str(project.root), "seal")
+    assert result.exit_code == 0, result.output
+    assert "files only: no probe watches the build's behaviour" in result.stdout
+    assert (
+        "warning: an INCIDENT would reach nobody: none of its channels (pagerduty, slack) is "
+        "configured in [channels.*] (README: Escalation)\n"
+    ) in result.stdout
+    assert "DRIFT would reach nobody" not in result.stdout  # email reaches both drifts

@@ -18,7 +18,7 @@ from sealguard.workers import WorkerFailed
 
 from .conftest import MakeTree
 
-SRC_ONLY = '[seal]\npaths = ["src/**"]\n'
+SRC_ONLY = '[seal]\npaths = ["src/**"]\nfiles_only = true\n'
 
 
 def sealed(

@@ -14,7 +14,7 @@ from sealguard.report.render import verify_exit_code
 from sealguard.seal.sealing import seal
 from sealguard.seal.verify import verify
 
-CONFIG = '[seal]\npaths = ["src/**"]\n'
+CONFIG = '[seal]\npaths = ["src/**"]\nfiles_only = true\n'
 rel_paths = st.builds("src/d{}/f{}".format, st.integers(0, 3), st.integers(0, 9))
 files = st.dictionaries(
     rel_paths,

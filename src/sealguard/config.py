@@ -21,6 +21,7 @@ from sealguard.tomlpos import line_of
 class SealConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     paths: list[str]
     exclude: list[str] = []
+    files_only: bool = False  # sealing without any probe is meant (`seal` refuses it otherwise)
 
 
 class LedgerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -158,6 +159,17 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
 
     def selector(self) -> PathSelector:
         return make_selector(self.seal.paths, self.seal.exclude)
+
+    def unreachable(self) -> list[tuple[str, list[str]]]:
+        """The classes whose escalations would reach nobody (no channel of their row, nor of
+        its fallback, is configured), each with the channels its row names."""
+        configured = set(self.channels.configured())
+        found: list[tuple[str, list[str]]] = []
+        for klass in ESCALATED:
+            row: EscalationRow = getattr(self.escalation, klass)
+            if not configured.intersection(row.channels + row.fallback):
+                found.append((klass, row.channels + row.fallback))
+        return found
 
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)

@@ -126,9 +126,14 @@ class PathSelector:
         return kept
 
 
+_SPECIAL = re.compile(r"([*?\[\]{}\\])")  # the syntax above; `-` or `!` outside `[]` is plain
+
+
 def escape(path: str) -> str:
-    """A glob that matches exactly the literal `path`."""
-    return str(wcglob.escape(path))
+    """The plainest glob that matches exactly the literal `path`: a backslash before the
+    characters that have a meaning in sealguard's globs, and only those (wcmatch's own escape
+    also escapes `-`, `!`, `(`..., which a reader then takes for syntax)."""
+    return _SPECIAL.sub(r"\\\1", path)
 
 
 def make_selector(include: Iterable[str], exclude: Iterable[str]) -> PathSelector:

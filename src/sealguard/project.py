@@ -1,12 +1,12 @@
 """Where a governed project keeps its files (the default layout of ../shared/SPEC.md)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sealguard.errors import ConfigError, UsageError
 from sealguard.globs import GOVERNANCE_DIR
-from sealguard.ledger.layout import LOG_NAME, Ledger
+from sealguard.ledger.layout import LOG_NAME, NOT_SEALED, Ledger
 
 if TYPE_CHECKING:
     from sealguard.config import Config
@@ -63,11 +63,28 @@ class Project:
     def log_file(self) -> Path:
         return self.runtime / LOG_NAME
 
-    def ledger(self, config: "Config") -> Ledger:
-        """The governance log with the key and witness the config names (paths from the root)."""
+    def ledger(self, config: "Config", start: bool = False) -> Ledger:
+        """The governance log with the key and witness the config names (paths from the root).
+        Only `seal` passes `start`: before a baseline exists no other command may create the
+        log (a log started by, say, a channel test made `seal` refuse the build as sealed
+        before). Once one exists, a lost log is started again to journal that INCIDENT."""
         key_file = self.root / config.ledger.key_file if config.ledger.key_file else None
         witness = self.root / config.ledger.witness if config.ledger.witness else None
-        return Ledger.in_folder(self.runtime, key_file, witness)
+        starts = start or self.baseline_file.exists()
+        return replace(Ledger.in_folder(self.runtime, key_file, witness), starts=starts)
+
+    @property
+    def sealed(self) -> bool:
+        """A baseline was put in place, or the log holds a line (what `seal` writes first)."""
+        try:
+            return self.baseline_file.exists() or self.log_file.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
+    def require_sealed(self, command: str) -> None:
+        """UsageError (64) before `seal`, for a command that needs a sealed project."""
+        if not self.sealed:
+            raise UsageError(NOT_SEALED.format(command=f"`{command}`"))
 
     def display(self, path: Path) -> str:
         """`path` relative to the project root when it is inside it, for messages."""

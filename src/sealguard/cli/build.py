@@ -10,7 +10,7 @@ from sealguard.cli.root import cli, configured, configured_file, jobs_option, pr
 from sealguard.project import Project
 from sealguard.report import render
 from sealguard.seal.hashing import default_jobs
-from sealguard.seal.progress import progress_bar
+from sealguard.seal.progress import progress_bar, steps
 
 
 @cli.command()
@@ -20,10 +20,19 @@ def init(ctx: click.Context) -> int:
     from sealguard.seal.starter import init as write_starter
 
     project = Project(project_given(ctx) or Path.cwd().resolve())
-    count = write_starter(project)
+    starter = write_starter(project)
     output.write(
-        f"wrote {project.display(project.config_file)}: its globs seal {count:,} files today"
+        f"wrote {project.display(project.config_file)}: its globs seal {starter.files:,} files "
+        "today"
     )
+    if starter.probes:
+        found = ", ".join(f"{p.runner} ({p.found_in})" for p in starter.probes)
+        output.write(f"probes proposed: {found}")
+    else:
+        output.write(
+            "no test runner found (pytest, vitest, jest, node --test, npm test): write a "
+            "[[probe]], or set `files_only = true` in [seal] to seal files only"
+        )
     output.write("review it, then run `sealguard seal`")
     return 0
 
@@ -37,9 +46,18 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
 
     project, config = configured_file(ctx)
     started = time.perf_counter()
-    report = seal_build(project, config, jobs or default_jobs())
+    with steps():
+        report = seal_build(project, config, jobs or default_jobs())
     elapsed = time.perf_counter() - started
     output.write(render.seal_text(report, project.display(project.baseline_file), elapsed))
+    if not config.probe:
+        output.write("files only: no probe watches the build's behaviour ([seal] files_only)")
+    for klass, channels in config.unreachable():
+        article = "an" if klass == "INCIDENT" else "a"
+        output.write(
+            f"warning: {article} {klass} would reach nobody: none of its channels "
+            f"({', '.join(channels)}) is configured in [channels.*] (README: Escalation)"
+        )
     if not project.authority_file.exists():
         output.write(
             f"warning: no {project.display(project.authority_file)} was sealed: nobody can sign "

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from sealguard import output
-from sealguard.cli.root import cli, configured, jobs_option, utc_now
+from sealguard.cli.root import cli, configured, jobs_option, sealed, utc_now
 from sealguard.seal.hashing import default_jobs
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _carry(
     from sealguard.decide import decisions
     from sealguard.report import narrative
 
-    project, config = configured(ctx)
+    project, config = sealed(ctx)
     now = utc_now()
     if payload_file is not None:
         data = payload_file.read_bytes()
@@ -175,7 +175,7 @@ def propose(ctx: click.Context, jobs: int | None, source: Path | None, reason: s
     from sealguard.lock import observer_lock
     from sealguard.observe.status import current_state
 
-    project, config = configured(ctx)
+    project, config = sealed(ctx)
     ledger_ = project.ledger(config)
     state = current_state(project, ledger_)
     if state.mode == "UNSEALED":
@@ -226,7 +226,7 @@ def incident_list(ctx: click.Context) -> int:
     from sealguard import ledger
     from sealguard.decide.incidents import incidents
 
-    project, _ = configured(ctx)
+    project, _ = sealed(ctx)
     found = incidents(ledger.read_events(project.log_file)) if project.log_file.is_file() else []
     for item in found:
         missing = item.missing(project.root)
@@ -250,7 +250,7 @@ def incident_show(ctx: click.Context, incident_id: str) -> int:
     from sealguard.errors import UsageError
     from sealguard.report import narrative
 
-    project, _ = configured(ctx)
+    project, _ = sealed(ctx)
     found = {i.incident_id: i for i in incidents(ledger.read_events(project.log_file))}
     item = found.get(incident_id)
     if item is None:
@@ -300,7 +300,7 @@ def versions(ctx: click.Context, diff: tuple[str, str] | None) -> int:
     from sealguard.report.render import decision_line
     from sealguard.seal import versions as kept
 
-    project, config = configured(ctx)
+    project, config = sealed(ctx)
     events = ledger.read_events(project.log_file) if project.log_file.is_file() else []
     state = current_state(project, project.ledger(config))
     if diff is not None:

@@ -3,7 +3,7 @@
 import click
 
 from sealguard import output
-from sealguard.cli.root import cli, configured, utc_now
+from sealguard.cli.root import cli, sealed, utc_now
 from sealguard.exitcodes import ExitCode
 from sealguard.report import narrative
 
@@ -20,7 +20,7 @@ def escalations(ctx: click.Context, pending: bool, overdue: bool, as_json: bool)
     from sealguard.escalation.dispatch import escalations as fold_escalations
     from sealguard.report.reporters import reporter
 
-    project, config = configured(ctx)
+    project, config = sealed(ctx)
     now = utc_now().replace(tzinfo=None)
     found = list(fold_escalations(project, config).values())
     if pending or overdue:
@@ -37,7 +37,7 @@ def escalations_deliver(ctx: click.Context) -> int:
     """Attempt every pending delivery now, due or not (and mark what is overdue)."""
     from sealguard.escalation.dispatch import deliver_due
 
-    project, config = configured(ctx.parent or ctx)
+    project, config = sealed(ctx)
     attempts = deliver_due(project, config, utc_now(), every_pending=True)
     output.write(narrative.attempts_text(attempts) or "nothing is pending")
     return 0
@@ -50,7 +50,7 @@ def escalations_test(ctx: click.Context, channel: str) -> int:
     """Send a clearly marked test message through one channel; exit 0 if it was delivered."""
     from sealguard.escalation.dispatch import test_channel
 
-    project, config = configured(ctx.parent or ctx)
+    project, config = sealed(ctx)
     result = test_channel(project, config, channel, utc_now())
     output.write(f"test via {channel}: {result.outcome} ({result.detail})")
     return int(ExitCode.OK if result.outcome == "delivered" else ExitCode.UNAVAILABLE)
@@ -65,7 +65,7 @@ def ack(ctx: click.Context, escalation_id: str, by: str, note: str) -> int:
     """Acknowledge an escalation: it stops being retried or handed on; journaled."""
     from sealguard.escalation.dispatch import acknowledge
 
-    project, config = configured(ctx)
+    project, config = sealed(ctx)
     event = acknowledge(project, config, escalation_id, by, note)
     output.write(f"acknowledged {escalation_id} by {by} (journaled as seq {event['seq']})")
     return 0

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sealguard import output
-from sealguard.cli.root import cli, configured, jobs_option, project_of
+from sealguard.cli.root import cli, jobs_option, project_of, sealed
 from sealguard.report import render
 from sealguard.report.reporters import reporter
 from sealguard.seal.hashing import default_jobs
@@ -24,7 +24,7 @@ def _ledger(ctx: click.Context, folder: Path | None = None) -> "Ledger":
     if folder is not None:
         exported = folder.resolve() / "witness"
         return Ledger.in_folder(folder.resolve(), witness=exported if exported.is_dir() else None)
-    project, config = configured(ctx)
+    project, config = sealed(ctx)
     return project.ledger(config)
 
 

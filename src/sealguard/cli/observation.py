@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sealguard import output
-from sealguard.cli.root import cli, configured, jobs_option, project_of, utc_now
+from sealguard.cli.root import cli, configured, jobs_option, project_of, sealed, utc_now
 from sealguard.report import narrative
 from sealguard.report.reporters import reporter
 from sealguard.seal.hashing import default_jobs
@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 def observe(ctx: click.Context, jobs: int | None, as_json: bool, wait: bool) -> int:
     """Observe once: invariants, every probe once, classify, keep evidence, journal, act."""
     from sealguard.observe.observation import observe as observe_once
+    from sealguard.seal.progress import steps
 
     project, config = configured(ctx)
-    observation = observe_once(project, config, jobs or default_jobs(), wait=wait)
+    with steps():
+        observation = observe_once(project, config, jobs or default_jobs(), wait=wait)
     output.write(reporter(as_json).observation(observation))
     return observation.exit_code
 
@@ -49,7 +51,7 @@ def _find_event(ctx: click.Context, event_id: str) -> "dict[str, Any]":
     from sealguard.errors import UsageError
     from sealguard.ledger import read_events
 
-    project, config = configured(ctx)
+    project, config = sealed(ctx)
     ledger_ = project.ledger(config)
     for event in read_events(ledger_.log) if ledger_.log.exists() else []:
         if event.get("type") == "runtime_event" and event.get("event_id") == event_id:

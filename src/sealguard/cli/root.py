@@ -105,6 +105,14 @@ def configured(ctx: click.Context) -> "tuple[Project, Config]":
     return project, config_in_force(project)
 
 
+def sealed(ctx: click.Context) -> "tuple[Project, Config]":
+    """`configured`, for a command that needs a sealed project: before `seal` it exits 64,
+    having written nothing."""
+    project, config = configured(ctx)
+    project.require_sealed(ctx.command_path.partition(" ")[2])
+    return project, config
+
+
 def configured_file(ctx: click.Context) -> "tuple[Project, Config]":
     """The project and its config file, validated (exit 78 when it is not): for `seal`."""
     from sealguard.config import load_config

@@ -11,6 +11,12 @@ PENDING_NAME = ".ledger-pending"
 KEY_NAME = "keys/log_ed25519.pem"
 
 
+NOT_SEALED = (
+    "{command} needs a sealed project and nothing is sealed here yet; "
+    "run `sealguard seal` first (nothing was written)"
+)
+
+
 @dataclass(frozen=True)
 class Ledger:
     """A governance log in `folder`, its log key, and an optional witness folder."""
@@ -18,6 +24,7 @@ class Ledger:
     folder: Path
     key_file: Path
     witness: Path | None = None
+    starts: bool = True  # may write a log's first line; a project's ledger does only for `seal`
 
     @classmethod
     def in_folder(

@@ -16,17 +16,18 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealguard.errors import EvidenceWriteError, IntegrityError, LedgerFileError
+from sealguard.errors import EvidenceWriteError, IntegrityError, LedgerFileError, UsageError
 from sealguard.fsio import write_atomic
 from sealguard.ledger import anchor, files, note, pending
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.clock import utc_now
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
-from sealguard.ledger.layout import Ledger
+from sealguard.ledger.layout import NOT_SEALED, Ledger
 from sealguard.ledger.merkle import CompactRange, Nodes, leaf_hash
 
 Event = dict[str, Any]
@@ -284,14 +285,23 @@ def _announce(ledger: Ledger, intent: pending.Intent, key: Ed25519PrivateKey) ->
         ) from None
 
 
+def _empty(log: Path) -> bool:
+    try:
+        return os.stat(log).st_size == 0
+    except FileNotFoundError:
+        return True
+
+
 def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Event]:
     """Append events in one locked write and one checkpoint; returns them as written."""
-    ledger.folder.mkdir(parents=True, exist_ok=True)
     if not os.path.lexists(ledger.log) and os.path.lexists(ledger.checkpoint):
         raise IntegrityError(
             f"{ledger.log}: the log is gone but its checkpoint remains: TRUNCATION; "
             "nothing was appended (no new log is started over a lost one)"
         )
+    if not ledger.starts and _empty(ledger.log):
+        raise UsageError(NOT_SEALED.format(command="this command"))
+    ledger.folder.mkdir(parents=True, exist_ok=True)
     fd = files.open_fd(ledger.log, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

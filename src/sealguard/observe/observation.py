@@ -42,7 +42,7 @@ from sealguard.observe.status import current_state
 from sealguard.probes.run import ProbeEvidence, run_probe
 from sealguard.project import BASELINE_NAME, Project
 from sealguard.report.render import decisions_text
-from sealguard.seal import behaviour, versions
+from sealguard.seal import behaviour, progress, versions
 from sealguard.seal.settings import config_in_force
 from sealguard.seal.verify import tree_differences, verify
 from sealguard.state import NEXT_STEP, ObservationState
@@ -104,7 +104,8 @@ def _state(project: Project, ledger_: ledger.Ledger) -> ObservationState:
 
 
 def _violations(project: Project, config: Config, jobs: int) -> tuple[FactViolation, ...]:
-    report = verify(project, config, jobs)  # its audit holds concurrent appends (`deliver`)
+    # its audit holds concurrent appends (`deliver`)
+    report = verify(project, config, jobs, progress.hashing("checking"))
     found = [FactViolation(d.invariant, d.change, d.path, d.detail) for d in report.differences]
     found += [
         FactViolation("INV-D-01", "not checked", report.baseline, r) for r in report.not_checked
@@ -267,16 +268,19 @@ class _Run:
 
 
 def _run_probes(project: Project, config: Config, work: Path) -> list[ProbeEvidence]:
-    return [
-        run_probe(
-            p,
-            project.root,
-            work,
-            behaviour.load(project.governance, p.name),
-            config.channels.secret_variables(),
-        )
-        for p in config.probe
-    ]
+    evidence = []
+    for p in config.probe:
+        with progress.probe(p.name):  # shown on a terminal only (seal/progress.py)
+            evidence.append(
+                run_probe(
+                    p,
+                    project.root,
+                    work,
+                    behaviour.load(project.governance, p.name),
+                    config.channels.secret_variables(),
+                )
+            )
+    return evidence
 
 
 def _export(ledger_: ledger.Ledger, archive: Path) -> None:

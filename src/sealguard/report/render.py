@@ -88,10 +88,18 @@ def verify_json(report: "VerifyReport", seconds: float) -> dict[str, Any]:
     }
 
 
+def _seal_times(report: "SealReport") -> str:
+    """Hashing and probe times apart: a slow test suite must not read as slow hashing."""
+    probes = sum(seconds for _, seconds in report.probe_seconds)
+    each = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in report.probe_seconds)
+    ran = f"probes {probes:.2f} s ({each})" if report.probe_seconds else "no probe"
+    return f"hashing {report.hash_seconds:.2f} s, {ran}"
+
+
 def seal_text(report: "SealReport", baseline: str, seconds: float) -> str:
     return (
         f"SEALED: {report.files:,} files and {report.symlinks:,} symlinks "
-        f"({size_text(report.bytes)}) in {seconds:.2f} s\n"
+        f"({size_text(report.bytes)}) in {seconds:.2f} s: {_seal_times(report)}\n"
         f"baseline: {baseline} (sha256 {report.baseline_sha256})\n"
         f"journaled as event seq {report.event['seq']} in the governance log"
     )

@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from sealguard.fsio import fsync_dir, sha256_of, write_atomic
 from sealguard.globs import GOVERNANCE_DIR, make_selector
 from sealguard.ledger.layout import CHECKPOINT_NAME, LOG_NAME
 from sealguard.names import escape
-from sealguard.probes.run import run_probe
+from sealguard.probes.run import ProbeEvidence, run_probe
 from sealguard.project import AUTHORITY_NAME, CONFIG_NAME, Project
 from sealguard.seal import behaviour
+from sealguard.seal import progress as steps
 from sealguard.seal.hashing import Progress, hash_paths
 from sealguard.seal.integrity import FileState
 from sealguard.seal.manifest import Entry, Manifest, render_manifest
@@ -30,6 +32,10 @@ from sealguard.seal.settings import SEALED_CONFIG
 from sealguard.state import baseline_record
 
 STAGED_NAME = ".BASELINE_REF.sha256.sealing"
+NO_PROBE = (
+    "no [[probe]] is configured, so observation would watch files only; add a [[probe]] "
+    "(README: Probes), or set `files_only = true` in [seal] if that is what you mean"
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class SealReport:
     symlinks: int
     bytes: int
     event: ledger.Event
+    hash_seconds: float = 0.0  # hashing the sealed tree, once
+    probe_seconds: tuple[tuple[str, float], ...] = ()  # each probe's run, by name
 
 
 def _started(path: Path) -> bool:
@@ -114,11 +122,11 @@ def _unsealable(state: FileState) -> str:
 
 
 def _tree_entries(
-    root: Path, config: Config, jobs: int, progress: Progress | None
+    root: Path, config: Config, jobs: int, progress: Progress | None, step: str = "hashing"
 ) -> tuple[list[Entry], int]:
     present = scan(root, config.selector())
     _check_globs_select(root, config, present)
-    states = _observe(root, present, jobs, progress)
+    states = _observe(root, present, jobs, progress or steps.hashing(step)(len(present)))
     return [_entry(state) for state in states], sum(s.size for s in states)
 
 
@@ -130,13 +138,28 @@ def _governance_entry(governance: Path, path: Path) -> Entry:
     )
 
 
+def _timed_runs(
+    root: Path, config: Config, work: Path
+) -> tuple[list[ProbeEvidence], tuple[tuple[str, float], ...]]:
+    """Every probe run once, with how long each took."""
+    hidden = config.channels.secret_variables()
+    evidence, seconds = [], []
+    for probe in config.probe:
+        started = time.perf_counter()
+        with steps.probe(probe.name):
+            evidence.append(run_probe(probe, root, work, None, hidden))
+        seconds.append((probe.name, time.perf_counter() - started))
+    return evidence, tuple(seconds)
+
+
 def _probe_baseline(
     root: Path, config: Config, entries: list[Entry], jobs: int, out: Path
-) -> list[Path]:
+) -> tuple[list[Path], tuple[tuple[str, float], ...]]:
     """Run every probe once; refuse unless each passes cleanly and leaves the sealed tree alone.
-    The behaviour baseline is written under `out`/baseline/."""
+    The behaviour baseline is written under `out`/baseline/. Returns its files and each
+    probe's time."""
     if not config.probe:
-        return []
+        return [], ()
     stale = out / behaviour.BASELINE_DIR
     if stale.exists() and any(stale.iterdir()):
         shown = stale.relative_to(root) if stale.is_relative_to(root) else stale
@@ -144,11 +167,10 @@ def _probe_baseline(
             f"{shown}/ already holds files that were never sealed; remove them first"
         )
     work = Path(tempfile.mkdtemp(prefix="sealguard-seal-"))
-    hidden = config.channels.secret_variables()
-    evidence = [run_probe(probe, root, work, None, hidden) for probe in config.probe]
+    evidence, seconds = _timed_runs(root, config, work)
     for item in evidence:
         behaviour.refuse_unsound(item)
-    after, _ = _tree_entries(root, config, jobs, None)
+    after, _ = _tree_entries(root, config, jobs, None, "checking again")
     if after != entries:
         changed = sorted(
             {e.path for e in after} ^ {e.path for e in entries}
@@ -165,7 +187,7 @@ def _probe_baseline(
         for path in behaviour.record(probe, item, out)
     ]
     shutil.rmtree(work, ignore_errors=True)
-    return files
+    return files, seconds
 
 
 @dataclass(frozen=True)
@@ -178,6 +200,8 @@ class Candidate:
     bytes: int
     config_sha256: str
     authority: str | None  # AUTHORITY.toml's text, when the build has one
+    hash_seconds: float = 0.0
+    probe_seconds: tuple[tuple[str, float], ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -199,8 +223,10 @@ def candidate(
     authority = authority_file.read_text("utf-8") if authority_file.is_file() else None
     if authority is not None:
         parse_authority(authority, authority_file)  # an unusable file is refused first (78)
+    started = time.perf_counter()
     entries, size = _tree_entries(root, config, jobs, progress)
-    behaviour_files = _probe_baseline(root, config, entries, jobs, out)
+    hashed = time.perf_counter() - started
+    behaviour_files, probe_seconds = _probe_baseline(root, config, entries, jobs, out)
     config_file = governance / CONFIG_NAME
     # the config in force from then on (settings.py): a sealed copy, held by the manifest
     sealed_config = out / behaviour.BASELINE_DIR / SEALED_CONFIG
@@ -220,6 +246,8 @@ def candidate(
         size,
         hashlib.sha256(config_bytes).hexdigest(),
         authority,
+        hashed,
+        probe_seconds,
     )
 
 
@@ -252,6 +280,8 @@ def seal(
     if completed := complete_interrupted(project):
         return completed  # the sealing the log already holds, now in place
     _refuse_if_sealed(project)
+    if not config.probe and not config.seal.files_only:
+        raise error_at(project.config_file, ["seal"], NO_PROBE)
     made = candidate(project.root, config, jobs, project.governance, progress)
     # staged, journaled, then renamed into place: a crash before the journal leaves no baseline
     # (so nothing "sealed" without its log, and `seal` can run again), one after it a rename
@@ -260,7 +290,7 @@ def seal(
     write_atomic(staged, made.manifest)
     files, symlinks = made.counts
     event = ledger.append(
-        project.ledger(config),
+        project.ledger(config, start=True),
         "baseline_sealed",
         {
             "baseline": project.display(project.baseline_file),
@@ -274,4 +304,6 @@ def seal(
         },
     )
     _install(project, staged)
-    return SealReport(made.sha256, files, symlinks, made.bytes, event)
+    return SealReport(
+        made.sha256, files, symlinks, made.bytes, event, made.hash_seconds, made.probe_seconds
+    )

@@ -1,4 +1,5 @@
-"""`sealguard init`: a commented starter config whose sealed paths fit the project as it is.
+"""`sealguard init`: a commented starter config whose sealed paths fit the project as it is,
+with a probe for each test runner it uses (runners.py) and commented escalation stanzas.
 
 The sealed paths are the files git tracks (every file when it is not a git repository), minus
 `governance/` and caches, written as few globs as possible: a folder whose files are all
@@ -9,6 +10,7 @@ only UTF-8, so a byte of a name that is not UTF-8 is written as the wildcard `?`
 import json
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from sealguard.errors import RefusedError
@@ -16,6 +18,7 @@ from sealguard.fsio import write_new
 from sealguard.globs import escape, make_selector
 from sealguard.proc import CommandNotFound, run
 from sealguard.project import Project
+from sealguard.seal.runners import Proposal, proposals
 from sealguard.seal.scan import scan
 
 CACHE_EXCLUDES = (
@@ -42,6 +45,55 @@ paths = [
 exclude = [
 {exclude}
 ]
+# `seal` refuses a config without any [[probe]]: observation would watch files only.
+# For a project that is only files (data, documents), say so:
+# files_only = true
+
+# Probes: the product's own checks, run at `seal` and at every observation (README: "Probes").
+{probes}
+# Escalation (README: "Escalation"): who hears of a drift, and how soon. With no channel
+# configured, an escalation reaches nobody (`seal` names the classes that would); configure
+# at least one channel, then the matrix rows may name only configured channels.
+# [channels.email]
+# host = "smtp.example.org"
+# port = 587
+# starttls = true
+# username = "sealguard"
+# password_env = "SMTP_PASSWORD"        # the password comes from this environment variable
+# from = "sealguard@example.org"
+# to = ["architect@example.org"]
+#
+# [channels.slack]
+# url_env = "SLACK_WEBHOOK_URL"
+#
+# [channels.pagerduty]
+# routing_key_env = "PD_ROUTING_KEY"
+#
+# [channels.webhook]
+# url_env = "HOOK_URL"
+#
+# [escalation]                           # the runbook's default matrix
+# TOOLING_DRIFT = {{ channels = ["email"], deadline = "24h" }}
+# PRODUCT_DRIFT = {{ channels = ["slack", "email"], deadline = "15m" }}
+# INCIDENT      = {{ channels = ["pagerduty", "slack"], deadline = "0s" }}
+
+# Who may decide after a drift: governance/AUTHORITY.toml, sealed with the build when it is
+# there at `seal` (README: "Authority"). Without it nobody can sign a decision, and a drift
+# has no way out. Write it with your architects' real OpenSSH ed25519 public keys:
+#   [[person]]
+#   id = "amartin"
+#   name = "Alice Martin"
+#   roles = ["architect"]
+#   keys = ["ssh-ed25519 AAAAC3Nza... alice@example.org"]
+"""
+
+NO_PROBE = """\
+# No test runner was found (pytest, vitest, jest, node --test, npm test). Write one:
+# [[probe]]
+# name = "unit"
+# command = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml={report}"]
+# report = "junit-xml"                  # vitest-json | junit-xml | pytest | json | text
+# timeout = "10m"
 """
 
 
@@ -92,32 +144,41 @@ def _toml_string(glob: str) -> str:
     return text.replace("\x7f", "\\u007f")
 
 
-def starter_config(root: Path) -> tuple[str, int]:
-    """The starter config text, and how many files its globs select today."""
+@dataclass(frozen=True)
+class Starter:
+    text: str  # the config
+    files: int  # how many files its globs select today
+    probes: list[Proposal]  # the probes it proposes, one per runner found
+
+
+def starter_config(root: Path) -> Starter:
+    """The starter config for the project at `root` as it is today."""
     selector = make_selector(["**"], CACHE_EXCLUDES)
     on_disk = {s.path for s in scan(root, selector) if s.kind in ("file", "symlink")}
     tracked = tracked_files(root)
     wanted = on_disk if tracked is None else on_disk & tracked
     globs = compact_globs(on_disk, wanted)
+    found = proposals(root)
     text = TEMPLATE.format(
         paths="\n".join(f"    {_toml_string(g)}," for g in globs),
         exclude="\n".join(f"    {_toml_string(g)}," for g in CACHE_EXCLUDES),
+        probes="".join(f"{p.stanza}\n" for p in found) or NO_PROBE,
     )
-    return text, len(wanted)
+    return Starter(text, len(wanted), found)
 
 
-def init(project: Project) -> int:
-    """Write the starter config; returns how many files it seals today."""
+def init(project: Project) -> Starter:
+    """Write the starter config; returns what it holds."""
     if project.config_file.exists():
         raise RefusedError(
             f"{project.display(project.config_file)} already exists; init will not overwrite it"
         )
-    text, count = starter_config(project.root)
+    starter = starter_config(project.root)
     project.governance.mkdir(exist_ok=True)
     try:
-        write_new(project.config_file, text.encode())
+        write_new(project.config_file, starter.text.encode())
     except FileExistsError:
         raise RefusedError(
             f"{project.display(project.config_file)} already exists; init will not overwrite it"
         ) from None
-    return count
+    return starter
