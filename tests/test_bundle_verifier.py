@@ -24,7 +24,7 @@ from sealguard.ledger.note import split_history
 from .conftest import MakeTree
 from .ledger_helpers import lines_of, make_log, write_lines
 
-WITNESSED = '[seal]\npaths = ["src/**"]\n[ledger]\nwitness = "{witness}"\n'
+WITNESSED = '[seal]\npaths = ["src/**"]\nfiles_only = true\n[ledger]\nwitness = "{witness}"\n'
 
 
 def _export(invoke, project_root: Path, out: Path) -> Path:  # type: ignore[no-untyped-def]

@@ -120,7 +120,7 @@ def test_watch_journals_the_incident_then_reports_halted(make_project: MakeTree,
     project = _sealed_with_awkward_names(make_project)
     root = str(project.root)
     result = invoke("--project", root, "watch", "--every", "0s", "--count", "2")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # it stopped on an INCIDENT: HALTED
     assert result.output.startswith("INCIDENT (critical): RTE_")
     assert "watch: not observing. state: HALTED since " in result.output
     assert invoke("--project", root, "log", "verify").exit_code == 0
