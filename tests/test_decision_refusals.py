@@ -211,3 +211,16 @@ def test_options_beside_an_attached_payload_are_a_usage_error(tmp_path: Path, te
     done = run(project, "decide", event_id, "--payload", str(payload), "--reason", "other",
                *key_args(team.alice))  # fmt: skip
     assert done.exit_code == 64 and "--reason" in done.output
+
+
+def test_a_payload_attached_under_another_target_is_a_usage_error(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    made = run(project, "decide", event_id, "accept", "--reason", "signed", "--payload-only")
+    payload = tmp_path / "payload.json"
+    payload.write_bytes(made.stdout_bytes)
+    done = run(project, "decide", "RTE_other", "--payload", str(payload), *key_args(team.alice))
+    assert done.exit_code == 64 and f"answers {event_id}, not RTE_other" in done.output
+    assert not events_of(project, "decision")

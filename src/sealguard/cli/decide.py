@@ -90,6 +90,19 @@ def signing_options(command: F) -> F:
     return command
 
 
+def _same_target(target: str, payload_file: Path) -> None:
+    """TARGET must be what the attached payload answers: never sign one thing, name another."""
+    from sealguard.decide.payload import decode
+    from sealguard.errors import UsageError
+
+    try:
+        answered = decode(payload_file.read_bytes()).answers.id
+    except (OSError, ValueError):
+        return  # an unreadable payload is refused, and journaled, by the decision itself
+    if answered != target:
+        raise UsageError(f"{payload_file} answers {answered}, not {target}; name {answered}")
+
+
 def _carry(
     ctx: click.Context, request: "Request | None", *, payload_file: Path | None,
     payload_only: bool, signature_files: tuple[Path, ...], keys: tuple[Path, ...], agent: bool,
@@ -140,6 +153,7 @@ def decide(
             raise UsageError(
                 f"--payload carries its own decision, reason and meaning; drop {', '.join(given)}"
             )
+        _same_target(target, payload_file)
     else:
         if decision is None:
             raise UsageError("name the decision: accept, investigate, rollback, reseal or amend")
