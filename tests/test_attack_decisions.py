@@ -395,11 +395,12 @@ def test_a_payload_transplanted_from_another_project_is_refused(tmp_path: Path, 
     one = governed(tmp_path / "one", team)
     other = governed(tmp_path / "other", team)
     made = run(one, "decide", drift(one), "accept", "--reason", "x", "--payload-only")
-    target = drift(other)
+    drift(other)
     payload = tmp_path / "payload.json"
     payload.write_bytes(made.stdout_bytes)
     signature = tmp_path / "sig"
     signature.write_text(sign(made.stdout_bytes, load_private_key(team.alice.path)))
+    target = json.loads(made.stdout_bytes)["answers"]["id"]  # named as the payload says
     done = run(other, "decide", target, "--payload", str(payload), "--signature", str(signature))
     assert done.exit_code == 4 and "(origin)" in done.output, done.output
     assert state_of(other).mode == "FROZEN"
