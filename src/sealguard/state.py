@@ -33,6 +33,12 @@ def baseline_record(events: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return found
 
 
+def authority_text(events: Iterable[dict[str, Any]]) -> str | None:
+    """The AUTHORITY.toml text journaled with the baseline in force, or None."""
+    text = (baseline_record(events) or {}).get("authority")
+    return text if isinstance(text, str) else None
+
+
 @dataclass(frozen=True)
 class Investigation:
     """An Investigate decision: observation stays FROZEN, under investigation by people."""

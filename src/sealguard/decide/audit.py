@@ -14,7 +14,7 @@ import msgspec
 
 from sealguard.decide.authority import Authority, authorised_signer, parse_authority
 from sealguard.decide.installing import changes_authority
-from sealguard.decide.payload import encode, from_record
+from sealguard.decide.payload import encode, from_record, signature_mark
 from sealguard.decide.sshsig import SignatureRefused
 from sealguard.errors import ConfigError
 from sealguard.fsio import sha256_of
@@ -75,7 +75,7 @@ def _decision_problem(
 
 def _replayed(event: dict[str, Any], seen: dict[str, Any]) -> str | None:
     marks = [str(event.get("decision_id"))] + [
-        "".join(str(s.get("signature", "")).split()) for s in event.get("signers") or []
+        signature_mark(str(s.get("signature", ""))) for s in event.get("signers") or []
     ]
     earlier = next((seen[m] for m in marks if m in seen), None)
     for mark in marks:

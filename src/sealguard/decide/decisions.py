@@ -20,7 +20,16 @@ from sealguard import ledger
 from sealguard.config import Config
 from sealguard.decide import incidents, installing, proposals
 from sealguard.decide.authority import Authority, DecisionKind, authorised_signer, parse_authority
-from sealguard.decide.payload import DOMAIN, Answers, LogView, Meaning, Payload, Result, to_record
+from sealguard.decide.payload import (
+    DOMAIN,
+    Answers,
+    LogView,
+    Meaning,
+    Payload,
+    Result,
+    signature_mark,
+    to_record,
+)
 from sealguard.decide.payload import decode as decode_payload
 from sealguard.decide.payload import encode as encode_payload
 from sealguard.decide.sshsig import SignatureRefused, signature_key
@@ -31,7 +40,13 @@ from sealguard.ledger import view
 from sealguard.lock import observer_lock
 from sealguard.project import Project
 from sealguard.seal import versions
-from sealguard.state import RUNTIME_EVENT, ObservationState, baseline_record, fold, signer_names
+from sealguard.state import (
+    RUNTIME_EVENT,
+    ObservationState,
+    authority_text,
+    fold,
+    signer_names,
+)
 
 DECISION_EVENT = "decision"
 REFUSED_EVENT = "decision_refused"
@@ -92,8 +107,7 @@ class _Log:
         )
 
     def authority(self) -> tuple[str | None, str]:
-        record = baseline_record(self.events) or {}
-        return record.get("authority"), f"v{self.state.version}"
+        return authority_text(self.events), f"v{self.state.version}"
 
 
 def _next_version(state: ObservationState) -> int:
@@ -336,7 +350,7 @@ def _used_signatures(events: list[dict[str, Any]]) -> dict[str, str]:
     for event in events:
         if event.get("type") == DECISION_EVENT:
             for signer in event.get("signers", []):
-                used["".join(str(signer.get("signature", "")).split())] = str(
+                used[signature_mark(str(signer.get("signature", "")))] = str(
                     event.get("decision_id")
                 )
     return used
@@ -412,7 +426,7 @@ def _signers(
     used = _used_signatures(log.events)
     signers: dict[str, dict[str, Any]] = {}
     for armored in signatures:
-        earlier = used.get("".join(armored.split()))
+        earlier = used.get(signature_mark(armored))
         if earlier:
             raise log.refuse(
                 request, "replayed", f"this signature was already used by {earlier}", claimed

@@ -13,7 +13,7 @@ from sealguard.globs import GOVERNANCE_DIR
 from sealguard.project import BASELINE_NAME, Project
 from sealguard.seal import behaviour, versions
 from sealguard.seal.settings import SEALED_CONFIG
-from sealguard.state import ObservationState, baseline_record
+from sealguard.state import ObservationState, authority_text
 
 
 def _install_fields(
@@ -42,11 +42,7 @@ def _proposal_version(
     found = proposals.find(events, proposal_id)
     assert found is not None
     files = found.files(project)
-    authority = (
-        (baseline_record(events) or {}).get("authority")
-        if found.kind == "accept"
-        else found.record.get("authority")
-    )
+    authority = authority_text(events) if found.kind == "accept" else found.record.get("authority")
     return files, _install_fields(version, files, authority, decision, proposal_id)
 
 
@@ -100,7 +96,7 @@ def changes_authority(events: list[dict[str, Any]], payload: Payload) -> bool:
     result = payload.result
     if result is None:
         return False
-    current = (baseline_record(events) or {}).get("authority")
+    current = authority_text(events)
     if result.proposal is not None:
         found = proposals.find(events, result.proposal)
         if found is None or found.kind == "accept":

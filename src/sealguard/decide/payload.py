@@ -61,6 +61,12 @@ class Payload(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 PAYLOAD_FIELDS = tuple(Payload.__struct_fields__)
 
 
+def signature_mark(armored: str) -> str:
+    """A signature as replays are recognised: its armor without whitespace (line wrapping and
+    a final newline do not make another signature)."""
+    return "".join(armored.split())
+
+
 def encode(payload: Payload) -> bytes:
     """The exact bytes signed: canonical JSON (RFC 8785) with a final newline, as a file."""
     data = msgspec.to_builtins(payload)

@@ -33,7 +33,7 @@ from sealguard.seal import behaviour, versions
 from sealguard.seal.manifest import Entry, Manifest, parse_manifest, render_manifest
 from sealguard.seal.sealing import candidate
 from sealguard.seal.settings import SEALED_CONFIG
-from sealguard.state import ObservationState, baseline_record
+from sealguard.state import ObservationState, authority_text
 
 ProposalKind = Literal["accept", "reseal", "amend"]
 PROPOSAL_EVENT = "proposal_made"
@@ -251,13 +251,6 @@ def _text_diffs(project: Project, authority: str | None, root: Path) -> list[str
             lineterm="",
         )  # fmt: skip
     return lines + ([""] if lines else [])
-
-
-def authority_text(events: list[dict[str, Any]]) -> str | None:
-    """The AUTHORITY.toml text journaled with the baseline in force, or None."""
-    record = baseline_record(events) or {}
-    text = record.get("authority")
-    return text if isinstance(text, str) else None
 
 
 def propose_reseal(
