@@ -462,7 +462,7 @@ def record(
     project: Project, config: Config, data: bytes, signatures: Sequence[str], now: datetime
 ) -> Decided:
     """Check `data` (a payload from `prepare`) and its signatures, journal, carry it out."""
-    with _alone(project, config):
+    with _alone(project, config), ledger.one_checkpoint(project.ledger(config)):
         return _record(project, config, data, signatures, now)
 
 

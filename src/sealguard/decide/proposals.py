@@ -107,9 +107,10 @@ def _journal(
     written[folder / "proposal.json"] = (
         json.dumps(record, indent=1, sort_keys=True) + "\n"
     ).encode()
-    journaled = ledger.append_many(
-        ledger_, [*runtime.write_files(ledger_, written), (PROPOSAL_EVENT, record)]
-    )
+    with ledger.one_checkpoint(ledger_):
+        journaled = ledger.append_many(
+            ledger_, [*runtime.write_files(ledger_, written), (PROPOSAL_EVENT, record)]
+        )
     return Proposal(journaled[-1])
 
 

@@ -182,7 +182,7 @@ def deliver_due(
     if not folder.is_dir():
         return []
     attempts: list[outbox.AttemptRecord] = []
-    with _delivery_lock(folder):
+    with _delivery_lock(folder), ledger.one_checkpoint(project.ledger(config)):
         _mark_overdue(project, config, now)
         found = escalations(project, config).values()
         due = outbox.due(found, _naive(now), every_pending=every_pending)

@@ -17,16 +17,17 @@ if TYPE_CHECKING:
     from sealguard.ledger.reader import read_events as read_events
     from sealguard.ledger.writer import append as append
     from sealguard.ledger.writer import append_many as append_many
+    from sealguard.ledger.writer import one_checkpoint as one_checkpoint
 
 _HOMES = {
     "LogReport": "auditor", "Problem": "auditor", "audit": "auditor", "Ledger": "layout",
     "Event": "reader", "read_events": "reader", "append": "writer", "append_many": "writer",
-    "utc_now": "clock",
+    "one_checkpoint": "writer", "utc_now": "clock",
 }  # fmt: skip
 
 __all__ = [
-    "Event", "Ledger", "LogReport", "Problem", "append", "append_many", "audit", "read_events",
-    "utc_now",
+    "Event", "Ledger", "LogReport", "Problem", "append", "append_many", "audit", "one_checkpoint",
+    "read_events", "utc_now",
 ]  # fmt: skip
 
 

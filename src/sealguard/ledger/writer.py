@@ -6,6 +6,11 @@ every new line in one os.write on the O_APPEND descriptor, fsync, then publish a
 (history, then the `checkpoint` file) and submit it to the witness with a consistency proof.
 An event counts as written once the fsync has returned; a witness's refusal never undoes it.
 Nothing is ever truncated, rewritten or retried, and no file is opened through a symlink.
+
+One act (an observation, a decision, a delivery round) may append several times: inside
+`one_checkpoint(ledger)`, each append writes, fsyncs and announces its lines as usual, but the
+signed checkpoint is published once, after the act's last line. Until then the lines are what a
+crash between a write and its checkpoint leaves: announced, so the next writer vouches for them.
 """
 
 import base64
@@ -15,7 +20,8 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +200,77 @@ def _check_published(
             )
 
 
+@dataclass
+class _Act:
+    """Appends that publish one checkpoint when the act ends."""
+
+    folder: Path
+    owed: bool = False  # lines were written that no checkpoint covers yet
+    base: CompactRange | None = None  # the tree before the act's first line
+    leaves: list[bytes] = field(default_factory=list)  # every leaf the act added, in order
+
+
+_ACT: ContextVar[_Act | None] = ContextVar("sealguard_act", default=None)
+
+
+def _act_for(ledger: Ledger) -> _Act | None:
+    act = _ACT.get()
+    return act if act is not None and act.folder == ledger.folder else None
+
+
+@contextlib.contextmanager
+def one_checkpoint(ledger: Ledger) -> Iterator[None]:
+    """Every append to `ledger` inside publishes one checkpoint, after the last line.
+
+    Nested acts belong to the outermost. When the act fails, its lines are checkpointed all the
+    same (they are written); should that fail too, the first error is the one raised, and the
+    lines stay announced for the next writer to publish."""
+    if _ACT.get() is not None:
+        yield
+        return
+    act = _Act(ledger.folder)
+    token = _ACT.set(act)
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        _ACT.reset(token)
+        if act.owed:
+            try:
+                _publish_owed(ledger, act)
+            except (EvidenceWriteError, IntegrityError, OSError):
+                if not failed:
+                    raise
+
+
+def _publish_owed(ledger: Ledger, act: _Act) -> None:
+    """The act's checkpoint: over the log as it is now (its lines and any announced after)."""
+    fd = files.open_fd(ledger.log, os.O_RDWR | os.O_APPEND)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        key = load_key(ledger.key_file)
+        public = public_bytes(key)
+        origin = origin_for(public)
+        published = _published(ledger, public)
+        tree = _catch_up(ledger, fd, published)
+        if published == tree.range.size:
+            return  # another writer's checkpoint covers the act already
+        _check_published(ledger, tree, published, _unpublished(fd, tree), public)
+        checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
+        _publish(ledger, checkpoint)
+        link = anchor.contact(ledger, origin, note.verifier_key(origin, public))
+        if link is not None and act.base is not None:
+            link.submit(
+                checkpoint,
+                Nodes(act.base, act.leaves),
+                lambda old: _nodes_from_log(fd, old, checkpoint.size),
+            )
+        _save_cache(ledger, tree)
+    finally:
+        os.close(fd)
+
+
 def _key(ledger: Ledger, first: bool) -> Ed25519PrivateKey:
     if first and not ledger.key_file.exists():
         return create_key(ledger.key_file)
@@ -323,6 +400,16 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
             ledger, pending.Intent(published, tree.published_end, tail + b"".join(payload)), key
         )
         _write_durably(ledger, fd, b"".join(payload))
+        tree.fragment = b""
+        act = _act_for(ledger)
+        if act is not None:  # the act publishes its one checkpoint when it ends
+            contiguous = act.base is not None and act.base.size + len(act.leaves) == base.size
+            if not contiguous:  # the first append, or another writer appended in between
+                act.base, act.leaves = base, []
+            act.owed = True
+            act.leaves += leaves
+            _save_cache(ledger, tree)
+            return events
         checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
         _publish(ledger, checkpoint)
         if link is not None:
@@ -331,7 +418,6 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
                 Nodes(base, leaves),
                 lambda old: _nodes_from_log(fd, old, checkpoint.size),
             )
-        tree.fragment = b""
         _save_cache(ledger, tree)
         return events
     finally:

@@ -358,12 +358,13 @@ def observe(
     ledger_ = project.ledger(config)
     _state(project, ledger_)  # refuse an unsealed project before anything is written
     now = now or datetime.now(UTC)
-    with observer_lock(ledger_.folder, wait):
+    with observer_lock(ledger_.folder, wait), ledger.one_checkpoint(ledger_):
         try:
             observation, escalation_id = _observe_locked(project, config, jobs, now, purpose)
         except IntegrityError as exc:  # the log refuses appends: nothing can be journaled
             raise _unjournaled(project, config, now, exc.message) from None
-    attempts = dispatch.deliver_due(project, config, now)  # this one, and any still pending
+        # the one checkpoint of the act follows the deliveries' lines too
+        attempts = dispatch.deliver_due(project, config, now)  # this one, any still pending
     return Observation(observation.event, observation.seq, escalation_id, tuple(attempts))
 
 
