@@ -27,6 +27,10 @@ class SealConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froze
 class LedgerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     key_file: str | None = None  # default: governance/runtime/keys/log_ed25519.pem
     witness: str | None = None  # a witness folder (ledger/witness.py) that cosigns checkpoints
+    # the audit of the log is incremental between full ones (ledger/incremental.py): a full
+    # audit after this many audits (an observation audits twice), or when the last is this old
+    full_audit_every: int = 288
+    full_audit_after: str = "24h"
 
 
 ReportKind = Literal["vitest-json", "junit-xml", "pytest", "json", "text"]
@@ -242,7 +246,19 @@ def parse_config(text: str, file: Path) -> Config:
     _check_probes(config, file, text)
     written = data.get("escalation", {})
     _check_escalation(config, file, text, set(written) if isinstance(written, dict) else set())
+    _check_ledger(config, file, text)
     return config
+
+
+def _check_ledger(config: Config, file: Path, text: str) -> None:
+    if config.ledger.full_audit_every < 1:
+        raise _error(
+            file, text, ["ledger", "full_audit_every"], "must be 1 or more (1: always full)"
+        )
+    try:
+        parse_duration(config.ledger.full_audit_after)
+    except ValueError as exc:
+        raise _error(file, text, ["ledger", "full_audit_after"], str(exc)) from None
 
 
 def _check_globs(config: Config, file: Path, text: str) -> None:

@@ -69,10 +69,16 @@ def seal(ctx: click.Context, jobs: int | None) -> int:
 @cli.command()
 @jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON report.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Audit the whole log again, line by line and every checkpoint, instead of only what "
+    "is new since its last verified state (README: Security notes).",
+)
 @click.pass_context
-def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
+def verify(ctx: click.Context, jobs: int | None, as_json: bool, full: bool) -> int:
     """Check the sealed build, its baseline, the log, the runtime area and every decision
-    (INV-D-01..04, 06, 07)."""
+    (INV-D-01..04, 06, 07). The log's audit is incremental unless --full or one is due."""
     from sealguard.report.reporters import reporter
     from sealguard.seal import versions
     from sealguard.seal.verify import verify as verify_build
@@ -81,7 +87,7 @@ def verify(ctx: click.Context, jobs: int | None, as_json: bool) -> int:
     versions.complete_pending(project, project.ledger(config).folder)
     started = time.perf_counter()
     with progress_bar("verifying") as start_progress:
-        report = verify_build(project, config, jobs or default_jobs(), start_progress)
+        report = verify_build(project, config, jobs or default_jobs(), start_progress, full=full)
     elapsed = time.perf_counter() - started
     output.write(reporter(as_json).verify(report, elapsed))
     return int(render.verify_exit_code(report))

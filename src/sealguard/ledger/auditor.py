@@ -42,6 +42,11 @@ class LogReport:
     pending_tail: int = 0  # bytes after the last newline, not yet accounted for
     unpublished: int = 0  # lines a writer announced and wrote, awaiting their checkpoint (a crash)
     problems: list[Problem] = field(default_factory=list)
+    # what the next audit may start from (ledger/verified.py): the tree at the newest checkpoint
+    # and where its lines end, and the witness announcements read on the way
+    published: CompactRange | None = None
+    published_offset: int = 0
+    witnesses: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -65,11 +70,15 @@ class _Source:
 class _Tree:
     """Grows the RFC 6962 tree over the lines; keeps roots and byte offsets at wanted sizes."""
 
-    def __init__(self, wanted: set[int]) -> None:
+    def __init__(
+        self, wanted: set[int], start: CompactRange | None = None, offset: int = 0
+    ) -> None:
         self.wanted = wanted
-        self.tree = CompactRange()
-        self.roots: dict[int, bytes] = {0: self.tree.root()}
-        self.offsets: dict[int, int] = {0: 0}  # where line `size` starts, at wanted sizes
+        self.tree = start.copy() if start else CompactRange()
+        self.roots: dict[int, bytes] = {self.tree.size: self.tree.root()}
+        self.offsets: dict[int, int] = {self.tree.size: offset}  # where line `size` starts
+        self.last = max(wanted, default=0)
+        self.at_last = self.tree.copy() if self.tree.size == self.last else None
 
     def batch(self, lines: list[bytes], offset: int) -> None:
         tree, wanted = self.tree, self.wanted
@@ -79,6 +88,8 @@ class _Tree:
             if tree.size in wanted:
                 self.roots[tree.size] = tree.root()
                 self.offsets[tree.size] = offset
+                if tree.size == self.last:
+                    self.at_last = tree.copy()
 
 
 def _not_regular(path: Path) -> Problem | None:
@@ -424,8 +435,17 @@ def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
             announced,
         )
         report.problems += anchor.hold(seen, facts)
+        _keep_published(report, tree, published, announced)
     report.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return report
+
+
+def _keep_published(
+    report: LogReport, tree: _Tree, published: int, announced: list[tuple[int, dict[str, Any]]]
+) -> None:
+    if tree.at_last is not None and tree.at_last.size == published:
+        report.published, report.published_offset = tree.at_last, tree.offsets[published]
+    report.witnesses = announced
 
 
 def _length(ledger: Ledger, report: LogReport) -> int:

@@ -8,6 +8,7 @@ CHECKPOINT_NAME = "checkpoint"
 HISTORY_NAME = "checkpoint.history"
 STATE_NAME = ".ledger-state.json"
 PENDING_NAME = ".ledger-pending"
+VERIFIED_NAME = ".ledger-verified"
 KEY_NAME = "keys/log_ed25519.pem"
 
 
@@ -52,7 +53,12 @@ class Ledger:
     def pending(self) -> Path:
         return self.folder / PENDING_NAME
 
+    @property
+    def verified(self) -> Path:
+        return self.folder / VERIFIED_NAME
+
     def own_files(self) -> set[Path]:
         """Files the ledger's own checks hold (not listed as runtime files in the log)."""
         files = {self.log, self.checkpoint, self.history, self.state, self.pending, self.key_file}
+        files.add(self.verified)
         return files | {self.key_file.parent / ".gitignore"}

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.errors import EvidenceWriteError, IntegrityError, LedgerFileError, UsageError
 from sealguard.fsio import write_atomic
-from sealguard.ledger import anchor, files, note, pending
+from sealguard.ledger import anchor, files, note, pending, verified
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.clock import utc_now
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
@@ -257,8 +257,10 @@ def _publish_owed(ledger: Ledger, act: _Act) -> None:
         if published == tree.range.size:
             return  # another writer's checkpoint covers the act already
         _check_published(ledger, tree, published, _unpublished(fd, tree), public)
+        before = (verified.fd_identity(fd), verified.identity(ledger.history))
         checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
         _publish(ledger, checkpoint)
+        verified.carry(ledger, before, key, fd)
         link = anchor.contact(ledger, origin, note.verifier_key(origin, public))
         if link is not None and act.base is not None:
             link.submit(
@@ -399,6 +401,7 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
         _announce(
             ledger, pending.Intent(published, tree.published_end, tail + b"".join(payload)), key
         )
+        before = (verified.fd_identity(fd), verified.identity(ledger.history))
         _write_durably(ledger, fd, b"".join(payload))
         tree.fragment = b""
         act = _act_for(ledger)
@@ -408,10 +411,12 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
                 act.base, act.leaves = base, []
             act.owed = True
             act.leaves += leaves
+            verified.carry(ledger, before, key, fd)
             _save_cache(ledger, tree)
             return events
         checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
         _publish(ledger, checkpoint)
+        verified.carry(ledger, before, key, fd)
         if link is not None:
             link.submit(
                 checkpoint,

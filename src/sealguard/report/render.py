@@ -46,7 +46,7 @@ def verify_text(report: "VerifyReport", seconds: float) -> str:
         )
         return (
             f"INTACT: {checked} match the baseline (sha256 {report.baseline_sha256}); "
-            f"{own}{size_text(report.bytes)} read in {seconds:.2f} s"
+            f"{own}{size_text(report.bytes)} read in {seconds:.2f} s; {_log_scope(report)}"
         )
     counts = _counts(report.differences)
     invariants = sorted({d.invariant for d in report.differences})
@@ -60,6 +60,13 @@ def verify_text(report: "VerifyReport", seconds: float) -> str:
             lines.extend(f"  {_one(d.path)}  {_one(d.detail)} [{d.invariant}]" for d in items)
     lines.extend(f"not checked: {_one(reason)}" for reason in report.not_checked)
     return "\n".join(lines)
+
+
+def _log_scope(report: "VerifyReport") -> str:
+    lines = report.log.lines if report.log else 0
+    if report.log_full:
+        return f"the log's {lines:,} lines audited in full ({report.log_why_full or 'asked'})"
+    return f"the log audited from its last verified state ({lines:,} lines; `--full` for all)"
 
 
 def verify_json(report: "VerifyReport", seconds: float) -> dict[str, Any]:
@@ -85,6 +92,7 @@ def verify_json(report: "VerifyReport", seconds: float) -> dict[str, Any]:
             for d in sorted(report.differences, key=lambda d: (d.invariant, d.change, d.path))
         ],
         "not_checked": report.not_checked,
+        "log_audit": {"full": report.log_full, "why_full": report.log_why_full or None},
     }
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from sealguard import ledger
 from sealguard.config import Config
 from sealguard.decide.audit import check_decisions
+from sealguard.durations import parse_duration
 from sealguard.errors import DataError, UsageError
 from sealguard.filekind import read_regular
 from sealguard.globs import make_selector
+from sealguard.ledger.incremental import FULL, Policy, audit_log
 from sealguard.ledger.view import leaves
 from sealguard.names import escape
 from sealguard.project import Project
@@ -39,14 +41,22 @@ class VerifyReport:
     differences: list[Difference] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
     log: ledger.LogReport | None = None
+    log_full: bool = True  # the log was audited whole (False: from its last verified state)
+    log_why_full: str = ""
 
     @property
     def intact(self) -> bool:
         return not self.differences and not self.not_checked
 
 
+def _policy(config: Config, full: bool) -> Policy:
+    if full:
+        return FULL
+    return Policy(config.ledger.full_audit_every, parse_duration(config.ledger.full_audit_after))
+
+
 def _check_log(
-    project: Project, ledger_: ledger.Ledger, report: VerifyReport, jobs: int
+    project: Project, ledger_: ledger.Ledger, report: VerifyReport, jobs: int, policy: Policy
 ) -> list[ledger.Event] | None:
     """INV-D-03 and INV-D-04; returns the events when they can be read."""
     shown = project.display(ledger_.log)
@@ -58,7 +68,9 @@ def _check_log(
         report.not_checked.append("INV-D-04: without the governance log, nothing explains it")
         return None
     present = present_files(ledger_)  # listed before the log is read: see runtime.py
-    report.log = ledger.audit(ledger_, jobs)
+    audited = audit_log(ledger_, jobs, policy)
+    report.log, report.log_full = audited.report, audited.full
+    report.log_why_full = audited.why_full
     report.differences += [
         Difference("modified", shown, p.message, "INV-D-03") for p in report.log.problems
     ]
@@ -148,13 +160,16 @@ def verify(
     config: Config,
     jobs: int,
     start_progress: Callable[[int], Progress | None] | None = None,
+    *,
+    full: bool = True,
 ) -> VerifyReport:
     """Check INV-D-03 and INV-D-04 (the log and the runtime area), INV-D-01, then INV-D-02;
-    `start_progress(total)` gives a per-span progress callback."""
+    `start_progress(total)` gives a per-span progress callback. Unless `full`, the log's audit
+    starts from its last verified state when the config's policy allows it."""
     if not project.baseline_file.exists() and not project.log_file.exists():
         raise UsageError(f"{project.root}: not sealed yet; run `sealguard seal` first")
     report = VerifyReport(baseline=project.display(project.baseline_file))
-    events = _check_log(project, project.ledger(config), report, jobs)
+    events = _check_log(project, project.ledger(config), report, jobs, _policy(config, full))
     data = _check_baseline(project, events, report)
     if data is None:
         report.not_checked.append(
