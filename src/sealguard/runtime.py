@@ -19,6 +19,7 @@ from typing import Any
 from sealguard import ledger
 from sealguard.errors import DataError, EvidenceWriteError
 from sealguard.fsio import sha256_of, write_atomic
+from sealguard.ledger.journal import notable_events
 from sealguard.lock import LOCK_NAME
 from sealguard.names import escape
 from sealguard.seal.integrity import Change, Difference
@@ -95,8 +96,8 @@ def _rel(ledger_: ledger.Ledger, path: Path) -> str:
 
 def _own(ledger_: ledger.Ledger, path: Path) -> bool:
     own = ledger_.own_files() | {ledger_.folder / LOCK_NAME}
-    if path in own:
-        return True
+    if path in own or path.is_relative_to(ledger_.index):
+        return True  # the index holds caches, each signed with the log key and checked
     # a temp file left by an interrupted atomic write of one of the ledger's own files: exactly
     # `.<name>.tmp-<pid>` (fsio.write_atomic), so no other name can hide here unchecked
     return any(
@@ -219,15 +220,15 @@ def account_leftovers(ledger_: ledger.Ledger) -> ledger.Event | None:
 
     Call it holding the observer lock (no write is under way). Returns the event, or None.
     """
-    present = present_files(ledger_)
     if not ledger_.log.exists():
         return None
     try:
-        expected = expected_files(ledger.read_events(ledger_.log))
+        expected = expected_files(notable_events(ledger_))
     except DataError:
         return None  # an unreadable log: the invariant checks report it
     if not expected.pending:
         return None
+    present = present_files(ledger_)  # no write is under way (the observer lock is held)
     left = sorted(rel for rel in present if expected.explains(rel))
     files = []
     for rel in left:

@@ -25,6 +25,7 @@ from sealguard.durations import parse_duration
 from sealguard.errors import UsageError
 from sealguard.escalation import channels, outbox, packet
 from sealguard.events import iso_utc, new_id
+from sealguard.ledger.journal import notable_events
 from sealguard.project import Project
 
 OUTBOX = "outbox"
@@ -133,8 +134,8 @@ def _load(project: Project, esc: outbox.Escalation) -> tuple[packet.Packet, str]
 
 
 def escalations(project: Project, config: Config) -> dict[str, outbox.Escalation]:
-    log = project.ledger(config).log
-    return outbox.fold(ledger.read_events(log)) if log.exists() else {}
+    ledger_ = project.ledger(config)
+    return outbox.fold(notable_events(ledger_)) if ledger_.log.exists() else {}
 
 
 def _mark_overdue(project: Project, config: Config, now: datetime) -> None:

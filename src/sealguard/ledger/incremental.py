@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.errors import IntegrityError, LedgerFileError
-from sealguard.ledger import anchor, files, note, verified
+from sealguard.ledger import anchor, files, journal, note, verified
 from sealguard.ledger.auditor import (
     LogReport,
     _check_latest,
@@ -166,6 +166,7 @@ def _advance(
         full_at=now.isoformat() if full or state is None else state.full_at,
         since_full=0 if full or state is None else state.since_full + 1,
     )
+    journal.advance(ledger, key, None if full else state, moved)  # before the state moves
     verified.save(ledger, moved, key)
 
 

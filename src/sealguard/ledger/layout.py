@@ -9,6 +9,7 @@ HISTORY_NAME = "checkpoint.history"
 STATE_NAME = ".ledger-state.json"
 PENDING_NAME = ".ledger-pending"
 VERIFIED_NAME = ".ledger-verified"
+INDEX_NAME = ".ledger-index"  # a folder of caches recomputable from the log (ledger/journal.py)
 KEY_NAME = "keys/log_ed25519.pem"
 
 
@@ -56,6 +57,10 @@ class Ledger:
     @property
     def verified(self) -> Path:
         return self.folder / VERIFIED_NAME
+
+    @property
+    def index(self) -> Path:
+        return self.folder / INDEX_NAME
 
     def own_files(self) -> set[Path]:
         """Files the ledger's own checks hold (not listed as runtime files in the log)."""

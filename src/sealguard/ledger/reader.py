@@ -11,15 +11,24 @@ from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 Event = dict[str, Any]
 
 
-def read_events(log_file: Path) -> list[Event]:
-    """Every event in order. A torn fragment is skipped once an event accounts for it; any other
-    unreadable line is a DataError naming it (`sealguard log verify` says more); a log replaced
-    by a symlink or a special file is a LedgerFileError, never opened through."""
-    lines = files.read_bytes(log_file).split(b"\n")
+def _read_from(log_file: Path, start: int) -> bytes:
+    if not start:
+        return files.read_bytes(log_file)
+    with files.open_read(log_file) as stream:
+        stream.seek(start)
+        return stream.read()
+
+
+def read_events(log_file: Path, start: int = 0, first_line: int = 0) -> list[Event]:
+    """Every event in order (from byte `start`, the start of line `first_line` + 1). A torn
+    fragment is skipped once an event accounts for it; any other unreadable line is a DataError
+    naming it (`sealguard log verify` says more); a log replaced by a symlink or a special file
+    is a LedgerFileError, never opened through."""
+    lines = _read_from(log_file, start).split(b"\n")
     lines.pop()  # empty after the last newline, or an unterminated fragment not yet accounted for
     events: list[Event] = []
     fragment: int | None = None
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(lines, start=first_line + 1):
         try:
             value = decode_line(line)
         except DECODE_ERRORS:

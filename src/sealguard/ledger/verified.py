@@ -14,7 +14,6 @@ the log or its history changes the identity (ctime cannot be set back), and the 
 
 import base64
 import binascii
-import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -22,12 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealguard.errors import LedgerFileError
-from sealguard.fsio import write_atomic
-from sealguard.ledger import files
+from sealguard.ledger import signed
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.merkle import CompactRange
 
@@ -107,30 +103,15 @@ def _parse(body: bytes) -> State:
 
 def load(ledger: Ledger, public: bytes) -> State | None:
     """The state, when the log key signed it; None otherwise (then the audit is full)."""
+    body = signed.read(ledger.verified, public, DOMAIN)
     try:
-        body, signature = files.read_bytes(ledger.verified).split(b"\n")[:2]
-        Ed25519PublicKey.from_public_bytes(public).verify(
-            base64.b64decode(signature), DOMAIN + body
-        )
-        return _parse(body)
-    except (
-        OSError,
-        LedgerFileError,
-        ValueError,
-        KeyError,
-        TypeError,
-        binascii.Error,
-        InvalidSignature,
-    ):
+        return _parse(body) if body is not None else None
+    except (ValueError, KeyError, TypeError, binascii.Error):
         return None
 
 
 def save(ledger: Ledger, state: State, key: Ed25519PrivateKey) -> None:
-    """A cache, checked before use: not fsynced, and a failure to write it stops nothing."""
-    body = state.body()
-    signature = base64.b64encode(key.sign(DOMAIN + body))
-    with contextlib.suppress(OSError):
-        write_atomic(ledger.verified, body + b"\n" + signature + b"\n", durable=False)
+    signed.write(ledger.verified, state.body(), key, DOMAIN)
 
 
 def carry(

@@ -35,6 +35,7 @@ from sealguard.events import (
 from sealguard.facts import ObservationFacts, ProbeFacts
 from sealguard.facts import Violation as FactViolation
 from sealguard.ledger.export import export
+from sealguard.ledger.journal import notable_events
 from sealguard.lock import observer_lock
 from sealguard.observe import diffing, environment, workdir
 from sealguard.observe.classify import Classification, classify
@@ -388,7 +389,7 @@ def _planned_change(
     planned = state.authorised
     if planned is None:
         return None
-    events = ledger.read_events(project.log_file)
+    events = notable_events(project.ledger(config))
     proposal = proposals.find(events, planned.proposal)
     if proposal is None:
         return None

@@ -8,6 +8,7 @@ from sealguard import ledger
 from sealguard.config import Config
 from sealguard.errors import DataError
 from sealguard.escalation import outbox
+from sealguard.ledger.journal import notable_events
 from sealguard.project import Project
 from sealguard.state import ObservationState, standing
 
@@ -21,7 +22,7 @@ class Status:
 def _events(ledger_: ledger.Ledger) -> list[dict[str, Any]] | None:
     """The log's events; None when it cannot be read."""
     try:
-        return ledger.read_events(ledger_.log) if ledger_.log.is_file() else []
+        return notable_events(ledger_) if ledger_.log.is_file() else []
     except DataError:
         return None
 

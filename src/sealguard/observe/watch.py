@@ -19,7 +19,7 @@ from sealguard.errors import DataError, RefusedError
 from sealguard.escalation.dispatch import deliver_due, escalations
 from sealguard.escalation.outbox import AttemptRecord, next_due
 from sealguard.exitcodes import ExitCode
-from sealguard.ledger import read_events
+from sealguard.ledger.journal import notable_events
 from sealguard.observe.observation import Observation, observe
 from sealguard.proc import Interrupted, interruption
 from sealguard.project import Project
@@ -75,13 +75,13 @@ class _Stop:
 
 def _round(project: Project, jobs: int) -> Round:
     config = config_in_force(project)  # a decision may have installed another between rounds
-    state = fold(read_events(project.ledger(config).log))
+    state = fold(notable_events(project.ledger(config)))
     if state.mode in ("FROZEN", "HALTED"):
         return NotObserving(state, deliver_due(project, config, datetime.now(UTC)))
     try:
         return observe(project, config, jobs, wait=True)
     except RefusedError as exc:
-        return Refused(exc.message, fold(read_events(project.ledger(config).log)))
+        return Refused(exc.message, fold(notable_events(project.ledger(config))))
 
 
 _STATE_CODES = {"FROZEN": ExitCode.PRODUCT_DRIFT, "HALTED": ExitCode.INCIDENT}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sealguard import ledger
 from sealguard.config import Config, SealConfig, load_config, parse_config
 from sealguard.errors import ConfigError, DataError
+from sealguard.ledger.journal import notable_events
 from sealguard.project import Project
 from sealguard.seal import behaviour
 from sealguard.seal.manifest import parse_manifest
@@ -28,11 +29,18 @@ if TYPE_CHECKING:
 SEALED_CONFIG = "_sealguard.toml"  # in governance/baseline/; no probe name starts with "_"
 
 
+def _events(project: Project) -> list[dict[str, object]]:
+    """The events a baseline record is found among (ledger/journal.py: not every line)."""
+    if not project.log_file.is_file():
+        return []
+    return notable_events(ledger.Ledger.in_folder(project.runtime))
+
+
 def _sealed_text(project: Project) -> str | bool | None:
     """The sealed copy's text; None when the seal kept none (sealguard 0.1); False when the
     copy no longer has the hash the log recorded (an INCIDENT that verify reports)."""
     try:
-        events = ledger.read_events(project.log_file) if project.log_file.is_file() else []
+        events = _events(project)
     except DataError:
         return None
     record = baseline_record(events)
@@ -79,7 +87,7 @@ def authority_in_force(project: Project) -> "Authority | None":
     from sealguard.decide.authority import load_authority, parse_authority
 
     try:
-        events = ledger.read_events(project.log_file) if project.log_file.is_file() else []
+        events = _events(project)
     except DataError:
         events = []
     record = baseline_record(events)
