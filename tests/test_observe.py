@@ -168,7 +168,7 @@ def test_a_probe_writing_into_sealed_paths_is_an_incident(project: Project) -> N
 def test_event_file_matches_the_log_and_the_shipped_schema(project: Project) -> None:
     set_data(project, offset=5)
     observation = run(project)
-    event_file = project.runtime / "events" / f"{observation.event.event_id}.json"
+    event_file = project.event_file(observation.event.event_id)
     data = json.loads(event_file.read_text())
     shipped = json.loads(
         (Path(__file__).parents[1] / "src/sealguard/schemas/event.schema.json").read_text()

@@ -77,7 +77,7 @@ def _sealguard(root: Path, *args: str) -> tuple[int, float]:
 def _events(root: Path) -> list[dict[str, object]]:
     return [
         json.loads(p.read_text())
-        for p in sorted((root / "governance/runtime/events").glob("*.json"))
+        for p in sorted((root / "governance/runtime/events").rglob("*.json"))
     ]
 
 

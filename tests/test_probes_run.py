@@ -59,7 +59,7 @@ def test_a_child_left_behind_is_killed_reported_and_product_drift(tmp_path: Path
     survivors = event.probes[0].survivors
     assert child in [s.pid for s in survivors]
     assert any("sleep 3; echo late > src/late.txt" in s.command for s in survivors)
-    event_file = project.runtime / "events" / f"{event.event_id}.json"
+    event_file = project.event_file(event.event_id)
     shipped = Path(__file__).parents[1] / "src/sealguard/schemas/event.schema.json"
     data = json.loads(event_file.read_text())
     jsonschema.validate(data, json.loads(shipped.read_text()))

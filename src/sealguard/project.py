@@ -42,8 +42,19 @@ class Project:
         return self.governance / RUNTIME_DIR
 
     def event_file(self, event_id: str) -> Path:
-        """Where an observation's RUNTIME_EVENT.json is kept."""
-        return self.runtime / "events" / f"{event_id}.json"
+        """Where an observation's RUNTIME_EVENT.json is kept: in a folder per UTC day (the id
+        says which), so that a day's folder holds still once the day is over and a check of
+        the runtime area can pass it by (runtime_index.py). Event files written before day
+        folders existed stay in `events/` (the log records each path); `saved_event_file`
+        finds either."""
+        day = event_id[4:12] if event_id[4:12].isdigit() else "undated"
+        return self.runtime / "events" / day / f"{event_id}.json"
+
+    def saved_event_file(self, event_id: str) -> Path:
+        """The event file as written: in its day's folder, or in `events/` (older ones)."""
+        dated = self.event_file(event_id)
+        flat = self.runtime / "events" / f"{event_id}.json"
+        return flat if not dated.exists() and flat.exists() else dated
 
     def snapshot_folder(self, snapshot_id: str) -> Path:
         return self.runtime / "snapshots" / snapshot_id

@@ -94,7 +94,7 @@ def _rel(ledger_: ledger.Ledger, path: Path) -> str:
     return path.relative_to(ledger_.folder).as_posix()
 
 
-def _own(ledger_: ledger.Ledger, path: Path) -> bool:
+def is_own(ledger_: ledger.Ledger, path: Path) -> bool:
     own = ledger_.own_files() | {ledger_.folder / LOCK_NAME}
     if path in own or path.is_relative_to(ledger_.index):
         return True  # the index holds caches, each signed with the log key and checked
@@ -118,7 +118,7 @@ def present_files(ledger_: ledger.Ledger) -> dict[str, Path]:
     for folder, _dirs, names in os.walk(ledger_.folder):
         for name in names:
             path = Path(folder) / name
-            if not _own(ledger_, path):
+            if not is_own(ledger_, path):
                 found[_rel(ledger_, path)] = path
     return found
 
@@ -262,7 +262,7 @@ def check_snapshots(root: Path, events: Iterable[Mapping[str, Any]]) -> list[Dif
     return found
 
 
-def _difference(rel: str, path: Path, expected: Expected, where: str) -> Difference | None:
+def difference_of(rel: str, path: Path, expected: Expected, where: str) -> Difference | None:
     if expected.explains(rel):
         return None  # announced: a write under way, or the leftovers of an interrupted one
     if rel not in expected.files:
@@ -295,7 +295,7 @@ def check_runtime_area(
     found = [
         d
         for rel, path in sorted(listed.items())
-        if (d := _difference(rel, path, expected, f"{shown}/{escape(rel)}")) is not None
+        if (d := difference_of(rel, path, expected, f"{shown}/{escape(rel)}")) is not None
     ]
     for rel in sorted(set(expected.files) - set(listed)):
         if not (ledger_.folder / rel).exists():  # written after the listing: not gone

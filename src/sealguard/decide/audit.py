@@ -36,7 +36,7 @@ def _authority(text: Any) -> Authority | str:
 def _decision_problem(
     event: dict[str, Any],
     authority: Authority | str,
-    leaves: Leaves,
+    leaves: Leaves | None,
     before: list[dict[str, Any]],
 ) -> str | None:
     if isinstance(authority, str):
@@ -60,6 +60,8 @@ def _decision_problem(
     needed = authority.required(payload.decision, changes_authority(before, payload))
     if len(signers) < needed:
         return f"{payload.decision} needs {needed} architects, has {len(signers)}"
+    if leaves is None:
+        return None  # its binding to the log was held when it was new
     leaf = leaves.leaf(payload.answers.seq)
     if leaf is None or leaf.hex() != payload.answers.leaf_hash:
         return f"it answers seq {payload.answers.seq}, whose line is not the one signed for"
@@ -85,8 +87,13 @@ def _replayed(event: dict[str, Any], seen: dict[str, Any]) -> str | None:
     return f"replayed: its id or a signature was journaled at seq {earlier}"
 
 
-def check_decisions(root: Path, events: list[dict[str, Any]], leaves: Leaves) -> list[Difference]:
-    """Every decision, baseline installation and closed incident report, in log order."""
+def check_decisions(
+    root: Path, events: list[dict[str, Any]], leaves: Leaves, checked_before: int = 0
+) -> list[Difference]:
+    """Every decision, baseline installation and closed incident report, in log order. The
+    lines a decision binds (its answered record and the log prefix its signers saw) are held
+    to `leaves` for decisions from seq `checked_before` on: earlier ones were held when new,
+    and the log before the verified state has not moved since (ledger/verified.py)."""
     found: list[Difference] = []
     authority: Authority | str = _authority(None)
     valid: dict[str, dict[str, Any]] = {}
@@ -99,8 +106,9 @@ def check_decisions(root: Path, events: list[dict[str, Any]], leaves: Leaves) ->
             authority = _authority(event.get("authority"))
         elif kind == "decision":
             # a valid line copied later holds every check below: it is a replay all the same
+            bound = int(event.get("seq", 0)) >= checked_before
             problem = _replayed(event, seen) or _decision_problem(
-                event, authority, leaves, events[:index]
+                event, authority, leaves if bound else None, events[:index]
             )
             if problem:
                 found.append(

@@ -83,7 +83,8 @@ def _held(ledger: Ledger) -> Iterator[None]:
         os.close(fd)
 
 
-def _key(ledger: Ledger) -> Ed25519PrivateKey | None:
+def signing_key(ledger: Ledger) -> Ed25519PrivateKey | None:
+    """The log key, when it can be read: the caches are signed with it."""
     try:
         return load_key(ledger.key_file)
     except (IntegrityError, LedgerFileError, OSError, ValueError):
@@ -112,7 +113,7 @@ def audit_log(
     now = now or datetime.now(UTC)
     if _not_regular(ledger.log) or not ledger.log.exists():
         return Audited(audit(ledger, jobs), True, "no log to start from")
-    key = _key(ledger)
+    key = signing_key(ledger)
     with _held(ledger):
         identities = (verified.identity(ledger.log), verified.identity(ledger.history))
         state = verified.load(ledger, key.public_key().public_bytes_raw()) if key else None

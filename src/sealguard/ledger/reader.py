@@ -24,7 +24,12 @@ def read_events(log_file: Path, start: int = 0, first_line: int = 0) -> list[Eve
     fragment is skipped once an event accounts for it; any other unreadable line is a DataError
     naming it (`sealguard log verify` says more); a log replaced by a symlink or a special file
     is a LedgerFileError, never opened through."""
-    lines = _read_from(log_file, start).split(b"\n")
+    return parse_events(_read_from(log_file, start), log_file, first_line)
+
+
+def parse_events(data: bytes, log_file: Path, first_line: int = 0) -> list[Event]:
+    """The events of `data` (lines of `log_file` from line `first_line` + 1): see read_events."""
+    lines = data.split(b"\n")
     lines.pop()  # empty after the last newline, or an unterminated fragment not yet accounted for
     events: list[Event] = []
     fragment: int | None = None

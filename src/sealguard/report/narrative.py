@@ -279,7 +279,7 @@ def _probe_checks(probe: ProbeRecord) -> list[str]:
 def diagnosis_text(project: Project, event: RuntimeEvent, log_report: LogReport) -> str:
     """The cause, then the runbook's checklist answered for one observation (each invariant
     with what violated it), then its path through the rules."""
-    event_file = project.event_file(event.event_id)
+    event_file = project.saved_event_file(event.event_id)
     try:
         from_data(json.loads(event_file.read_text(encoding="utf-8")))
         valid = True

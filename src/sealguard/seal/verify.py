@@ -9,19 +9,29 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from sealguard import ledger
+from sealguard import ledger, runtime_index
 from sealguard.config import Config
 from sealguard.decide.audit import check_decisions
 from sealguard.durations import parse_duration
 from sealguard.errors import DataError, UsageError
 from sealguard.filekind import read_regular
 from sealguard.globs import make_selector
-from sealguard.ledger.incremental import FULL, Policy, audit_log
-from sealguard.ledger.view import leaves
+from sealguard.ledger import files
+from sealguard.ledger.incremental import FULL, Policy, audit_log, signing_key
+from sealguard.ledger.journal import notable_events
+from sealguard.ledger.reader import parse_events
+from sealguard.ledger.view import Leaves, leaves
 from sealguard.names import escape
 from sealguard.project import Project
-from sealguard.runtime import check_runtime_area, check_snapshots, present_files
+from sealguard.runtime import (
+    check_runtime_area,
+    check_snapshots,
+    expected_files,
+    present_files,
+    recorded_files,
+)
 from sealguard.seal.hashing import Progress, checking_entries, collect_checks
 from sealguard.seal.integrity import Difference, find_added
 from sealguard.seal.manifest import Manifest, parse_manifest
@@ -42,6 +52,7 @@ class VerifyReport:
     not_checked: list[str] = field(default_factory=list)
     log: ledger.LogReport | None = None
     log_full: bool = True  # the log was audited whole (False: from its last verified state)
+    area: "runtime_index.Index | None" = None  # the runtime index as this check left it
     log_why_full: str = ""
 
     @property
@@ -67,7 +78,10 @@ def _check_log(
         )
         report.not_checked.append("INV-D-04: without the governance log, nothing explains it")
         return None
-    present = present_files(ledger_)  # listed before the log is read: see runtime.py
+    key = signing_key(ledger_)
+    public = key.public_key().public_bytes_raw() if key else None
+    area = runtime_index.load(ledger_, public) if public and policy.every > 0 else None
+    present = None if area else present_files(ledger_)  # before the log is read: runtime.py
     audited = audit_log(ledger_, jobs, policy)
     report.log, report.log_full = audited.report, audited.full
     report.log_why_full = audited.why_full
@@ -75,16 +89,66 @@ def _check_log(
         Difference("modified", shown, p.message, "INV-D-03") for p in report.log.problems
     ]
     try:
-        events = ledger.read_events(ledger_.log)
+        if area and not audited.full and not report.differences:
+            events = _check_area_since(project, ledger_, report, area)
+        else:
+            events = _check_area(project, ledger_, report, present or present_files(ledger_))
     except DataError as exc:
         report.not_checked.append(
             f"INV-D-01, INV-D-04: the governance log cannot be read ({exc.message})"
         )
         return None
+    if report.differences:
+        runtime_index.forget(ledger_)  # checked in full until the area is found whole again
+    elif key is not None and report.area is not None:
+        runtime_index.save(ledger_, report.area, key)
+    return events
+
+
+def _check_area(
+    project: Project, ledger_: ledger.Ledger, report: VerifyReport, present: dict[str, Path]
+) -> list[ledger.Event]:
+    """INV-D-04, 06 and 07 in full: every runtime file hashed, every decision checked. The
+    runtime index is built again from what this check found."""
+    data = files.read_bytes(ledger_.log)  # never through a symlink
+    events = parse_events(data, ledger_.log)
+    end = data.rfind(b"\n") + 1
     where = project.display(ledger_.folder)
     report.differences += check_runtime_area(ledger_, events, where, present)
     report.differences += check_snapshots(project.root, events)
     report.differences += check_decisions(project.root, events, leaves(ledger_.log))
+    report.area = runtime_index.build(ledger_, recorded_files(events), data[:end].count(b"\n"), end)
+    return events
+
+
+def _check_area_since(
+    project: Project, ledger_: ledger.Ledger, report: VerifyReport, area: runtime_index.Index
+) -> list[ledger.Event]:
+    """INV-D-04, 06 and 07 for what moved since the runtime index: the folders that changed or
+    that new lines write to, the new runtime events' snapshots, the decisions against the tail
+    (the leaves are read only when a decision is new). Anything found is found again, and
+    described, by the full check."""
+    events = notable_events(ledger_)
+    tail = runtime_index.read_tail(ledger_, area)
+    where = project.display(ledger_.folder)
+    checked = area.lines
+    try:
+        stale = bool(
+            runtime_index.check(
+                ledger_, area, expected_files(events), tail, shown=where, root=project.root
+            )
+        )
+    except runtime_index.Stale:
+        stale = True
+    if stale:  # confirmed and described by the full check, so the two never disagree
+        return _check_area(project, ledger_, report, present_files(ledger_))
+    new = any(e.get("type") == "decision" and int(e.get("seq", 0)) >= checked for e in events)
+    bound = leaves(ledger_.log) if new else Leaves(())
+    report.differences += check_decisions(
+        project.root, events, bound, checked_before=0 if new else checked
+    )
+    runtime_index.advance(area, tail)
+    report.area = area
     return events
 
 
