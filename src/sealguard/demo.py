@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from sealguard.config import load_config
+from sealguard.cpus import default_jobs
 from sealguard.decide import decisions, proposals, sshsig
 from sealguard.decide.decisions import Request
 from sealguard.decide.incident_report import missing_sections
@@ -44,7 +45,6 @@ from sealguard.ledger import audit, read_events
 from sealguard.observe.observation import observe
 from sealguard.project import Project
 from sealguard.report import narrative, render
-from sealguard.seal.hashing import default_jobs
 from sealguard.seal.sealing import seal
 from sealguard.seal.settings import config_in_force
 from sealguard.seal.verify import verify

@@ -15,6 +15,7 @@ CONFIG_NAME = "sealguard.toml"
 BASELINE_NAME = "BASELINE_REF.sha256"
 AUTHORITY_NAME = "AUTHORITY.toml"  # who may sign decisions (decide/authority.py)
 RUNTIME_DIR = "runtime"  # governance/runtime/: the only place sealguard writes (INV-D-04)
+BASELINE_DIR = "baseline"  # governance/baseline/: the behaviour baseline and config in force
 
 
 @dataclass(frozen=True)

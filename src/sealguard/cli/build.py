@@ -7,9 +7,9 @@ import click
 
 from sealguard import output
 from sealguard.cli.root import cli, configured, configured_file, jobs_option, project_given
+from sealguard.cpus import default_jobs
 from sealguard.project import Project
 from sealguard.report import render
-from sealguard.seal.hashing import default_jobs
 from sealguard.seal.progress import progress_bar, steps
 
 

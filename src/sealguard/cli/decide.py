@@ -9,7 +9,7 @@ import click
 
 from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, sealed, utc_now
-from sealguard.seal.hashing import default_jobs
+from sealguard.cpus import default_jobs
 
 if TYPE_CHECKING:
     from sealguard.decide.authority import DecisionKind

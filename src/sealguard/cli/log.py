@@ -9,9 +9,9 @@ import click
 
 from sealguard import output
 from sealguard.cli.root import cli, jobs_option, project_of, sealed
+from sealguard.cpus import default_jobs
 from sealguard.report import render
 from sealguard.report.reporters import reporter
-from sealguard.seal.hashing import default_jobs
 
 if TYPE_CHECKING:
     from sealguard.ledger import Ledger

@@ -6,9 +6,9 @@ import click
 
 from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, project_of, sealed, utc_now
+from sealguard.cpus import default_jobs
 from sealguard.report import narrative
 from sealguard.report.reporters import reporter
-from sealguard.seal.hashing import default_jobs
 
 if TYPE_CHECKING:
     from sealguard.events import RuntimeEvent

@@ -6,7 +6,7 @@ import click
 
 from sealguard import output
 from sealguard.cli.root import cli, jobs_option
-from sealguard.seal.hashing import default_jobs
+from sealguard.cpus import default_jobs
 
 
 @cli.group()

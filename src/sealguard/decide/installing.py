@@ -10,8 +10,8 @@ from sealguard import ledger
 from sealguard.decide import proposals
 from sealguard.decide.payload import Payload
 from sealguard.globs import GOVERNANCE_DIR
-from sealguard.project import BASELINE_NAME, Project
-from sealguard.seal import behaviour, versions
+from sealguard.project import BASELINE_DIR, BASELINE_NAME, Project
+from sealguard.seal import versions
 from sealguard.seal.settings import SEALED_CONFIG
 from sealguard.state import ObservationState, authority_text
 
@@ -23,11 +23,11 @@ def _install_fields(
     decision: str,
     proposal: str | None,
 ) -> dict[str, Any]:
-    config = files.get(f"{behaviour.BASELINE_DIR}/{SEALED_CONFIG}")
+    config = files.get(f"{BASELINE_DIR}/{SEALED_CONFIG}")
     return {
         "version": version,
         "baseline_sha256": hashlib.sha256(files[BASELINE_NAME].read_bytes()).hexdigest(),
-        "config": f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/{SEALED_CONFIG}",
+        "config": f"{GOVERNANCE_DIR}/{BASELINE_DIR}/{SEALED_CONFIG}",
         "config_sha256": hashlib.sha256(config.read_bytes()).hexdigest() if config else None,
         "authority": authority,
         "decision": decision,

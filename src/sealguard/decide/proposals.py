@@ -28,7 +28,7 @@ from sealguard.events import iso_utc, new_id
 from sealguard.fsio import sha256_of
 from sealguard.globs import GOVERNANCE_DIR
 from sealguard.observe import diffing
-from sealguard.project import AUTHORITY_NAME, BASELINE_NAME, CONFIG_NAME, Project
+from sealguard.project import AUTHORITY_NAME, BASELINE_DIR, BASELINE_NAME, CONFIG_NAME, Project
 from sealguard.seal import behaviour, versions
 from sealguard.seal.manifest import Entry, Manifest, parse_manifest, render_manifest
 from sealguard.seal.sealing import candidate
@@ -149,7 +149,7 @@ def propose_accept(
             ("output.normalized", "output.normalized"),
             (behaviour.OBSERVED, "probe.json"),
         ):
-            rel = f"{behaviour.BASELINE_DIR}/{name}/{target}"
+            rel = f"{BASELINE_DIR}/{name}/{target}"
             replaced[rel] = _snapshot_file(project, event, f"{name}/{source}")
         diff_file = _snapshot_file(project, event, f"{name}/diff.txt")
         lines.append(
@@ -192,7 +192,7 @@ def _rehashed(project: Project, replaced: dict[str, bytes | Path]) -> bytes:
 def _tree_diff(old: Manifest, new: Manifest) -> tuple[list[str], dict[str, int]]:
     before = {e.path: e for e in old.entries}
     after = {e.path: e for e in new.entries}
-    own = f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/"
+    own = f"{GOVERNANCE_DIR}/{BASELINE_DIR}/"
     lines, counts = [], {"added": 0, "removed": 0, "modified": 0}
     for path in sorted(before.keys() | after.keys()):
         if path.startswith(own):
@@ -237,7 +237,7 @@ def _probe_diffs(project: Project, out: Path, names: list[str]) -> list[str]:
 def _text_diffs(project: Project, authority: str | None, root: Path) -> list[str]:
     """The line diffs of sealguard's own files (what an `amend` changes is read, not guessed)."""
     pairs = (
-        (CONFIG_NAME, project.governance / behaviour.BASELINE_DIR / SEALED_CONFIG),
+        (CONFIG_NAME, project.governance / BASELINE_DIR / SEALED_CONFIG),
         (AUTHORITY_NAME, None),
     )
     lines: list[str] = []

@@ -8,18 +8,19 @@ cannot forge a line of the summary; `output.write` escapes the rest.
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sealguard.decide.incidents import Incident
 from sealguard.escalation.outbox import AttemptRecord, Delivery, Escalation
 from sealguard.events import ProbeRecord, RuntimeEvent, StatusChange, Step, Violation, from_data
-from sealguard.ledger.auditor import LogReport
 from sealguard.names import terminal_safe as _one
-from sealguard.observe import diffing
-from sealguard.observe.watch import NotObserving, Refused, Retried, Round, Stopped
 from sealguard.project import Project
 from sealguard.report.render import decision_line
 from sealguard.state import ObservationState, observed_at
+
+if TYPE_CHECKING:  # imported where used: `status` must not pay for the whole observation stack
+    from sealguard.decide.incidents import Incident
+    from sealguard.ledger.auditor import LogReport
+    from sealguard.observe.watch import Round
 
 
 def _probe_line(p: ProbeRecord) -> str:
@@ -108,7 +109,7 @@ def decision_text(
     return "\n".join(lines)
 
 
-def incident_text(item: Incident, missing: list[str]) -> str:
+def incident_text(item: "Incident", missing: list[str]) -> str:
     lines = [
         f"{item.incident_id}: {item.status}, opened {item.opened_at} by {item.event_id}",
         f"report: {item.report}",
@@ -207,6 +208,8 @@ def _cause_of(event: RuntimeEvent, probe: ProbeRecord) -> Step | None:
 def _kept_diff(kept: Path) -> list[str]:
     """The unified diff part of a snapshot's diff.txt (the rest is rebuilt from the event)."""
     text = kept.read_text(encoding="utf-8").rstrip("\n")
+    from sealguard.observe import diffing
+
     _, found, diff = text.partition(diffing.OUTPUT_HEADING + "\n")
     return diff.split("\n") if found else text.split("\n")
 
@@ -219,6 +222,8 @@ def _probe_diff(root: Path, event: RuntimeEvent, probe: ProbeRecord) -> str:
         lines = _kept_diff(kept)
     elif probe.output_sha256 != probe.baseline_output_sha256:
         lines = ["(no snapshot was kept for this observation, so no output diff)"]
+    from sealguard.observe import diffing
+
     return diffing.explain(probe, _cause_of(event, probe), lines).rstrip("\n")
 
 
@@ -276,7 +281,7 @@ def _probe_checks(probe: ProbeRecord) -> list[str]:
     return lines
 
 
-def diagnosis_text(project: Project, event: RuntimeEvent, log_report: LogReport) -> str:
+def diagnosis_text(project: Project, event: RuntimeEvent, log_report: "LogReport") -> str:
     """The cause, then the runbook's checklist answered for one observation (each invariant
     with what violated it), then its path through the rules."""
     event_file = project.saved_event_file(event.event_id)
@@ -325,8 +330,10 @@ def attempts_text(attempts: list[AttemptRecord]) -> str:
     )
 
 
-def watch_lines(done: Round) -> list[str]:
+def watch_lines(done: "Round") -> list[str]:
     """What `watch` says after each round."""
+    from sealguard.observe.watch import NotObserving, Refused, Retried, Stopped
+
     if isinstance(done, NotObserving):
         return [f"watch: not observing. {status_text(done.state)}", attempts_text(done.attempts)]
     if isinstance(done, Refused):

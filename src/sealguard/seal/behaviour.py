@@ -15,8 +15,7 @@ from sealguard.errors import DataError
 from sealguard.facts import ProbeBaseline, ProbeFacts
 from sealguard.probes import normalize
 from sealguard.probes.run import ProbeEvidence
-
-BASELINE_DIR = "baseline"
+from sealguard.project import BASELINE_DIR
 
 
 def probe_folder(governance: Path, name: str) -> Path:

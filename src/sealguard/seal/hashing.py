@@ -27,10 +27,6 @@ T = TypeVar("T")
 Progress = Callable[[int, int], None]  # (paths done, bytes done)
 
 
-def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)))
-
-
 def _hash_fd(fd: int, size: int, buffer: bytearray) -> tuple[str, int]:
     """sha256 and length of what `fd` holds, read to its end."""
     digest, total = hashlib.sha256(), 0

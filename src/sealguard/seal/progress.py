@@ -7,22 +7,27 @@ and `probe`, which do nothing when no display is open. Progress is presentation 
 kept out of the functions' results, so a run without a terminal is the same run.
 """
 
-from collections.abc import Callable, Iterator
+from __future__ import annotations  # the types below are not loaded at run time
+
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from sealguard.output import stderr_is_terminal
-from sealguard.seal.hashing import Progress
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a command that shows no progress need not load hashing
+    from collections.abc import Callable
+
     from rich.progress import Progress as Bar
 
-ProgressStart = Callable[[int], Progress | None]
+    from sealguard.seal.hashing import Progress
+
+ProgressStart: TypeAlias = "Callable[[int], Progress | None]"
 
 LONG_RUN = 5_000  # paths; smaller runs finish before a bar is worth drawing
 
-_SHOWN: ContextVar["Bar | None"] = ContextVar("sealguard_steps", default=None)
+_SHOWN: ContextVar[Bar | None] = ContextVar("sealguard_steps", default=None)
 
 
 @contextmanager

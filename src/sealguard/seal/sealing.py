@@ -21,7 +21,7 @@ from sealguard.globs import GOVERNANCE_DIR, make_selector
 from sealguard.ledger.layout import CHECKPOINT_NAME, LOG_NAME
 from sealguard.names import escape
 from sealguard.probes.run import ProbeEvidence, run_probe
-from sealguard.project import AUTHORITY_NAME, CONFIG_NAME, Project
+from sealguard.project import AUTHORITY_NAME, BASELINE_DIR, CONFIG_NAME, Project
 from sealguard.seal import behaviour
 from sealguard.seal import progress as steps
 from sealguard.seal.hashing import Progress, hash_paths
@@ -160,7 +160,7 @@ def _probe_baseline(
     probe's time."""
     if not config.probe:
         return [], ()
-    stale = out / behaviour.BASELINE_DIR
+    stale = out / BASELINE_DIR
     if stale.exists() and any(stale.iterdir()):
         shown = stale.relative_to(root) if stale.is_relative_to(root) else stale
         raise RefusedError(
@@ -229,7 +229,7 @@ def candidate(
     behaviour_files, probe_seconds = _probe_baseline(root, config, entries, jobs, out)
     config_file = governance / CONFIG_NAME
     # the config in force from then on (settings.py): a sealed copy, held by the manifest
-    sealed_config = out / behaviour.BASELINE_DIR / SEALED_CONFIG
+    sealed_config = out / BASELINE_DIR / SEALED_CONFIG
     config_bytes = config_file.read_bytes()
     sealed_config.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(sealed_config, config_bytes)
@@ -298,7 +298,7 @@ def seal(
             "files": files,
             "symlinks": symlinks,
             "probes": [behaviour.summary(project.governance, p.name) for p in config.probe],
-            "config": f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/{SEALED_CONFIG}",
+            "config": f"{GOVERNANCE_DIR}/{BASELINE_DIR}/{SEALED_CONFIG}",
             "config_sha256": made.config_sha256,
             "authority": made.authority,
         },

@@ -18,8 +18,7 @@ from sealguard import ledger
 from sealguard.config import Config, SealConfig, load_config, parse_config
 from sealguard.errors import ConfigError, DataError
 from sealguard.ledger.journal import notable_events
-from sealguard.project import Project
-from sealguard.seal import behaviour
+from sealguard.project import BASELINE_DIR, Project
 from sealguard.seal.manifest import parse_manifest
 from sealguard.state import baseline_record
 
@@ -47,7 +46,7 @@ def _sealed_text(project: Project) -> str | bool | None:
     if not record or not isinstance(record.get("config_sha256"), str):
         return None
     try:
-        data = (project.governance / behaviour.BASELINE_DIR / SEALED_CONFIG).read_bytes()
+        data = (project.governance / BASELINE_DIR / SEALED_CONFIG).read_bytes()
     except OSError:
         return False
     if hashlib.sha256(data).hexdigest() != record["config_sha256"]:

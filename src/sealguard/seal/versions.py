@@ -23,8 +23,7 @@ from sealguard.errors import BusyError, DataError, RefusedError
 from sealguard.fsio import fsync_dir, sha256_of, write_atomic
 from sealguard.globs import GOVERNANCE_DIR
 from sealguard.lock import observer_lock
-from sealguard.project import BASELINE_NAME, Project
-from sealguard.seal import behaviour
+from sealguard.project import BASELINE_DIR, BASELINE_NAME, Project
 from sealguard.seal.integrity import Difference
 from sealguard.seal.manifest import Manifest, parse_manifest
 from sealguard.state import baseline_record
@@ -37,7 +36,7 @@ Files = Mapping[str, bytes | Path]  # path relative to governance/ -> content
 def current_files(project: Project) -> dict[str, Path]:
     """The files of the version in force, relative to governance/."""
     found = {BASELINE_NAME: project.baseline_file}
-    folder = project.governance / behaviour.BASELINE_DIR
+    folder = project.governance / BASELINE_DIR
     for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
         if path.is_file():
             found[path.relative_to(project.governance).as_posix()] = path
@@ -58,7 +57,7 @@ def kept_files(project: Project, version: int, expected_sha256: str) -> dict[str
         )
     # the manifest lists every file of the version (their hashes): nothing else is installed
     listed = {e.path: e.sha256 for e in read_manifest(manifest).entries}
-    own = {p for p in listed if p.startswith(f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/")}
+    own = {p for p in listed if p.startswith(f"{GOVERNANCE_DIR}/{BASELINE_DIR}/")}
     for rel, path in found.items():
         if rel != BASELINE_NAME and listed.get(f"{GOVERNANCE_DIR}/{rel}") != sha256_of(path):
             raise RefusedError(
@@ -102,13 +101,13 @@ def _swap(project: Project, staged: Path) -> None:
     governance = project.governance
     leaving = governance / _OLD
     shutil.rmtree(leaving, ignore_errors=True)
-    folder = governance / behaviour.BASELINE_DIR
+    folder = governance / BASELINE_DIR
     # only when the staged folder is still there to replace it: a crash after that rename
     # left the new folder already in place, and completing must not throw it away
-    if (staged / behaviour.BASELINE_DIR).exists():
+    if (staged / BASELINE_DIR).exists():
         if folder.exists():
             os.replace(folder, leaving)
-        os.replace(staged / behaviour.BASELINE_DIR, folder)
+        os.replace(staged / BASELINE_DIR, folder)
     os.replace(staged / BASELINE_NAME, project.baseline_file)
     fsync_dir(governance)
     shutil.rmtree(leaving, ignore_errors=True)
@@ -183,7 +182,7 @@ def complete_pending(project: Project, folder: Path) -> None:
 def deployable_entries(manifest: Manifest) -> Manifest:
     """A proposal's manifest without the files sealguard itself installs (governance/baseline/):
     what people deploy, and what an observation compares the tree with."""
-    own = f"{GOVERNANCE_DIR}/{behaviour.BASELINE_DIR}/"
+    own = f"{GOVERNANCE_DIR}/{BASELINE_DIR}/"
     kept = tuple(e for e in manifest.entries if not e.path.startswith(own))
     return Manifest(manifest.paths, manifest.exclude, kept)
 
