@@ -5,6 +5,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from sealguard.config import load_config
 from sealguard.escalation import outbox
 from sealguard.ledger import Ledger, append, read_events
@@ -109,3 +111,21 @@ def test_a_digest_at_another_position_is_not_used(tmp_path: Path) -> None:
     assert audit_log(ledger, 1, POLICY).report.intact
     (ledger.index / "journal").write_bytes(saved)  # an older digest put back: it misses INC_1
     assert any(e["type"] == "incident_opened" for e in notable_events(ledger))
+
+
+def test_within_one_command_a_log_state_is_read_once_and_appends_are_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = make_log(tmp_path / "rt", 3)
+    assert audit_log(ledger, 1, POLICY).report.intact
+    reads: list[int] = []
+    real = journal_module._notable_events
+    monkeypatch.setattr(journal_module, "_notable_events", lambda led: reads.append(1) or real(led))
+    with journal_module.one_command():
+        first = notable_events(ledger)
+        assert notable_events(ledger) == first and len(reads) == 1
+        append(ledger, "decision", {"decision": "investigate", "decision_id": "DEC_2"})
+        assert notable_events(ledger)[-1]["decision_id"] == "DEC_2" and len(reads) == 2
+    notable_events(ledger)
+    notable_events(ledger)
+    assert len(reads) == 4  # outside a command, every call reads

@@ -67,9 +67,12 @@ class SealguardGroup(ProjectGroup):
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
         def body() -> int | None:
-            code: int | None = super(SealguardGroup, self).main(
-                args, prog_name or "sealguard", complete_var, standalone_mode=False, **extra
-            )
+            from sealguard.ledger.journal import one_command
+
+            with one_command():
+                code: int | None = super(SealguardGroup, self).main(
+                    args, prog_name or "sealguard", complete_var, standalone_mode=False, **extra
+                )
             return code
 
         code = guarded(body)

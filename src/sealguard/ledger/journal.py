@@ -17,7 +17,9 @@ event (`log show`, exports) reads the log.
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,10 @@ Event = dict[str, Any]
 DOMAIN = b"sealguard-journal-digest/1\n"
 RECENT = 5  # runtime events kept whatever their class (state.recent holds the last five)
 BOOKKEEPING = frozenset({"runtime_writing", "runtime_file", "runtime_leftovers"})
+# what the readers of a STABLE observation with a snapshot use (state.fold, check_snapshots)
+SNAPSHOT_FIELDS = (
+    "seq", "ts", "type", "event_id", "classification", "purpose", "observed_at", "snapshot",
+)  # fmt: skip
 
 
 def routine(event: Event) -> bool:
@@ -41,6 +47,15 @@ def routine(event: Event) -> bool:
         and event.get("classification") == "STABLE"
         and event.get("purpose", "observation") in (None, "observation")
         and not event.get("snapshot")
+    )
+
+
+def _kept_for_its_snapshot(event: Event) -> bool:
+    """A STABLE observation with a snapshot (one a day): only its snapshot is read later."""
+    return (
+        event.get("classification") == "STABLE"
+        and event.get("purpose", "observation") in (None, "observation")
+        and bool(event.get("snapshot"))
     )
 
 
@@ -62,6 +77,8 @@ class Digest:
                 self.recent = [*self.recent[-(RECENT - 1) :], event]
                 if routine(event):
                     continue
+                if _kept_for_its_snapshot(event):
+                    event = {k: event[k] for k in SNAPSHOT_FIELDS if k in event}
             self.notable.append(event)
 
     def _runtime(self, event: Event) -> None:
@@ -138,10 +155,43 @@ def usable_state(ledger: Ledger, public: bytes) -> verified.State | None:
     return state if state is not None and (state.log, state.history) == now else None
 
 
+_READ: ContextVar[dict[tuple[Any, ...], list[Event]] | None] = ContextVar(
+    "sealguard_read", default=None
+)
+
+
+@contextmanager
+def one_command() -> Iterator[None]:
+    """Within one command, a log state is read once however often it is asked for: while the
+    log, its verified state and the digest keep their identity (a command's own appends move
+    it). Outside one (a library call), every call reads."""
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
 def notable_events(ledger: Ledger) -> list[Event]:
     """The events that fold to the state, escalations, decisions and snapshots: from the digest
     and the log after it, or every event of the log when there is no usable digest. Raises what
     `read_events` raises (DataError on an unreadable line)."""
+    memo = _READ.get()
+    if memo is None:
+        return _notable_events(ledger)
+    seen = (
+        ledger.log,
+        verified.identity(ledger.log),
+        verified.identity(ledger.verified),
+        verified.identity(_file(ledger)),
+    )
+    if seen not in memo:
+        memo.clear()
+        memo[seen] = _notable_events(ledger)
+    return list(memo[seen])
+
+
+def _notable_events(ledger: Ledger) -> list[Event]:
     public = _public(ledger)
     state = usable_state(ledger, public) if public else None
     digest = _load(ledger, public, state) if public and state else None
