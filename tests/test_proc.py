@@ -155,3 +155,60 @@ def test_without_a_subreaper_the_session_still_names_the_children(
     child = _pid(tmp_path / "child.pid")
     assert not _alive(child) and not (tmp_path / "sealed.txt").exists()
     assert child in [s.pid for s in done.survivors]
+
+
+def _counting_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every time.sleep from now on (sealguard's loops and subprocess's own), still sleeping."""
+    import time
+
+    sleeps: list[float] = []
+    sleep = time.sleep
+
+    def counted(seconds: float) -> None:
+        sleeps.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", counted)
+    return sleeps
+
+
+def test_a_probe_that_ends_on_its_own_is_waited_for_without_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner wakes when the probe exits, not at the next turn of a sleep loop (Popen.wait
+    with a timeout sleeps up to 50 ms at a time: 9 sleeps and 0.21 s for a 0.2 s probe)."""
+    sleeps = _counting_sleeps(monkeypatch)
+    done = _run(tmp_path, "sleep 0.1; echo done; exit 4", settle=2)
+    assert (done.exit_code, done.timed_out, done.survivors) == (4, False, ())
+    assert (tmp_path / "stdout.txt").read_text() == "done\n"
+    assert sleeps == [], f"the runner slept {len(sleeps)} times waiting for the probe"
+
+
+def test_a_probe_killed_by_a_signal_is_waited_for_without_polling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps = _counting_sleeps(monkeypatch)
+    done = _run(tmp_path, "sleep 0.1; kill -KILL $$")
+    assert (done.exit_code, done.signal, done.timed_out) == (None, 9, False)
+    assert sleeps == []
+
+
+def test_a_timeout_longer_than_poll_can_take_still_waits(tmp_path: Path) -> None:
+    """poll(2) takes at most 2**31 - 1 ms (24.8 days); a probe may say "1000d"."""
+    done = _run(tmp_path, "sleep 0.1; exit 0", timeout=1000 * 86400)
+    assert (done.exit_code, done.timed_out) == (0, False)
+
+
+def test_without_a_pidfd_the_wait_still_ends_and_times_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel before Linux 5.3, or a seccomp filter, refuses pidfd_open: Popen's own wait."""
+    import errno
+
+    def refused(pid: int, flags: int = 0) -> int:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS))
+
+    monkeypatch.setattr(os, "pidfd_open", refused)
+    assert _run(tmp_path, "sleep 0.1; exit 5").exit_code == 5
+    done = _run(tmp_path, "exec sleep 30", timeout=0.3)
+    assert done.timed_out and done.exit_code is None and done.survivors == ()

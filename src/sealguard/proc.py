@@ -13,7 +13,9 @@ needs no privilege and no delegated cgroup v2 hierarchy, and works in containers
 
 import contextlib
 import ctypes
+import math
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -32,6 +34,7 @@ GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 SETTLE = 0.5  # seconds a runner's helpers get to end on their own after it (esbuild after vitest)
 _POLL = 0.02
 _KILL_ROUNDS = 500  # SIGKILL rounds, for a tree that forks while it is being killed
+_POLL_MAX_MS = 2**31 - 1  # poll(2) takes an int of milliseconds: a longer wait goes in steps
 _PR_SET_CHILD_SUBREAPER, _PR_GET_CHILD_SUBREAPER = 36, 37
 
 
@@ -80,7 +83,7 @@ class Interruption:
         self.check()
         self._armed = True
         try:
-            return process.wait(timeout)
+            return _wait(process, timeout)
         finally:
             self._armed = False
 
@@ -89,6 +92,38 @@ class Interruption:
 
 
 interruption = Interruption()  # the process's one: signal handlers are per process
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that turns readable when `pid` ends; None where there is none (Linux before
+    5.3, a seccomp filter that refuses pidfd_open, another platform)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _milliseconds(seconds: float) -> int:
+    return min(max(math.ceil(seconds * 1000), 0), _POLL_MAX_MS)
+
+
+def _wait(process: "subprocess.Popen[bytes]", timeout: float) -> int:
+    """Its exit code, woken by its end, not by a sleep loop (Popen.wait with a timeout sleeps
+    up to 50 ms at a time); raises subprocess.TimeoutExpired after `timeout` seconds. A signal
+    handler that raises (Ctrl-C, `Interruption.request`) ends the poll at once."""
+    pidfd = _pidfd(process.pid)  # the pid is ours until we reap it: it cannot be reused
+    if pidfd is None:
+        return process.wait(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        while not poller.poll(_milliseconds(deadline - time.monotonic())):
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(process.args, timeout)
+    finally:
+        os.close(pidfd)
+    return process.wait()  # it has ended: this only reaps it
 
 
 def run(argv: Sequence[str], cwd: Path, timeout: float = 60) -> Completed:
