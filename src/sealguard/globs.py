@@ -132,8 +132,10 @@ _SPECIAL = re.compile(r"([*?\[\]{}\\])")  # the syntax above; `-` or `!` outside
 def escape(path: str) -> str:
     """The plainest glob that matches exactly the literal `path`: a backslash before the
     characters that have a meaning in sealguard's globs, and only those (wcmatch's own escape
-    also escapes `-`, `!`, `(`..., which a reader then takes for syntax)."""
-    return _SPECIAL.sub(r"\\\1", path)
+    also escapes `-`, `!`, `(`..., which a reader then takes for syntax). A name of blanks only
+    gets a backslash first, so that it does not read as an empty glob."""
+    escaped = _SPECIAL.sub(r"\\\1", path)
+    return "\\" + escaped if escaped and not escaped.strip() else escaped
 
 
 def make_selector(include: Iterable[str], exclude: Iterable[str]) -> PathSelector:
