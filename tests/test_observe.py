@@ -132,13 +132,13 @@ def test_runner_uninstalled_is_tooling_drift(project: Project) -> None:
 
 
 def test_a_hang_past_the_timeout_is_product_drift(tmp_path: Path) -> None:
-    project = pytest_project(tmp_path, timeout="3s")
+    project = pytest_project(tmp_path, timeout="8s")  # a loaded machine seals pytest in > 3 s
     set_data(project, hang=True)
     observation = run(project)
     assert observation.event.classification == "PRODUCT_DRIFT"
     assert matched(observation) == ["PD-01"]
     assert (
-        observation.event.probes[0].timed_out and observation.event.probes[0].duration_ms < 15_000
+        observation.event.probes[0].timed_out and observation.event.probes[0].duration_ms < 30_000
     )
 
 
