@@ -19,7 +19,7 @@ from sealguard.ledger.keys import create_key, load_key
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.ledger.note import sign, split_history
 
-from .ledger_helpers import lines_of, make_log, write_lines
+from .ledger_helpers import lines_of, make_log, resign, write_lines
 
 POLICY = Policy(every=1000, max_age=86400)
 PREFIX, TOTAL = 30, 40  # lines verified by the first audit; lines after ten more appends
@@ -270,3 +270,45 @@ def test_verify_full_and_the_incremental_verify_say_which_they_ran(tmp_path: Pat
     assert code == 0 and "audited from its last verified state" in out
     code, out, _ = run_cli("--project", root, "verify", "--full", may_block=False)
     assert code == 0 and "audited in full (asked for)" in out
+
+
+def _witnessed(tmp_path: Path) -> Ledger:
+    witness = tmp_path / "witness"
+    ledger = make_log(tmp_path / "rt", 10, witness)
+    assert audit_log(ledger, 1, POLICY).full
+    append(ledger, "later", {})
+    assert not audit_log(ledger, 1, POLICY).full
+    return ledger
+
+
+def _rolled_back_with_the_key(ledger: Ledger) -> None:
+    """The attacker holds the log key: the log and every local checkpoint re-signed at 6 lines,
+    and the verified state re-signed over them; only the witness knows better."""
+    resign(ledger, lines_of(ledger)[:6])
+    _reattest(ledger)
+
+
+def _cosignature_dropped(ledger: Ledger) -> None:
+    assert ledger.witness is not None
+    (record_file,) = (ledger.witness / "logs").glob("*.json")
+    record = json.loads(record_file.read_text())
+    record["checkpoint"] = ledger.checkpoint.read_text()  # the log's signature only
+    record_file.write_text(json.dumps(record))
+
+
+WITNESS_CASES: list[tuple[str, Callable[[Ledger], None]]] = [
+    ("the witness folder wiped", lambda led: shutil.rmtree(led.witness or "")),
+    ("the witness's cosignature dropped", _cosignature_dropped),
+    ("rolled back and re-signed with the key", _rolled_back_with_the_key),
+]
+
+
+@pytest.mark.parametrize(("name", "tamper"), WITNESS_CASES, ids=[c[0] for c in WITNESS_CASES])
+def test_the_witness_is_consulted_by_every_incremental_run(
+    tmp_path: Path, name: str, tamper: Callable[[Ledger], None]
+) -> None:
+    ledger = _witnessed(tmp_path)
+    tamper(ledger)
+    run = audit_log(ledger, 1, POLICY)
+    full = {p.kind for p in audit(ledger).problems}
+    assert full and {p.kind for p in run.report.problems} == full, name
