@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sealguard.ledger import Ledger, audit
+from sealguard.ledger import Ledger
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.ledger.note import sign, split_history
 
-from .ledger_helpers import lines_of, make_log, write_lines
+from .ledger_helpers import audit, lines_of, make_log, write_lines
 
 
 @pytest.fixture(scope="module")

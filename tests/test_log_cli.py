@@ -12,14 +12,14 @@ from click.testing import CliRunner
 
 from sealguard.cli import cli
 from sealguard.errors import IntegrityError
-from sealguard.ledger import Ledger, append, audit, read_events
+from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.note import split_history
 from sealguard.runtime import record_files
 
 from .cli_run import run_cli
 from .conftest import MakeTree
-from .ledger_helpers import lines_of, probe_project, resign
+from .ledger_helpers import audit, lines_of, probe_project, resign
 
 
 def _sealed(make_project: MakeTree, invoke, **kw: str):  # type: ignore[no-untyped-def]

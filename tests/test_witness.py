@@ -20,7 +20,7 @@ from click.testing import Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sealguard.errors import EvidenceWriteError, IntegrityError
-from sealguard.ledger import Ledger, append, audit, read_events
+from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, consistency_proof, leaf_hash, subtree_root
@@ -31,6 +31,7 @@ from sealguard.seal.settings import config_in_force
 
 from .conftest import write_tree
 from .ledger_helpers import (
+    audit,
     lines_of,
     make_log,
     probe_project,
