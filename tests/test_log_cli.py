@@ -270,3 +270,22 @@ def test_log_verify_dir_of_a_deeply_nested_line_names_it(
     problem = json.loads(result.stdout)["first_problem"]
     assert (problem["kind"], problem["line"]) == ("LINE", 2)
     assert "nested too deeply" in problem["message"]
+
+
+def test_log_verify_full_reads_again_the_lines_the_log_key_signed(
+    make_project: MakeTree, invoke
+) -> None:
+    """The default `log verify` trusts the lines a checkpoint the log key signed covers; a line
+    sealguard's writer would never write, re-signed with a stolen key, passes it and fails
+    `--full` (README: what each mode proves)."""
+    project = _sealed(make_project, invoke)
+    ledger = Ledger.in_folder(project.runtime)
+    append(ledger, "note", {"i": 1})
+    lines = lines_of(ledger)
+    lines[1] = json.dumps(json.loads(lines[1])).encode()  # valid JSON, not canonical
+    resign(ledger, lines)
+    at = ("--project", str(project.root), "log", "verify")
+    assert invoke(*at).exit_code == 0
+    result = invoke(*at, "--full")
+    assert result.exit_code == 3
+    assert "LINE: line 2: not canonical RFC 8785 JSON" in result.output

@@ -81,6 +81,7 @@ def _only_regular_files(ledger_: "Ledger") -> None:
 @click.pass_context
 def log_verify(
     ctx: click.Context,
+    *,
     jobs: int | None,
     as_json: bool,
     folder: Path | None,
