@@ -64,3 +64,10 @@ def test_spans_join_only_where_they_meet() -> None:
         left.join(right)
     with pytest.raises(ValueError, match="not a whole tree"):
         right.compact()
+
+
+def test_a_span_can_go_on_from_a_whole_tree() -> None:
+    lines = _lines(77)
+    later = Span.starting(45)
+    later.extend(leaf_hashes(lines[45:]))
+    assert Span.of(_pushed(lines[:45])).join(later).root() == _pushed(lines).root()

@@ -12,7 +12,7 @@ from sealguard.ledger import writer as writer_module
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.compact import Span
 from sealguard.ledger.merkle import CompactRange, leaf_hash
-from sealguard.ledger.scan import check_lines, ranges, scan, scan_range
+from sealguard.ledger.scan import check_lines, ranges, scan_log, scan_range
 
 from .ledger_helpers import audit, lines_of, make_log
 
@@ -109,7 +109,7 @@ def test_ranges_joined_give_the_tree_and_the_offsets_of_one_read(tmp_path: Path,
     cuts = ranges(ledger.log, jobs)
     assert cuts[0][0] == 0 and cuts[-1][1] == ledger.log.stat().st_size
     assert all(a[1] == b[0] for a, b in itertools.pairwise(cuts))
-    found, tail = scan(ledger.log, jobs, wanted, 0)
+    found, tail = scan_log(ledger.log, jobs, wanted, 0)
     assert len(found) == len(cuts) and tail == b""
     whole, roots, offsets = Span.starting(0), {}, {}
     for part in found:
@@ -123,7 +123,7 @@ def test_ranges_joined_give_the_tree_and_the_offsets_of_one_read(tmp_path: Path,
 
 
 def test_a_missing_log_has_no_lines(tmp_path: Path) -> None:
-    assert scan(tmp_path / "nothing.ndjson", 2, [], 0) == ([], b"")
+    assert scan_log(tmp_path / "nothing.ndjson", 2, [], 0) == ([], b"")
     assert [c.problems for c in check_lines(tmp_path / "nothing.ndjson", 2)] == [[]]
 
 
@@ -131,7 +131,7 @@ def test_a_fragment_after_the_last_newline_is_the_tail(tmp_path: Path) -> None:
     ledger = make_log(tmp_path / "rt", 2)
     with ledger.log.open("ab") as log:
         log.write(b'{"cut')
-    found, tail = scan(ledger.log, 1, [], 0)
+    found, tail = scan_log(ledger.log, 1, [], 0)
     assert tail == b'{"cut' and found[0].span.end == 2
 
 

@@ -8,6 +8,11 @@ size, the same root (else FORK); the `checkpoint` file must be the newest note o
 (else ROLLBACK). The log is then held against what its witness keeps (see anchor.py). The log,
 checkpoint and history are never read through a symlink (SYMLINK), and appends wait while the
 checkpoints, the witness and the log are read, so that they are read at one moment.
+
+The log is read once, in forked workers (scan.py). The fast audit (`log verify` without
+`--full`) does not check again the lines under the newest checkpoint, since every checkpoint is
+then signed by the log key over exactly those bytes; as soon as anything is found, it checks
+them too, so that a report with problems is always the full one.
 """
 
 import fcntl
@@ -19,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sealguard.ledger import anchor, files, note, pending, scan
+from sealguard.ledger import anchor, files, note, pending
 from sealguard.ledger.compact import Span
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.lines import LightScan, LineChecker
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.ledger.problem import Problem
 from sealguard.ledger.reader import read_first_event
-from sealguard.ledger.scan import RangeScan
+from sealguard.ledger.scan import RangeScan, check_lines, scan_log
 
 PARALLEL_FROM = 8 << 20  # bytes; a smaller log is checked in-process, faster than forking
 __all__ = ["LogReport", "Problem", "audit"]
@@ -83,7 +88,7 @@ class _Tree:
 
     def join(self, ranges: list[RangeScan]) -> None:
         """The whole tree from the ranges' spans (in order), with the roots at wanted sizes."""
-        whole = Span.starting(self.tree.size)
+        whole = Span.of(self.tree)
         for scanned in ranges:
             self.roots |= {size: whole.join(part).root() for size, part in scanned.marks.items()}
             self.offsets |= scanned.offsets
@@ -363,17 +368,25 @@ def _jobs(ledger: Ledger, jobs: int) -> int:
     return jobs if size >= PARALLEL_FROM else 1
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Millions of short-lived, acyclic objects: the cycle collector only slows them down (and
+    forked workers inherit it switched off)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _scan(
     ledger: Ledger, jobs: int, tree: _Tree, report: LogReport, light_below: int = 0
 ) -> _Lines:
     """The tree and every line, read once; lines before `light_below` only searched."""
-    collecting = gc.isenabled()
-    gc.disable()  # millions of short-lived, acyclic objects: the cycle collector only slows them
-    try:
-        ranges, tail = scan.scan(ledger.log, _jobs(ledger, jobs), sorted(tree.wanted), light_below)
-    finally:
-        if collecting:
-            gc.enable()
+    with _no_cycle_collection():
+        ranges, tail = scan_log(ledger.log, _jobs(ledger, jobs), sorted(tree.wanted), light_below)
     tree.join(ranges)
     found = _Lines()
     for scanned in ranges:
@@ -386,7 +399,9 @@ def _scan(
 
 def _checked_in_full(ledger: Ledger, jobs: int) -> _Lines:
     found = _Lines()
-    for checker in scan.check_lines(ledger.log, _jobs(ledger, jobs)):
+    with _no_cycle_collection():
+        checkers = check_lines(ledger.log, _jobs(ledger, jobs))
+    for checker in checkers:
         found.add(checker)
     return found
 

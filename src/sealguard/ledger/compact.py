@@ -56,6 +56,12 @@ class Span:
     def starting(cls, begin: int) -> "Span":
         return cls(begin, begin)
 
+    @classmethod
+    def of(cls, tree: CompactRange) -> "Span":
+        """The span of a whole tree's leaves."""
+        heights = [h for h in reversed(range(tree.size.bit_length())) if tree.size >> h & 1]
+        return cls(0, tree.size, list(zip(heights, tree.hashes, strict=True)))
+
     def copy(self) -> "Span":
         return Span(self.begin, self.end, list(self.nodes))
 

@@ -142,7 +142,7 @@ def scan_range(
     return result
 
 
-def scan(
+def scan_log(
     log: Path, jobs: int, wanted: Sequence[int], light_below: int
 ) -> tuple[list[RangeScan], bytes]:
     """Every range's result in order, and the bytes after the log's last newline."""
