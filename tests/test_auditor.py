@@ -235,6 +235,36 @@ def test_parallel_checks_find_what_the_serial_check_finds(
     assert {p.kind for p in serial.problems} == {"LINE", "FORK"}
 
 
+@pytest.mark.parametrize("jobs", [2, 3, 5, 8])
+def test_parallel_fast_and_full_audits_agree_on_an_intact_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """Witness announcements and torn writes under the checkpoints, found in every worker's
+    range by the fast audit as the full one finds them (the helper holds the two reports equal),
+    and the announced leftovers of a crash after the last checkpoint checked in full."""
+    from sealguard.errors import EvidenceWriteError
+    from sealguard.ledger import append, append_many
+    from sealguard.ledger import writer as writer_module
+
+    ledger = make_log(tmp_path / "rt", 1, witness=tmp_path / "witness")
+    for start in range(0, 120, 30):
+        append_many(ledger, [("bulk", {"i": i}) for i in range(start, start + 30)])
+    real_write = writer_module.os.write
+    monkeypatch.setattr(writer_module.os, "write", lambda fd, data: real_write(fd, data[:25]))
+    with pytest.raises(EvidenceWriteError):
+        append(ledger, "doomed", {})
+    monkeypatch.undo()
+    for start in range(120, 300, 30):
+        append_many(ledger, [("bulk", {"i": i}) for i in range(start, start + 30)])
+    monkeypatch.setattr(writer_module, "_publish", lambda *_: None)  # a crash before publishing
+    append_many(ledger, [("bulk", {"i": i}) for i in range(300, 305)])
+    monkeypatch.setattr(auditor, "PARALLEL_FROM", 0)
+    report = audit(ledger, jobs)
+    assert report.intact, report.problems
+    assert report.torn_tails == [123] and report.unpublished == 5
+    assert report.lines == len(lines_of(ledger)) == 2 + 300 + 2 + 5
+
+
 def test_a_history_cut_back_behind_its_checkpoint_is_a_rollback(
     fifty: Ledger, tmp_path: Path
 ) -> None:
