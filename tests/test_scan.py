@@ -151,3 +151,16 @@ def test_only_a_torn_tail_event_accounts_for_a_fragment(
     log.write_bytes(fragment + b"\n" + encode_event({**event, "x": {"type": "torn_tail"}}) + b"\n")
     found = scan_range(log, 0, log.stat().st_size, (), 2)
     assert found.light.torn_tails == accounted
+
+
+def test_a_log_shorter_than_the_range_ends_the_read(tmp_path: Path) -> None:
+    """A log cut back while it is read (appends wait, an attacker does not): no endless read."""
+    ledger = make_log(tmp_path / "rt", 3)
+    size = ledger.log.stat().st_size
+    found = scan_range(ledger.log, 0, size + 4096, (), 0)
+    assert found.span.end == 3 and found.tail == b"" and found.checker.problems == []
+    with ledger.log.open("ab") as log:
+        log.write(b'{"cut')
+    found = scan_range(ledger.log, size, size + 4096, (), 0)
+    assert found.span.begin == 3 and found.tail == b'{"cut'
+    assert scan_range(ledger.log, size + 4096, size + 8192, (), 0).span.begin == 3

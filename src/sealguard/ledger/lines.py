@@ -67,11 +67,12 @@ def chunks(
     `tail`. Each chunk is read where the last one's whole lines ended: nothing is copied twice."""
     size = READ_SIZE
     while start < stop:
-        data = os.pread(fd, min(size, stop - start), start)
+        wanted = min(size, stop - start)
+        data = os.pread(fd, wanted, start)
         lines = data.split(b"\n")
         rest = lines.pop()
         if not lines:
-            if start + len(data) >= stop:  # no newline before `stop`: a torn write
+            if len(data) < wanted or start + len(data) >= stop:  # the end: a torn write
                 tail.append(data)
                 return
             size *= 2  # a line longer than the chunk

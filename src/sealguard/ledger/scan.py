@@ -61,6 +61,8 @@ def _lines_before(fd: int, start: int) -> int:
     count, position = 0, 0
     while position < start:
         data = os.pread(fd, min(READ_SIZE, start - position), position)
+        if not data:  # the file is shorter than it was
+            break
         count += data.count(b"\n")
         position += len(data)
     return count
