@@ -164,3 +164,30 @@ def test_a_log_shorter_than_the_range_ends_the_read(tmp_path: Path) -> None:
     found = scan_range(ledger.log, size, size + 4096, (), 0)
     assert found.span.begin == 3 and found.tail == b'{"cut'
     assert scan_range(ledger.log, size + 4096, size + 8192, (), 0).span.begin == 3
+
+
+def test_a_range_that_ends_on_a_fragment_settles_it_with_the_next_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger, event = _torn_log(tmp_path / "rt", monkeypatch)
+    found = scan_range(ledger.log, 0, event, (), 0)
+    assert found.span.end == 4 and found.tail == b""
+    assert found.checker.torn_tails == [4] and found.checker.problems == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"fragment":"not an object","seq":1,"ts":"t","type":"torn_tail"}',
+        b'{"fragment":{"length":"8"},"seq":1,"ts":"t","type":"torn_tail"}',
+        b'["not an object","type":"torn_tail"]',
+        b'{"broken":"type":"torn_tail"',
+    ],
+)
+def test_what_only_looks_like_a_torn_tail_event_accounts_for_nothing(
+    tmp_path: Path, line: bytes
+) -> None:
+    log = tmp_path / "log.ndjson"
+    log.write_bytes(b'{"cut sh\n' + line + b"\n")
+    found = scan_range(log, 0, log.stat().st_size, (), 2)
+    assert found.light.torn_tails == [] and found.span.end == 2
