@@ -18,7 +18,7 @@ them too, so that a report with problems is always the full one.
 import fcntl
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -381,12 +381,32 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
+def _warm_signatures(local: _Local, first: dict[str, Any] | None) -> None:
+    """Check the checkpoints' signatures while the workers read the log: `_hold` then finds the
+    answers remembered (note.verifies), unless there are more than it remembers."""
+    if len(local.sources) > (note.verifies.cache_info().maxsize or 0):
+        return
+    try:
+        key = note.parse_verifier_key(_verifier_key(first))
+    except (KeyError, TypeError, note.NoteError):
+        return
+    for source in local.sources:
+        note.signed_by(source.checkpoint, *key)
+
+
 def _scan(
-    ledger: Ledger, jobs: int, tree: _Tree, report: LogReport, light_below: int = 0
+    ledger: Ledger,
+    jobs: int,
+    tree: _Tree,
+    report: LogReport,
+    light_below: int = 0,
+    *,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> _Lines:
     """The tree and every line, read once; lines before `light_below` only searched."""
+    wanted = sorted(tree.wanted)
     with _no_cycle_collection():
-        ranges, tail = scan_log(ledger.log, _jobs(ledger, jobs), sorted(tree.wanted), light_below)
+        ranges, tail = scan_log(ledger.log, _jobs(ledger, jobs), wanted, light_below, meanwhile)
     tree.join(ranges)
     found = _Lines()
     for scanned in ranges:
@@ -457,7 +477,8 @@ def audit(ledger: Ledger, jobs: int = 1, full: bool = True) -> LogReport:
         tree = _Tree({s.checkpoint.size for s in local.sources} | witnessed)
         published = max((s.checkpoint.size for s in local.sources), default=0)
         light_below = 0 if full or report.problems else published
-        found = _scan(ledger, jobs, tree, report, light_below)
+        warm = lambda: _warm_signatures(local, first)  # noqa: E731
+        found = _scan(ledger, jobs, tree, report, light_below, meanwhile=warm)
         key, checks = _checkpoint_checks(ledger, local, first, tree, report)
         witness = _witness_checks(seen, first, key, tree, found)
         if light_below and (found.problems or checks or witness):  # the report must be full

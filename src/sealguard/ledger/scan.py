@@ -9,7 +9,7 @@ range's result is all that crosses a pipe; the parent joins the spans in order.
 
 import bisect
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import Path
@@ -145,9 +145,14 @@ def scan_range(
 
 
 def scan_log(
-    log: Path, jobs: int, wanted: Sequence[int], light_below: int
+    log: Path,
+    jobs: int,
+    wanted: Sequence[int],
+    light_below: int,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> tuple[list[RangeScan], bytes]:
-    """Every range's result in order, and the bytes after the log's last newline."""
+    """Every range's result in order, and the bytes after the log's last newline; `meanwhile`
+    runs in this process while the workers read."""
     if not log.exists():
         return [], b""
     spans = ranges(log, jobs) if jobs > 1 else [(0, log.stat().st_size)]
@@ -157,9 +162,11 @@ def scan_log(
         return scan_range(log, start, stop, wanted, light_below)
 
     if len(spans) <= 1:
+        meanwhile()
         results = [work((0, 1))] if spans else []
     else:
         with forked(work, [(i, i + 1) for i in range(len(spans))], jobs) as done:
+            meanwhile()
             results = sorted(done, key=lambda result: result.span.begin)
     for result in results:
         result.checker.finish()
