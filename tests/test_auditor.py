@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sealguard.ledger import Ledger, audit
+from sealguard.ledger import Ledger, auditor
+from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.ledger.note import sign, split_history
 
-from .ledger_helpers import lines_of, make_log, write_lines
+from .ledger_helpers import audit, lines_of, make_log, resign, write_lines
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +32,42 @@ def test_an_untouched_log_is_intact(fifty: Ledger) -> None:
     assert report.checkpoints == 50
 
 
+def _byte_changes(original: bytes, stride: int) -> list[tuple[int, int]]:
+    rng = random.Random(50)
+    flips = [
+        (offset, flip) for offset in range(len(original)) for flip in (1, rng.randrange(1, 256))
+    ]
+    return flips[::stride]
+
+
 def test_every_single_byte_change_at_every_offset_is_detected(
     fifty: Ledger, tmp_path: Path
 ) -> None:
+    """The full audit, at every byte (the fast one, below, on a sample by default)."""
     ledger = _copy(fifty, tmp_path / "rt")
     original = fifty.log.read_bytes()
-    rng = random.Random(50)
-    for offset in range(len(original)):
-        for flip in (0x01, rng.randrange(1, 256)):
-            changed = bytearray(original)
-            changed[offset] ^= flip
-            ledger.log.write_bytes(bytes(changed))
-            report = audit(ledger)
-            assert not report.intact, f"byte {offset} ^ {flip:#x} went unnoticed"
+    for offset, flip in _byte_changes(original, 1):
+        changed = bytearray(original)
+        changed[offset] ^= flip
+        ledger.log.write_bytes(bytes(changed))
+        report = auditor.audit(ledger)
+        assert not report.intact, f"byte {offset} ^ {flip:#x} went unnoticed"
     ledger.log.write_bytes(original)
     assert audit(ledger).intact
+
+
+@pytest.mark.parametrize("stride", [11, pytest.param(1, marks=pytest.mark.slow)])
+def test_the_fast_audit_reports_every_byte_change_as_the_full_one_does(
+    fifty: Ledger, tmp_path: Path, stride: int
+) -> None:
+    """`log verify` without --full gives the full report, word for word, on each change."""
+    ledger = _copy(fifty, tmp_path / "rt")
+    original = fifty.log.read_bytes()
+    for offset, flip in _byte_changes(original, stride):
+        changed = bytearray(original)
+        changed[offset] ^= flip
+        ledger.log.write_bytes(bytes(changed))
+        assert not audit(ledger).intact, f"byte {offset} ^ {flip:#x} went unnoticed"
 
 
 def test_the_first_bad_line_is_named(fifty: Ledger, tmp_path: Path) -> None:
@@ -213,6 +235,36 @@ def test_parallel_checks_find_what_the_serial_check_finds(
     assert {p.kind for p in serial.problems} == {"LINE", "FORK"}
 
 
+@pytest.mark.parametrize("jobs", [2, 3, 5, 8])
+def test_parallel_fast_and_full_audits_agree_on_an_intact_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """Witness announcements and torn writes under the checkpoints, found in every worker's
+    range by the fast audit as the full one finds them (the helper holds the two reports equal),
+    and the announced leftovers of a crash after the last checkpoint checked in full."""
+    from sealguard.errors import EvidenceWriteError
+    from sealguard.ledger import append, append_many
+    from sealguard.ledger import writer as writer_module
+
+    ledger = make_log(tmp_path / "rt", 1, witness=tmp_path / "witness")
+    for start in range(0, 120, 30):
+        append_many(ledger, [("bulk", {"i": i}) for i in range(start, start + 30)])
+    real_write = writer_module.os.write
+    monkeypatch.setattr(writer_module.os, "write", lambda fd, data: real_write(fd, data[:25]))
+    with pytest.raises(EvidenceWriteError):
+        append(ledger, "doomed", {})
+    monkeypatch.undo()
+    for start in range(120, 300, 30):
+        append_many(ledger, [("bulk", {"i": i}) for i in range(start, start + 30)])
+    monkeypatch.setattr(writer_module, "_publish", lambda *_: None)  # a crash before publishing
+    append_many(ledger, [("bulk", {"i": i}) for i in range(300, 305)])
+    monkeypatch.setattr(auditor, "PARALLEL_FROM", 0)
+    report = audit(ledger, jobs)
+    assert report.intact, report.problems
+    assert report.torn_tails == [123] and report.unpublished == 5
+    assert report.lines == len(lines_of(ledger)) == 2 + 300 + 2 + 5
+
+
 def test_a_history_cut_back_behind_its_checkpoint_is_a_rollback(
     fifty: Ledger, tmp_path: Path
 ) -> None:
@@ -248,3 +300,34 @@ def test_a_witness_record_that_the_witness_did_not_cosign(tmp_path: Path) -> Non
     report = audit(ledger)
     assert [p.kind for p in report.problems] == ["WITNESS"]
     assert "is not signed by the log key and cosigned by witness" in report.problems[0].message
+
+
+def _resigned_with(ledger: Ledger, tamper: str) -> int:
+    """What only the holder of the log key can do: put a line that sealguard's writer would never
+    write into the log, and sign every checkpoint again over it. Returns the 1-based line."""
+    lines = lines_of(ledger)
+    event = json.loads(lines[20])
+    if tamper == "not canonical":
+        lines[20] = json.dumps(event).encode()  # spaces after the separators
+    elif tamper == "wrong seq":
+        lines[20] = encode_event({**event, "seq": 19})
+    elif tamper == "no type":
+        lines[20] = encode_event({k: v for k, v in event.items() if k != "type"})
+    else:  # a fragment no torn_tail event accounts for
+        lines[20] = lines[20][:40]
+    resign(ledger, lines)
+    return 21
+
+
+@pytest.mark.parametrize("tamper", ["not canonical", "wrong seq", "no type", "fragment"])
+def test_a_bad_line_signed_with_the_log_key_is_missed_by_the_fast_audit_caught_by_full(
+    fifty: Ledger, tmp_path: Path, tamper: str
+) -> None:
+    """The one thing the fast audit does not prove: a line the log key itself signed is not read
+    again, so a bad line re-signed by whoever holds the key passes it; `--full` reads every line
+    and names it (README, "What each mode proves")."""
+    ledger = _copy(fifty, tmp_path / "rt")
+    line = _resigned_with(ledger, tamper)
+    assert auditor.audit(ledger, full=False).intact  # missed, as documented
+    full = auditor.audit(ledger, full=True)
+    assert [(p.kind, p.line) for p in full.problems] == [("LINE", line)]

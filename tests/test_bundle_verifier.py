@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sealguard.errors import EvidenceWriteError
-from sealguard.ledger import Ledger, append, audit
+from sealguard.ledger import Ledger, append
 from sealguard.ledger import bundle_verifier as standalone
 from sealguard.ledger import writer as writer_module
 from sealguard.ledger.note import split_history
 
 from .conftest import MakeTree
-from .ledger_helpers import lines_of, make_log, write_lines
+from .ledger_helpers import audit, lines_of, make_log, write_lines
 
 WITNESSED = '[seal]\npaths = ["src/**"]\nfiles_only = true\n[ledger]\nwitness = "{witness}"\n'
 

@@ -20,13 +20,14 @@ import pytest
 
 from sealguard.config import load_config
 from sealguard.errors import RefusedError
-from sealguard.ledger import audit, read_events
+from sealguard.ledger import read_events
 from sealguard.observe.observation import observe
 from sealguard.observe.status import current_state
 from sealguard.project import Project
 from sealguard.seal.sealing import seal
 from sealguard.seal.verify import verify
 
+from .ledger_helpers import audit
 from .probe_projects import cat_project, unsealed_cat_project
 
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC

@@ -5,11 +5,11 @@ import sys
 from pathlib import Path
 
 from sealguard.config import load_config
-from sealguard.ledger import audit
 from sealguard.lock import observer_lock
 from sealguard.project import Project
 from sealguard.seal.verify import verify
 
+from .ledger_helpers import audit
 from .probe_projects import cat_project
 
 OBSERVE = [sys.executable, "-m", "sealguard", "observe"]

@@ -12,14 +12,21 @@ from click.testing import CliRunner
 
 from sealguard.cli import cli
 from sealguard.errors import IntegrityError
-from sealguard.ledger import Ledger, append, audit, read_events
+from sealguard.ledger import Ledger, append, auditor, read_events
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.note import split_history
 from sealguard.runtime import record_files
 
 from .cli_run import run_cli
 from .conftest import MakeTree
-from .ledger_helpers import lines_of, probe_project, resign
+from .ledger_helpers import audit, audit_both_ways, lines_of, probe_project, real_audit, resign
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_full_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every audit these tests run in-process (`verify`, `log verify`, `observe`) is run in both
+    modes and must give one report: the fast `log verify` misses none of these tamper cases."""
+    audit_both_ways(monkeypatch)
 
 
 def _sealed(make_project: MakeTree, invoke, **kw: str):  # type: ignore[no-untyped-def]
@@ -270,3 +277,23 @@ def test_log_verify_dir_of_a_deeply_nested_line_names_it(
     problem = json.loads(result.stdout)["first_problem"]
     assert (problem["kind"], problem["line"]) == ("LINE", 2)
     assert "nested too deeply" in problem["message"]
+
+
+def test_log_verify_full_reads_again_the_lines_the_log_key_signed(
+    make_project: MakeTree, invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default `log verify` trusts the lines a checkpoint the log key signed covers; a line
+    sealguard's writer would never write, re-signed with a stolen key, passes it and fails
+    `--full` (README: what each mode proves)."""
+    monkeypatch.setattr(auditor, "audit", real_audit)  # the one case where the two differ
+    project = _sealed(make_project, invoke)
+    ledger = Ledger.in_folder(project.runtime)
+    append(ledger, "note", {"i": 1})
+    lines = lines_of(ledger)
+    lines[1] = json.dumps(json.loads(lines[1])).encode()  # valid JSON, not canonical
+    resign(ledger, lines)
+    at = ("--project", str(project.root), "log", "verify")
+    assert invoke(*at).exit_code == 0
+    result = invoke(*at, "--full")
+    assert result.exit_code == 3
+    assert "LINE: line 2: not canonical RFC 8785 JSON" in result.output

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from sealguard.demo import _sealed_copy
-from sealguard.ledger import audit, read_events
+from sealguard.ledger import read_events
 from sealguard.project import Project
+
+from .ledger_helpers import audit
 
 
 @pytest.fixture

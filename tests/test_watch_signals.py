@@ -13,10 +13,12 @@ import pytest
 
 from sealguard.config import load_config
 from sealguard.demo import _sealed_copy
-from sealguard.ledger import audit, read_events
+from sealguard.ledger import read_events
 from sealguard.observe.observation import observe
 from sealguard.project import Project
 from sealguard.seal.verify import verify
+
+from .ledger_helpers import audit
 
 # A probe that starts a long child and waits for it; the child says who it is first.
 SLOW_PROBE = """#!/bin/sh

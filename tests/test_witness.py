@@ -20,7 +20,7 @@ from click.testing import Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from sealguard.errors import EvidenceWriteError, IntegrityError
-from sealguard.ledger import Ledger, append, audit, read_events
+from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.keys import create_key, load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, consistency_proof, leaf_hash, subtree_root
@@ -31,6 +31,8 @@ from sealguard.seal.settings import config_in_force
 
 from .conftest import write_tree
 from .ledger_helpers import (
+    audit,
+    audit_both_ways,
     lines_of,
     make_log,
     probe_project,
@@ -38,6 +40,13 @@ from .ledger_helpers import (
     runtime_files,
     witnessed_config,
 )
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_full_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every audit these tests run in-process (`verify`, `log verify`, `observe`) is run in both
+    modes and must give one report: the fast `log verify` misses none of these tamper cases."""
+    audit_both_ways(monkeypatch)
 
 
 def _run(invoke, project: Project, *args: str) -> Result:  # type: ignore[no-untyped-def]

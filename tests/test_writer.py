@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from sealguard.errors import EvidenceWriteError, IntegrityError
-from sealguard.ledger import Ledger, append, audit, read_events
+from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger import writer as writer_module
 from sealguard.ledger.cosignature import cosigned_at
 from sealguard.ledger.note import parse, split_history
 from sealguard.ledger.witness import FolderWitness
 
-from .ledger_helpers import lines_of, make_log
+from .ledger_helpers import audit, lines_of, make_log
 
 
 def test_events_are_canonical_lines_with_seq_and_ts(tmp_path: Path) -> None:

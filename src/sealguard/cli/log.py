@@ -73,9 +73,20 @@ def _only_regular_files(ledger_: "Ledger") -> None:
     "--witness", "witness", type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Hold the log against this witness folder instead.",
 )  # fmt: skip
+@click.option(
+    "--full", is_flag=True,
+    help="Also check again every line that a verified checkpoint covers (canonical JSON, seq, "
+    "type, ts); by default only the lines after the last checkpoint are.",
+)  # fmt: skip
 @click.pass_context
 def log_verify(
-    ctx: click.Context, jobs: int | None, as_json: bool, folder: Path | None, witness: Path | None
+    ctx: click.Context,
+    *,
+    jobs: int | None,
+    as_json: bool,
+    folder: Path | None,
+    witness: Path | None,
+    full: bool,
 ) -> int:
     """Recompute the log's tree; hold it against every checkpoint and its witness (INV-D-03)."""
     from dataclasses import replace
@@ -95,7 +106,7 @@ def log_verify(
                 "yet the build was sealed"
             )
         raise UsageError(f"{ledger_.log}: no governance log yet; `sealguard seal` starts it")
-    report = audit(ledger_, jobs or default_jobs())
+    report = audit(ledger_, jobs or default_jobs(), full=full)
     output.write(reporter(as_json).log(report))
     return int(render.log_exit_code(report))
 

@@ -8,24 +8,30 @@ size, the same root (else FORK); the `checkpoint` file must be the newest note o
 (else ROLLBACK). The log is then held against what its witness keeps (see anchor.py). The log,
 checkpoint and history are never read through a symlink (SYMLINK), and appends wait while the
 checkpoints, the witness and the log are read, so that they are read at one moment.
+
+The log is read once, in forked workers (scan.py). The fast audit (`log verify` without
+`--full`) does not check again the lines under the newest checkpoint, since every checkpoint is
+then signed by the log key over exactly those bytes; as soon as anything is found, it checks
+them too, so that a report with problems is always the full one.
 """
 
 import fcntl
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sealguard.ledger import anchor, files, note, pending
+from sealguard.ledger.compact import Span
 from sealguard.ledger.layout import Ledger
-from sealguard.ledger.lines import READ_SIZE, LineChecker, batches
+from sealguard.ledger.lines import LightScan, LineChecker
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.ledger.problem import Problem
 from sealguard.ledger.reader import read_first_event
-from sealguard.workers import forked
+from sealguard.ledger.scan import RangeScan, check_lines, scan_log
 
 PARALLEL_FROM = 8 << 20  # bytes; a smaller log is checked in-process, faster than forking
 __all__ = ["LogReport", "Problem", "audit"]
@@ -90,6 +96,19 @@ class _Tree:
                 self.offsets[tree.size] = offset
                 if tree.size == self.last:
                     self.at_last = tree.copy()
+
+    def join(self, ranges: list[RangeScan]) -> None:
+        """The whole tree from the ranges' spans (in order), with the roots at wanted sizes."""
+        whole = Span.of(self.tree)
+        for scanned in ranges:
+            for size, part in scanned.marks.items():
+                at = whole.join(part)
+                self.roots[size] = at.root()
+                if size == self.last:
+                    self.at_last = at.compact()
+            self.offsets |= scanned.offsets
+            whole = whole.join(scanned.span)
+        self.tree = whole.compact()
 
 
 def _not_regular(path: Path) -> Problem | None:
@@ -341,76 +360,127 @@ def _check_unsigned(
     )
 
 
-def _line_start(log: Path, target: int) -> int:
-    """The offset of the first line starting at or after byte `target`."""
-    with files.open_read(log) as stream:
-        stream.seek(max(target - 1, 0))
-        stream.readline()
-        return stream.tell() if target else 0
+@dataclass
+class _Lines:
+    """What the line checks found: problems, accounted fragments, witness announcements."""
+
+    problems: list[Problem] = field(default_factory=list)
+    torn_tails: list[int] = field(default_factory=list)
+    witnesses: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (line, event)
+
+    def add(self, checker: LineChecker, light: LightScan | None = None) -> None:
+        if light is not None:  # the lightly scanned lines come before the checked ones
+            self.torn_tails += light.torn_tails
+            self.witnesses += light.witnesses
+        self.problems += [Problem("LINE", p.message, p.line) for p in checker.problems]
+        self.torn_tails += checker.torn_tails
+        self.witnesses += checker.witnesses
 
 
-def _ranges(log: Path, jobs: int) -> list[tuple[int, int]]:
-    """`jobs` byte ranges of whole lines covering the log (fewer when lines are long)."""
-    size = log.stat().st_size
-    starts = sorted({_line_start(log, size * k // jobs) for k in range(jobs)})
-    return [(a, b) for a, b in zip(starts, [*starts[1:], size], strict=True) if a < b]
-
-
-def _check_range(log: Path, start: int, stop: int) -> LineChecker:
-    """The line checks of one range; a fragment at its end is settled with the next line."""
-    index = 0
-    with files.open_read(log) as stream:  # the range's first line: count the newlines before it
-        while stream.tell() < start:
-            index += stream.read(min(READ_SIZE, start - stream.tell())).count(b"\n")
-    checker = LineChecker(first=index)
-    for lines, offset in batches(log, [], start, stop):
-        checker.batch(lines, offset)
-    if checker.fragment is not None:
-        for lines, offset in batches(log, [], stop):
-            checker.batch(lines[:1], offset)
-            break
-    checker.finish()
-    return checker
-
-
-def _check_lines(ledger: Ledger, jobs: int, tree: _Tree, tail: list[bytes]) -> list[LineChecker]:
-    """Line checks in forked workers while this process grows the tree; in-process when small."""
+def _jobs(ledger: Ledger, jobs: int) -> int:
+    """A log smaller than PARALLEL_FROM is read in-process: faster than forking."""
     size = ledger.log.stat().st_size if ledger.log.exists() else 0
-    if jobs <= 1 or size < PARALLEL_FROM:
-        checker = LineChecker()
-        for lines, offset in batches(ledger.log, tail):
-            checker.batch(lines, offset)
-            tree.batch(lines, offset)
-        checker.finish()
-        return [checker]
-    ranges = _ranges(ledger.log, jobs)
-    work = lambda span: _check_range(ledger.log, *ranges[span[0]])  # noqa: E731
-    with forked(work, [(i, i + 1) for i in range(len(ranges))], jobs) as results:
-        for lines, offset in batches(ledger.log, tail):
-            tree.batch(lines, offset)
-        return sorted(results, key=lambda checker: checker.first)
+    return jobs if size >= PARALLEL_FROM else 1
 
 
-def _scan(ledger: Ledger, jobs: int, tree: _Tree, report: LogReport) -> list[LineChecker]:
-    tail: list[bytes] = []
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Millions of short-lived, acyclic objects: the cycle collector only slows them down (and
+    forked workers inherit it switched off)."""
     collecting = gc.isenabled()
-    gc.disable()  # millions of short-lived, acyclic dicts: the cycle collector only slows them down
+    gc.disable()
     try:
-        checkers = _check_lines(ledger, jobs, tree, tail)
+        yield
     finally:
         if collecting:
             gc.enable()
-    for checker in checkers:
-        report.problems += [Problem("LINE", p.message, p.line) for p in checker.problems]
-        report.torn_tails += checker.torn_tails
-    report.pending_tail = len(tail[0]) if tail else 0
+
+
+def _warm_signatures(local: _Local, first: dict[str, Any] | None) -> None:
+    """Check the checkpoints' signatures while the workers read the log: `_hold` then finds the
+    answers remembered (note.verifies), unless there are more than it remembers."""
+    if len(local.sources) > (note.verifies.cache_info().maxsize or 0):
+        return
+    try:
+        key = note.parse_verifier_key(_verifier_key(first))
+    except (KeyError, TypeError, note.NoteError):
+        return
+    for source in local.sources:
+        note.signed_by(source.checkpoint, *key)
+
+
+def _scan(
+    ledger: Ledger,
+    jobs: int,
+    tree: _Tree,
+    report: LogReport,
+    light_below: int = 0,
+    *,
+    meanwhile: Callable[[], object] = lambda: None,
+) -> _Lines:
+    """The tree and every line, read once; lines before `light_below` only searched."""
+    wanted = sorted(tree.wanted)
+    with _no_cycle_collection():
+        ranges, tail = scan_log(ledger.log, _jobs(ledger, jobs), wanted, light_below, meanwhile)
+    tree.join(ranges)
+    found = _Lines()
+    for scanned in ranges:
+        found.add(scanned.checker, scanned.light)
+    report.pending_tail = len(tail)
     report.lines, report.root = tree.tree.size, tree.tree.root()
     report.length = _length(ledger, report)
-    return checkers
+    return found
 
 
-def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
-    """Recompute and check the whole log; the report lists every problem found."""
+def _checked_in_full(ledger: Ledger, jobs: int) -> _Lines:
+    found = _Lines()
+    with _no_cycle_collection():
+        checkers = check_lines(ledger.log, _jobs(ledger, jobs))
+    for checker in checkers:
+        found.add(checker)
+    return found
+
+
+def _checkpoint_checks(
+    ledger: Ledger, local: _Local, first: dict[str, Any] | None, tree: _Tree, report: LogReport
+) -> tuple[tuple[str, bytes] | None, list[Problem]]:
+    """The log key; every checkpoint held against the tree, the latest against the history, and
+    the bytes after the last one: the problems found, taken out of `report`."""
+    before = len(report.problems)
+    key = _log_key(first, report) if report.lines else None
+    _hold(local.sources, tree, key, report)
+    _check_latest(ledger, local, key, report)
+    published = max((s.checkpoint.size for s in local.sources), default=0)
+    _check_unsigned(ledger, published, tree, key, report)
+    found = report.problems[before:]
+    del report.problems[before:]
+    return key, found
+
+
+def _witness_checks(
+    seen: anchor.View | None,
+    first: dict[str, Any] | None,
+    key: tuple[str, bytes] | None,
+    tree: _Tree,
+    found: _Lines,
+) -> list[Problem]:
+    facts = anchor.LogFacts(
+        _origin(first) if key else None,
+        _verifier_key(first) if key else None,
+        tree.tree.size,
+        tree.roots.get,
+        found.witnesses,
+    )
+    return anchor.hold(seen, facts)
+
+
+def audit(ledger: Ledger, jobs: int = 1, full: bool = True) -> LogReport:
+    """Recompute and check the whole log; the report lists every problem found.
+
+    With `full` false, the lines that the newest checkpoint covers are not checked again when
+    every checkpoint is signed by the log key and matches the tree (see LightScan); whenever
+    anything at all is found, they are, so that the report is the full one.
+    """
     report = LogReport(problems=_strange_files(ledger))
     if _not_regular(ledger.log):
         return report  # nothing is read through it
@@ -420,22 +490,18 @@ def audit(ledger: Ledger, jobs: int = 1) -> LogReport:
         seen = anchor.view(ledger, _origin(first))  # what the witness keeps, before the log
         witnessed = {seen.record.size} if seen and seen.record else set()
         tree = _Tree({s.checkpoint.size for s in local.sources} | witnessed)
-        checkers = _scan(ledger, jobs, tree, report)
-        key = _log_key(first, report) if report.lines else None
-        _hold(local.sources, tree, key, report)
-        _check_latest(ledger, local, key, report)
         published = max((s.checkpoint.size for s in local.sources), default=0)
-        _check_unsigned(ledger, published, tree, key, report)
-        announced = [w for checker in checkers for w in checker.witnesses]
-        facts = anchor.LogFacts(
-            _origin(first) if key else None,
-            _verifier_key(first) if key else None,
-            report.lines,
-            tree.roots.get,
-            announced,
-        )
-        report.problems += anchor.hold(seen, facts)
-        _keep_published(report, tree, published, announced)
+        light_below = 0 if full or report.problems else published
+        warm = lambda: _warm_signatures(local, first)  # noqa: E731
+        found = _scan(ledger, jobs, tree, report, light_below, meanwhile=warm)
+        key, checks = _checkpoint_checks(ledger, local, first, tree, report)
+        witness = _witness_checks(seen, first, key, tree, found)
+        if light_below and (found.problems or checks or witness):  # the report must be full
+            found = _checked_in_full(ledger, jobs)
+            witness = _witness_checks(seen, first, key, tree, found)
+        report.problems += found.problems + checks + witness
+        report.torn_tails = found.torn_tails
+        _keep_published(report, tree, published, found.witnesses)
     report.problems.sort(key=lambda p: (p.line is None, p.line or 0))
     return report
 

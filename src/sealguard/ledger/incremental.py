@@ -28,20 +28,18 @@ from sealguard.errors import IntegrityError, LedgerFileError
 from sealguard.ledger import anchor, files, journal, note, verified
 from sealguard.ledger.auditor import (
     LogReport,
-    _check_latest,
-    _check_unsigned,
+    _checkpoint_checks,
     _first_event,
-    _hold,
     _keep_published,
+    _Lines,
     _Local,
-    _log_key,
     _not_regular,
     _notes,
     _origin,
     _Source,
     _strange_files,
     _Tree,
-    _verifier_key,
+    _witness_checks,
     audit,
 )
 from sealguard.ledger.keys import load_key
@@ -226,22 +224,12 @@ def _incremental(ledger: Ledger, state: verified.State) -> LogReport | None:
     report.pending_tail = len(tail[0]) if tail else 0
     report.lines, report.root = tree.tree.size, tree.tree.root()
     report.length = os.stat(ledger.log).st_size - report.pending_tail
-    key = _log_key(first, report)
-    _hold(local.sources, tree, key, report)
+    key, checks = _checkpoint_checks(ledger, local, first, tree, report)
     report.checkpoints = state.checkpoints + len(
         {s.checkpoint.note() for s in local.sources[1:]} - {state.note}
     )
-    _check_latest(ledger, local, key, report)
+    found = _Lines(witnesses=[*state.witnesses, *checker.witnesses])
+    report.problems += checks + _witness_checks(seen, first, key, tree, found)
     published = max((s.checkpoint.size for s in local.sources), default=0)
-    _check_unsigned(ledger, published, tree, key, report)
-    announced = [*state.witnesses, *checker.witnesses]
-    facts = anchor.LogFacts(
-        _origin(first) if key else None,
-        _verifier_key(first) if key else None,
-        report.lines,
-        tree.roots.get,
-        announced,
-    )
-    report.problems += anchor.hold(seen, facts)
-    _keep_published(report, tree, published, announced)
+    _keep_published(report, tree, published, found.witnesses)
     return report

@@ -52,6 +52,14 @@ class CompactRange:
     def copy(self) -> "CompactRange":
         return CompactRange(self.size, self.hashes)
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CompactRange) and (self.size, self.hashes) == (
+            other.size,
+            other.hashes,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, never a key
+
 
 def _split(n: int) -> int:
     """The largest power of two strictly below n (n >= 2)."""
