@@ -15,10 +15,7 @@ problem: the full audit then confirms and describes it, so the two never disagre
 the incremental run finds.
 """
 
-import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +25,7 @@ from sealguard.errors import IntegrityError, LedgerFileError
 from sealguard.ledger import anchor, files, journal, note, verified
 from sealguard.ledger.auditor import (
     LogReport,
+    _appends_held,
     _checkpoint_checks,
     _first_event,
     _keep_published,
@@ -66,21 +64,6 @@ class Audited:
     why_full: str = ""  # why a full audit ran, when one did
 
 
-@contextmanager
-def _held(ledger: Ledger) -> Iterator[None]:
-    """A shared lock on the log for the whole audit: appends wait, the files hold still."""
-    try:
-        fd = files.open_fd(ledger.log, os.O_RDONLY)
-    except (FileNotFoundError, LedgerFileError):
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)
-
-
 def signing_key(ledger: Ledger) -> Ed25519PrivateKey | None:
     """The log key, when it can be read: the caches are signed with it."""
     try:
@@ -112,7 +95,7 @@ def audit_log(
     if _not_regular(ledger.log) or not ledger.log.exists():
         return Audited(audit(ledger, jobs), True, "no log to start from")
     key = signing_key(ledger)
-    with _held(ledger):
+    with _appends_held(ledger):  # the log, history and caches hold still while read
         identities = (verified.identity(ledger.log), verified.identity(ledger.history))
         state = verified.load(ledger, key.public_key().public_bytes_raw()) if key else None
         why = (
