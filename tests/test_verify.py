@@ -521,3 +521,28 @@ def test_the_command_line_leaves_its_objects_frozen_for_the_exit(make_project: M
     assert done.returncode == 0
     assert done.stdout.startswith("INTACT: ")
     assert done.stderr.splitlines()[-1] == "frozen True"
+
+
+def test_a_log_audited_by_its_own_workers_while_the_tree_is_hashed(
+    make_project: MakeTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit forks workers of its own for a large log; they run beside the hashing
+    workers, and both reports are whole: the tampered line, and the changed file."""
+    from sealguard.ledger import append_many
+    from sealguard.ledger import auditor as audit_module
+
+    project = sealed(make_project, _many_kinds(Path()), config=SRC_ONLY)
+    ledger_ = project.ledger(load_config(project.config_file))
+    for start in range(0, 120, 30):
+        append_many(ledger_, [("bulk", {"i": i}) for i in range(start, start + 30)])
+    monkeypatch.setattr(audit_module, "PARALLEL_FROM", 0)
+    assert verify(project, load_config(project.config_file), 2).intact
+    lines = project.log_file.read_bytes().splitlines(keepends=True)
+    lines[50] = lines[50].replace(b'"bulk"', b'"BULK"')
+    project.log_file.write_bytes(b"".join(lines))
+    (project.root / "src/d2/f011.txt").write_text("changed\n")
+    report = verify(project, load_config(project.config_file), 2)
+    found = [(d.invariant, d.path) for d in report.differences]
+    assert found[-1] == ("INV-D-02", "src/d2/f011.txt")
+    assert set(found[:-1]) == {("INV-D-03", "governance/runtime/GOVERNANCE_LOG.ndjson")}
+    assert report.differences == verify(project, load_config(project.config_file), 1).differences
