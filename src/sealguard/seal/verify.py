@@ -19,7 +19,7 @@ from sealguard.filekind import read_regular
 from sealguard.globs import make_selector
 from sealguard.names import escape
 from sealguard.project import Project
-from sealguard.runtime import present_files
+from sealguard.runtime import check_runtime_area, check_snapshots, present_files
 from sealguard.seal.hashing import Progress, checking_entries, collect_checks
 from sealguard.seal.integrity import Difference, FileState, find_added
 from sealguard.seal.manifest import Entry, Manifest, parse_manifest
@@ -74,7 +74,6 @@ def _check_log(project: Project, ledger_: ledger.Ledger, log: _LogRead, jobs: in
     (the audit, the decisions, cryptography) are imported here, while the tree is hashed."""
     from sealguard.decide.audit import check_decisions
     from sealguard.ledger.view import leaves
-    from sealguard.runtime import check_runtime_area, check_snapshots
 
     found = VerifyReport(baseline="")
     shown = project.display(ledger_.log)
