@@ -1,24 +1,47 @@
-"""Benchmark: `sealguard verify` against `sha256sum -c` and `aide --check` on the same trees.
+"""Benchmark: `sealguard verify` against its peers and floors on the same trees, in one run.
 
 Builds two trees (about 20,000 files / 1 GiB of mixed sizes, and 100,000 files of at most
-4 KiB), seals each, then times each tool best of 3 on a warm page cache, in one run, and prints
-the ratios and the machine's SHA-256 limit (OpenSSL on one core, times the cores used).
+4 KiB) and seals each. Then, on a warm page cache, it times in turns (round-robin, so the load
+of a shared machine falls on every command alike) and keeps the best of `--rounds`:
 
-    python benchmarks/verify.py [--dir /tmp/sealguard-bench] [--rounds 3]
+* `sealguard verify`, and the same from another source tree with `--compare-src DIR` (for
+  example `git archive main src | tar -x -C DIR`, then DIR/src), for before/after figures;
+* the peers: `sha256sum -c` on the baseline, `aide --check` (sha256 only, when installed);
+* the floors: `find src -type f -print0 | xargs -0 -P<cores> -n 5000 sha256sum` (every file
+  opened, read and hashed, one process per core), the same with `cat` (read, no hash), and a
+  `find` that stats every file and reads none;
+* the machine's SHA-256 limit: OpenSSL on one core with 16 KiB blocks, times the cores.
+
+Each line gives wall time, CPU time (user + sys of the command and its children: steadier
+than wall time when other work shares the cores) and sealguard's time over that line's.
+
+    python benchmarks/verify.py [--dir /tmp/sealguard-bench] [--rounds 5] [--compare-src DIR]
 """
 
 import argparse
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 GiB = 1 << 30
 SEALGUARD = [sys.executable, "-m", "sealguard"]
+OURS = "sealguard verify"
+XARGS = "xargs floor"
+
+
+@dataclass
+class Command:
+    name: str
+    argv: list[str]
+    env: dict[str, str] | None = None
+    ok_codes: tuple[int, ...] = field(default=(0,))
 
 
 def build_tree(root: Path, sizes: list[int], seed: int) -> None:
@@ -80,17 +103,37 @@ def aide_config(tree: Path) -> Path:
     return config
 
 
-def best_of(rounds: int, argv: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> float:
-    best = float("inf")
-    for _ in range(rounds + 1):  # the first round warms the page cache and is not counted
-        started = time.perf_counter()
-        done = subprocess.run(
-            argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
-        )
-        elapsed = time.perf_counter() - started
-        if done.returncode not in ok_codes:
-            raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode()[:400]}")
-        best = min(best, elapsed) if _ else best
+@dataclass
+class Timing:
+    wall: float = float("inf")
+    cpu: float = float("inf")
+
+
+def run_once(command: Command, cwd: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + sys of every process it waited for) of one run."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(
+        command.argv, cwd=cwd, env=command.env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in command.ok_codes:
+        raise SystemExit(f"{command.name} failed ({done.returncode}): {done.stderr.decode()[:400]}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu
+
+
+def best_in_turns(commands: list[Command], cwd: Path, rounds: int) -> dict[str, Timing]:
+    """Each command once per round, in turn; the first round warms the page cache."""
+    best = {c.name: Timing() for c in commands}
+    for round_number in range(rounds + 1):
+        for command in commands:
+            wall, cpu = run_once(command, cwd)
+            if round_number:
+                timing = best[command.name]
+                timing.wall, timing.cpu = min(timing.wall, wall), min(timing.cpu, cpu)
     return best
 
 
@@ -105,32 +148,59 @@ def sha256_limit(cores: int) -> float:
     return kilobytes * 1000 * cores
 
 
-def compare(tree: Path, rounds: int, limit: float | None) -> None:
-    total = sum(f.stat().st_size for f in (tree / "src").rglob("*") if f.is_file())
-    results = {
-        "sealguard verify": best_of(rounds, [*SEALGUARD, "--project", str(tree), "verify"], tree),
-        "sha256sum -c": best_of(
-            rounds, ["sha256sum", "-c", "--quiet", "governance/BASELINE_REF.sha256"], tree
-        ),
-    }
+def commands_for(tree: Path, cores: int, compare_src: Path | None) -> list[Command]:
+    sealguard = [*SEALGUARD, "--project", str(tree), "verify"]
+    each = f"find src -type f -print0 | xargs -0 -P{cores} -n 5000"
+    commands = [Command(OURS, sealguard)]
+    if compare_src:
+        env = {**os.environ, "PYTHONPATH": str(compare_src)}
+        label = compare_src.parent.name if compare_src.name == "src" else compare_src.name
+        commands.append(Command(f"{OURS} ({label})", sealguard, env))
+    commands += [
+        Command("sha256sum -c", ["sha256sum", "-c", "--quiet", "governance/BASELINE_REF.sha256"]),
+        Command(XARGS, ["sh", "-c", f"{each} sha256sum >/dev/null"]),
+        Command(f"{cores} parallel cats", ["sh", "-c", f"{each} cat >/dev/null"]),
+        Command("stat-only find", ["sh", "-c", "find src -type f -printf '%s %m\\n' >/dev/null"]),
+    ]
     if shutil.which("aide"):
         config = aide_config(tree)
-        results["aide --check"] = best_of(rounds, ["aide", "--check", "-c", str(config)], tree)
-    ours = results["sealguard verify"]
-    print(f"\n{tree.name}: {total / GiB:.2f} GiB, best of {rounds}")
-    for name, seconds in results.items():
-        ratio = "" if name == "sealguard verify" else f"  sealguard is {seconds / ours:.2f}x faster"
-        print(f"  {name:18s} {seconds:7.3f} s{ratio}")
-    if limit:
-        floor = total / limit
-        print(f"  hardware limit     {floor:7.3f} s  (sealguard at {floor / ours:.0%} of it)")
+        commands.append(Command("aide --check", ["aide", "--check", "-c", str(config)]))
+    return commands
+
+
+def compare(tree: Path, rounds: int, limit: float, compare_src: Path | None) -> None:
+    cores = len(os.sched_getaffinity(0))
+    files = [f for f in (tree / "src").rglob("*") if f.is_file()]
+    total = sum(f.stat().st_size for f in files)
+    timings = best_in_turns(commands_for(tree, cores, compare_src), tree, rounds)
+    ours = timings[OURS].wall
+    print(f"\n{tree.name}: {len(files):,} files, {total / GiB:.2f} GiB, best of {rounds}")
+    print(f"  {'':28s} {'wall':>8s} {'cpu':>8s}  sealguard's time over this")
+    for name, timing in timings.items():
+        ratio = "" if name == OURS else f"{ours / timing.wall:.2f}x"
+        print(f"  {name:28s} {timing.wall:7.3f}s {timing.cpu:7.3f}s  {ratio}")
+    limit_seconds = total / limit
+    print(
+        f"  {'SHA-256 limit':28s} {limit_seconds:7.3f}s {'':8s}  {ours / limit_seconds:.2f}x: "
+        f"sealguard at {limit_seconds / ours:.0%} of the {cores}-core SHA-256 limit"
+    )
+    print(
+        f"  sealguard at {ours / timings[XARGS].wall:.2f}x the xargs floor "
+        f"(find src -type f -print0 | xargs -0 -P{cores} -n 5000 sha256sum; cats: the same "
+        "with cat; stat-only: find -printf '%s %m')"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/sealguard-bench"))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--compare-src", type=Path, help="also time `sealguard verify` with PYTHONPATH=this"
+    )
+    parser.add_argument("--only", choices=["mixed", "small"], help="time one tree only")
     args = parser.parse_args()
+    compare_src = args.compare_src.resolve() if args.compare_src else None
     cores = len(os.sched_getaffinity(0))
     limit = sha256_limit(cores)
     print(f"SHA-256 limit: {limit / 1e9:.2f} GB/s ({cores} cores x OpenSSL on one core)")
@@ -138,8 +208,9 @@ def main() -> None:
     small = ensure_tree(
         args.dir, "small-100k", [random.Random(i).randint(1, 4096) for i in range(100_000)], 2
     )
-    compare(big, args.rounds, limit)
-    compare(small, args.rounds, limit)
+    for tree, key in ((big, "mixed"), (small, "small")):
+        if args.only in (None, key):
+            compare(tree, args.rounds, limit, compare_src)
 
 
 if __name__ == "__main__":

@@ -62,12 +62,12 @@ def _worker(
 
 
 def _start_workers(
-    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], jobs: int
+    work: Callable[[tuple[int, int]], Any], spans: list[tuple[int, int]], jobs: int, ticket: Any
 ) -> list[tuple[Any, Any]]:
-    """Fork `jobs` workers now; each takes spans one at a time from a shared counter, so a few
-    large items cannot leave a core idle. Returns (result reader, process) pairs."""
+    """Fork `jobs` workers now; each takes spans one at a time from the shared counter
+    `ticket`, so a few large items cannot leave a core idle. Returns (result reader, process)
+    pairs."""
     context = multiprocessing.get_context("fork")
-    ticket = context.Value("q", 0)
     started = []
     for _ in range(jobs):
         reader, writer = context.Pipe(duplex=False)
@@ -111,7 +111,11 @@ def _results(started: list[tuple[Any, Any]], expected: int) -> Generator[Any, No
 @contextmanager
 def forked(work: Callable[[Span], T], spans: list[Span], jobs: int) -> Iterator[Iterator[T]]:
     """Start `jobs` workers on `spans` now; yields their results, unordered, as they come."""
-    started = _start_workers(work, spans, jobs)
+    # Held here until the workers are gone: a started Process drops its arguments, and a
+    # counter freed in this process is shared memory the next pool's counter is given, while
+    # these workers still count on it (each pool then takes the other's spans).
+    ticket = multiprocessing.get_context("fork").Value("q", 0)
+    started = _start_workers(work, spans, jobs, ticket)
     results: Generator[Any, None, None] = _results(started, len(spans))
     try:
         yield results

@@ -3,6 +3,8 @@
 Commands live in modules named after what they act on; importing them registers them.
 """
 
+import gc
+
 from sealguard.cli import (  # noqa: F401 (registers)
     build,
     decide,
@@ -16,7 +18,14 @@ from sealguard.cli.root import cli
 
 
 def main() -> None:
-    cli.main()
+    try:
+        cli.main()
+    finally:
+        # Left to itself, the interpreter's exit runs full collections over every object still
+        # alive, only to free them as the process ends: up to a tenth of a second after a
+        # `verify` of 100,000 files. Frozen, they are freed without it (atexit handlers, open
+        # files and the rest of the exit are as before).
+        gc.freeze()
 
 
 __all__ = ["cli", "main"]

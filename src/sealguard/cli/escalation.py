@@ -5,7 +5,6 @@ import click
 from sealguard import output
 from sealguard.cli.root import cli, sealed, utc_now
 from sealguard.exitcodes import ExitCode
-from sealguard.report import narrative
 
 
 @cli.group(invoke_without_command=True)
@@ -36,6 +35,7 @@ def escalations(ctx: click.Context, pending: bool, overdue: bool, as_json: bool)
 def escalations_deliver(ctx: click.Context) -> int:
     """Attempt every pending delivery now, due or not (and mark what is overdue)."""
     from sealguard.escalation.dispatch import deliver_due
+    from sealguard.report import narrative
 
     project, config = sealed(ctx)
     attempts = deliver_due(project, config, utc_now(), every_pending=True)

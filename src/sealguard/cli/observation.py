@@ -7,7 +7,6 @@ import click
 from sealguard import output
 from sealguard.cli.root import cli, configured, jobs_option, project_of, sealed, utc_now
 from sealguard.cpus import default_jobs
-from sealguard.report import narrative
 from sealguard.report.reporters import reporter
 
 if TYPE_CHECKING:
@@ -99,6 +98,8 @@ def _decisions_on(ctx: click.Context, event_id: str) -> "list[dict[str, Any]]":
 @click.pass_context
 def diff(ctx: click.Context, event_id: str) -> int:
     """An observation's diff with the baseline: test status changes, then the outputs' diff."""
+    from sealguard.report import narrative
+
     event = _runtime_event(ctx, event_id)
     project = project_of(ctx)
     output.write(narrative.diff_text(project.root, event))
@@ -111,6 +112,7 @@ def diff(ctx: click.Context, event_id: str) -> int:
 def diagnose(ctx: click.Context, event_id: str) -> int:
     """The runbook's checklist answered for one observation, and its path through the rules."""
     from sealguard.ledger import audit
+    from sealguard.report import narrative
 
     event = _runtime_event(ctx, event_id)
     project, config = configured(ctx)
@@ -133,6 +135,7 @@ def watch(ctx: click.Context, every: str, jobs: int | None, count: int | None) -
     from sealguard.durations import parse_duration
     from sealguard.observe.watch import Retried, exit_code
     from sealguard.observe.watch import watch as watch_loop
+    from sealguard.report import narrative
 
     try:
         interval = parse_duration(every)
