@@ -56,13 +56,14 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from sealguard import runtime
-from sealguard.events import SnapshotRecord, from_data, iso_utc, new_id, to_data
+from sealguard.events import RuntimeEvent, SnapshotRecord, from_data, iso_utc, new_id, to_data
 from sealguard.fsio import write_atomic
 from sealguard.ledger import note, pending
 from sealguard.ledger.canonical import decode_line, encode_event
@@ -113,11 +114,16 @@ def sealguard(project: Path, *args: str, ok: Sequence[int] = (0,)) -> tuple[floa
 def observe_stable(project: Path) -> tuple[float, dict[str, Any]]:
     """One real observation, which must be STABLE: (seconds, the RUNTIME_EVENT)."""
     seconds, out = sealguard(project, "observe", "--json", ok=(0, 1, 2, 3))
-    event = json.loads(out)
+    try:
+        event = json.loads(out)
+    except ValueError:
+        raise BenchError(f"{project}: a real observation printed no event: {out[-1500:]}") from None
     if event.get("classification") != "STABLE":
+        matched = [step for step in event.get("why", []) if step.get("matched")]
+        found = event.get("invariants_before", []) + event.get("invariants_after", [])
         raise BenchError(
             f"{project}: a real observation after the built history is "
-            f"{event.get('classification')}, not STABLE: {json.dumps(event.get('why'))[:1500]}"
+            f"{event.get('classification')}, not STABLE: {json.dumps(matched + found)[:1500]}"
         )
     return seconds, event
 
@@ -152,20 +158,25 @@ class Observed:
     lines: tuple[bytes, ...]
     first_seq: int
 
-    @property
+    # read once: the builder consults them for every observation it writes
+    @cached_property
     def events(self) -> list[dict[str, Any]]:
         return [decode_line(line) for line in self.lines]
 
-    @property
+    @cached_property
     def data(self) -> dict[str, Any]:
         """The RUNTIME_EVENT, as its event file holds it."""
         return _without_line_fields(self.events[-1])
+
+    @cached_property
+    def event(self) -> RuntimeEvent:
+        return from_data(self.data)
 
     @property
     def moment(self) -> datetime:
         return _moment(self.data["observed_at"])
 
-    @property
+    @cached_property
     def delays(self) -> list[timedelta]:
         """How long after `observed_at` each line was stamped."""
         return [_moment(event["ts"]) - self.moment for event in self.events]
@@ -265,7 +276,7 @@ def observation(
         path = project.display(folder)
         snapshot = SnapshotRecord(snapshot_id=snapshot_id, path=path, files=hashes)
     event = msgspec.structs.replace(
-        from_data(model.data), event_id=event_id, observed_at=iso_utc(moment), snapshot=snapshot
+        model.event, event_id=event_id, observed_at=iso_utc(moment), snapshot=snapshot
     )
     data = to_data(event)
     event_file = {project.event_file(event_id): json.dumps(data, indent=1, sort_keys=True).encode()}
