@@ -536,6 +536,11 @@ def _goal(command: str, seconds: float, ratio: float, largest: bool) -> str:
     return ", ".join(parts)
 
 
+def _load() -> str:
+    """The machine's load averages: other work on a shared machine skews every figure."""
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 def report(all_figures: list[Figures], rounds: int) -> None:
     print("\nhistory     log bytes    log lines  checkpoints  runtime files  built in")
     for f in all_figures:
@@ -549,15 +554,16 @@ def report(all_figures: list[Figures], rounds: int) -> None:
         f"of {rounds}; every command a fresh `python -m sealguard` process"
     )
     base, largest = all_figures[0], all_figures[-1]
-    print("\ncommand   history      time   ratio to the smallest   goal")
+    print(f"\ncommand   history      time  x at {base.size:<6,} goal{'':30s}every run (s, wall)")
     for command in ("observe", "status", "verify"):
         for f in all_figures:
             seconds = f.time(command)
             ratio = seconds / base.time(command)
             goal = _goal(command, seconds, ratio, f is largest and f is not base)
-            print(f"{command:8s}  {f.size:>7,}  {seconds:7.3f} s  {ratio:10.2f}x{'':13s}{goal}")
+            runs = " ".join(f"{t:.3f}" for t in getattr(f, command))
+            print(f"{command:8s}  {f.size:>7,}  {seconds:7.3f} s  {ratio:8.2f}x  {goal:33s} {runs}")
     probe = statistics.median(p for f in all_figures for p in f.probe)
-    print(f"\n(the probe itself: median {probe * 1000:.0f} ms)")
+    print(f"\n(the probe itself: median {probe * 1000:.0f} ms; load average now {_load()})")
 
 
 def main() -> None:
@@ -569,6 +575,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, help="profile one observe at this size")
     args = parser.parse_args()
     sizes = sorted(int(s.replace("_", "")) for s in args.sizes.split(","))
+    print(f"load average: {_load()}")
     try:
         figures = []
         for size in sizes:
