@@ -11,7 +11,7 @@ import importlib.util
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -38,10 +38,9 @@ def _sealguard(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_built_history_verifies_and_the_next_observation_is_stable(
     history: ModuleType, tmp_path: Path
 ) -> None:
-    now = datetime.now(UTC)
-    # end the history at most a minute before 01:00 UTC, so that its 30 observations (2.5 h)
-    # cross a UTC midnight: two days, so two daily snapshots
-    now = min(now, now.replace(hour=0, minute=59, second=0))
+    # end the history at 00:58 UTC, today's or (before 01:00) yesterday's, so that its 30
+    # observations (2.5 h) cross a UTC midnight: two days, so two daily snapshots
+    now = (datetime.now(UTC) - timedelta(hours=1)).replace(hour=0, minute=59, second=0)
     project = history.build(tmp_path / "n30", 30, now=now).root
 
     checked = _sealguard(project, "verify")
