@@ -14,7 +14,8 @@ sealguard's own encoders, from the shape two real observations of the same proje
 * two real `sealguard observe` runs on a scratch copy: the first of a UTC day (it keeps the
   day's STABLE snapshot: 11 log lines) and a plain one (3 lines: runtime_writing, runtime_file,
   runtime_event). The builder first rebuilds both from their ids and times and must get the
-  very bytes `observe` wrote (log lines and event files), or it stops: it cannot drift.
+  very bytes `observe` wrote (log lines and event files), or it stops: it cannot drift
+  silently (tests/test_history_bench.py builds one and verifies it).
 * then N observations, 5 minutes apart, ending a minute before now: fresh ids (events.new_id),
   the RUNTIME_EVENT (events.to_data) with its event file and, on the first observation of each
   UTC day, its snapshot files, each journaled as runtime.py does (runtime_writing with the
@@ -30,6 +31,9 @@ sealguard's own encoders, from the shape two real observations of the same proje
 The real seal's one line is written again with its `ts` (the only time it holds) set back to
 5 minutes before the first observation, its checkpoint signed again: a project sealed a year
 ago. Files are written without fsync: a benchmark's cache, not evidence.
+
+A cached project keeps the shape of the sealguard that built it; after a change to what an
+observation writes, --rebuild gives the new one.
 
 Each run copies the built project, then checks the copy before timing anything: `verify` and
 `log verify` must exit 0 and a real `observe` must be STABLE, else it stops (try --rebuild).
