@@ -40,7 +40,8 @@ Each run copies the built project, then checks the copy before timing anything: 
 Then, each in a fresh process: `observe` R times in a row on that copy, reporting the median
 (each adds one observation, as in real use, so the copy keeps what the previous observation
 left, such as caches; a fresh copy per round would lose them with the inodes), and `status`
-and `verify` best of R.
+and `verify` best of R; and, as the floor under every command, the interpreter alone and
+`sealguard --version` (start-up and imports).
 
     python benchmarks/history.py [--dir /tmp/sealguard-history] [--sizes 10,10000,100000]
                                  [--rounds 5] [--rebuild] [--profile 10000]
@@ -545,6 +546,20 @@ def _load() -> str:
     return " ".join(f"{n:.2f}" for n in os.getloadavg())
 
 
+def startup(rounds: int) -> tuple[float, float]:
+    """The floor under every command, best of `rounds`: the interpreter alone, and sealguard's
+    start (interpreter, imports, CLI) as `sealguard --version` measures it."""
+    floors = []
+    for argv in ([sys.executable, "-c", "pass"], [sys.executable, "-m", "sealguard", "--version"]):
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+        floors.append(min(times))
+    return floors[0], floors[1]
+
+
 def report(all_figures: list[Figures], rounds: int) -> None:
     print("\nhistory     log bytes    log lines  checkpoints  runtime files  built in")
     for f in all_figures:
@@ -567,7 +582,12 @@ def report(all_figures: list[Figures], rounds: int) -> None:
             runs = " ".join(f"{t:.3f}" for t in getattr(f, command))
             print(f"{command:8s}  {f.size:>7,}  {seconds:7.3f} s  {ratio:8.2f}x  {goal:33s} {runs}")
     probe = statistics.median(p for f in all_figures for p in f.probe)
-    print(f"\n(the probe itself: median {probe * 1000:.0f} ms; load average now {_load()})")
+    python, started = startup(rounds)
+    print(
+        f"\nthe probe itself: median {probe * 1000:.0f} ms; a fresh process, best of {rounds}: "
+        f"python alone {python * 1000:.0f} ms, `sealguard --version` {started * 1000:.0f} ms; "
+        f"load average now {_load()}"
+    )
 
 
 def main() -> None:
