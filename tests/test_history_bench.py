@@ -53,8 +53,10 @@ def test_a_built_history_verifies_and_the_next_observation_is_stable(
     assert (report["lines"], report["checkpoints"]) == (1 + 28 * 3 + 2 * 11, 31)
     snapshots = sorted(p.name for p in (project / "governance/runtime/snapshots").iterdir())
     assert len(snapshots) == 2 and snapshots[0][4:12] != snapshots[1][4:12]
-    events = sorted(p.name for p in (project / "governance/runtime/events").iterdir())
-    assert len(events) == 30
+    events = sorted(p.name for p in (project / "governance/runtime/events").rglob("RTE_*.json"))
+    assert len(events) == 30  # in a folder per UTC day
+    days = {p.name for p in (project / "governance/runtime/events").iterdir()}
+    assert days == {s[4:12] for s in snapshots}
 
     observed = _sealguard(project, "observe", "--json")
     assert observed.returncode == 0, observed.stdout + observed.stderr
