@@ -68,9 +68,10 @@ class Folder:
 
 
 def archived(rel: str) -> bool:
-    """A folder of past event files (one per UTC day): held by its identity alone between full
-    checks. Every other folder's files are held by their own identity on every check."""
-    return rel.startswith("events/")
+    """A folder of event files (one per UTC day, and `events/` itself, where event files were
+    kept before day folders): held by its identity alone between full checks. Every other
+    folder's files are held by their own identity on every check."""
+    return rel == "events" or rel.startswith("events/")
 
 
 @dataclass
