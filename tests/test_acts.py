@@ -1,6 +1,8 @@
 """One checkpoint per act: an observation, a decision or a delivery round that appends several
 times publishes one signed checkpoint, after its last line; every line stays provable."""
 
+import base64
+import json
 import os
 import signal
 import subprocess
@@ -10,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from sealguard.config import load_config
+from sealguard.errors import IntegrityError
 from sealguard.ledger import Ledger, append, audit, one_checkpoint, read_events
-from sealguard.ledger.merkle import inclusion_proof, leaf_hash, root_from_inclusion
+from sealguard.ledger.merkle import CompactRange, inclusion_proof, leaf_hash, root_from_inclusion
 from sealguard.ledger.note import parse, split_history
 from sealguard.ledger.witness import FolderWitness
 from sealguard.observe.observation import observe
@@ -188,3 +191,45 @@ def test_the_witness_holds_the_acts_one_checkpoint(tmp_path: Path) -> None:
     assert record is not None
     assert (record.size, record.root) == (len(lines_of(ledger)), checkpoint.root)
     assert record.size == held.size + 2  # proved consistent with what it held before
+
+
+def test_inside_an_act_the_writer_reads_on_from_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the cache past the last checkpoint was thrown away, and every append of an act
+    read the whole log again (3 s per observation at 100,000 past ones)."""
+    from sealguard.ledger import writer
+
+    ledger = make_log(tmp_path / "rt", 5)
+    starts: list[int] = []
+    real = writer._lines
+    monkeypatch.setattr(
+        writer, "_lines", lambda fd, start, tail: starts.append(start) or real(fd, start, tail)
+    )
+    with one_checkpoint(ledger):
+        append(ledger, "a", {})
+        append(ledger, "b", {})
+    assert starts and 0 not in starts  # never from the first line again
+    assert audit(ledger).intact and _notes(ledger)[-1] == 7
+
+
+def test_a_cache_edited_to_hide_unannounced_bytes_is_not_believed(tmp_path: Path) -> None:
+    ledger = make_log(tmp_path / "rt", 3)
+    with pytest.raises(IntegrityError, match="not announced"), one_checkpoint(ledger):
+        append(ledger, "mine", {})
+        forged = b'{"seq":4,"ts":"2026-01-01T00:00:00Z","type":"runtime_event"}'
+        with ledger.log.open("ab") as stream:
+            stream.write(forged + b"\n")
+        cache = json.loads(ledger.state.read_text())
+        tree = CompactRange(cache["size"], [base64.b64decode(h) for h in cache["range"]])
+        tree.push(leaf_hash(forged))
+        end = ledger.log.stat().st_size
+        cache.update(
+            size=tree.size,
+            bytes=end,
+            range=[base64.b64encode(h).decode() for h in tree.hashes],
+            published=[cache["published"][0], end],  # "nothing after the checkpoint to check"
+        )
+        ledger.state.write_text(json.dumps(cache))
+        append(ledger, "mine again", {})
+    assert _notes(ledger) == [1, 2, 3]  # nothing signed over the forged line

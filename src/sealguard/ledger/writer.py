@@ -49,24 +49,46 @@ class _Tree:
     end: int  # byte offset just past the last complete line
     fragment: bytes = b""  # bytes after the last newline (a torn write)
     published_end: int = -1  # byte offset where the lines past the last checkpoint begin
+    published: int = -1  # the size of the last checkpoint, where `published_end` is
 
 
-def _load_cache(ledger: Ledger, fd: int, size: int, published: int) -> tuple[CompactRange, int]:
-    """The cached tree, if it fits the log's bytes; else an empty tree at offset 0."""
+def _line_end(fd: int, offset: int) -> bool:
+    return offset == 0 or os.pread(fd, 1, offset - 1) == b"\n"
+
+
+def _load_cache(ledger: Ledger, fd: int, published: int, public: bytes) -> _Tree:
+    """The cached tree, if it fits the log's bytes; else an empty tree at offset 0.
+
+    A cache past the last checkpoint (an act's lines, awaiting its one checkpoint) is used only
+    when the lines after that checkpoint begin where the writer's signed announcement says:
+    every byte from there is then checked against it (`_check_published`), so a cache edited
+    to say otherwise is rebuilt from the log, never believed."""
+    size = os.fstat(fd).st_size
     try:
         data = json.loads(files.read_bytes(ledger.state))
         tree = CompactRange(data["size"], [base64.b64decode(h) for h in data["range"]])
         end = int(data["bytes"])
+        mark_size, mark_end = (int(v) for v in data.get("published", (-1, -1)))
     except (OSError, LedgerFileError, ValueError, KeyError, TypeError):
-        return CompactRange(), 0
+        return _Tree(CompactRange(), 0)
     if end > size:
         raise IntegrityError(
             f"{ledger.log}: the log is {size} bytes, shorter than the {end} bytes "
             "sealguard last wrote: TRUNCATION; nothing was appended"
         )
-    if tree.size > published or (end and os.pread(fd, 1, end - 1) != b"\n"):
-        return CompactRange(), 0  # the log changed under the cache; rebuild the cache from the log
-    return tree, end
+    if not _line_end(fd, end):
+        return _Tree(CompactRange(), 0)  # the log changed under the cache: rebuilt from the log
+    if tree.size <= published:
+        return _Tree(tree, end)
+    intent = pending.read(ledger, public)
+    if (
+        mark_size == published
+        and 0 <= mark_end <= end
+        and intent is not None
+        and (intent.base, intent.offset) == (published, mark_end)
+    ):
+        return _Tree(tree, end, published_end=mark_end, published=published)
+    return _Tree(CompactRange(), 0)
 
 
 def _save_cache(ledger: Ledger, tree: _Tree) -> None:
@@ -76,6 +98,7 @@ def _save_cache(ledger: Ledger, tree: _Tree) -> None:
         "size": tree.range.size,
         "bytes": tree.end,
         "range": [base64.b64encode(h).decode() for h in tree.range.hashes],
+        "published": [tree.published, tree.published_end],
     }
     with contextlib.suppress(OSError):
         write_atomic(ledger.state, json.dumps(data).encode(), durable=False)
@@ -94,18 +117,18 @@ def _lines(fd: int, start: int, tail: list[bytes]) -> Iterator[bytes]:
     tail.append(rest)
 
 
-def _catch_up(ledger: Ledger, fd: int, published: int) -> _Tree:
+def _catch_up(ledger: Ledger, fd: int, published: int, public: bytes) -> _Tree:
     """The tree over the log's complete lines, noting where the unpublished ones begin."""
-    tree_range, end = _load_cache(ledger, fd, os.fstat(fd).st_size, published)
-    tree = _Tree(tree_range, end)
+    tree = _load_cache(ledger, fd, published, public)
     tail: list[bytes] = []
-    for line in _lines(fd, end, tail):
+    for line in _lines(fd, tree.end, tail):
         if tree.range.size == published:
             tree.published_end = tree.end
         tree.range.push(leaf_hash(line))
         tree.end += len(line) + 1
     if tree.range.size == published:
         tree.published_end = tree.end
+    tree.published = published
     tree.fragment = tail[0]
     return tree
 
@@ -253,13 +276,14 @@ def _publish_owed(ledger: Ledger, act: _Act) -> None:
         public = public_bytes(key)
         origin = origin_for(public)
         published = _published(ledger, public)
-        tree = _catch_up(ledger, fd, published)
+        tree = _catch_up(ledger, fd, published, public)
         if published == tree.range.size:
             return  # another writer's checkpoint covers the act already
         _check_published(ledger, tree, published, _unpublished(fd, tree), public)
         before = (verified.fd_identity(fd), verified.identity(ledger.history))
         checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
         _publish(ledger, checkpoint)
+        tree.published, tree.published_end = tree.range.size, tree.end
         verified.carry(ledger, before, key, fd)
         link = anchor.contact(ledger, origin, note.verifier_key(origin, public))
         if link is not None and act.base is not None:
@@ -388,7 +412,7 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
         public = public_bytes(key)
         origin = origin_for(public)
         published = _published(ledger, public)
-        tree = _catch_up(ledger, fd, published)
+        tree = _catch_up(ledger, fd, published, public)
         tail = _unpublished(fd, tree)
         _check_published(ledger, tree, published, tail, public)
         link = anchor.contact(ledger, origin, note.verifier_key(origin, public))
@@ -416,6 +440,7 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
             return events
         checkpoint = note.sign(origin, tree.range.size, tree.range.root(), origin, key)
         _publish(ledger, checkpoint)
+        tree.published, tree.published_end = tree.range.size, tree.end
         verified.carry(ledger, before, key, fd)
         if link is not None:
             link.submit(
