@@ -123,3 +123,47 @@ def test_non_utf8_names_survive(tmp_path: Path) -> None:
     data = render_manifest(Manifest(("**",), (), (entry,)))
     assert b"  caf\xe9.txt\n" in data
     assert parse_manifest(data, "m").entries == (entry,)
+
+
+def _line_by_line(data: bytes, name: str) -> Manifest:
+    """The reading before runs of plain lines were read at once: each line on its own."""
+    from sealguard.seal.manifest import MAGIC, _Parser
+
+    parser = _Parser(name)
+    text = data.decode("utf-8", "surrogateescape")
+    assert text.startswith(MAGIC + "\n") and text.endswith("\n")
+    for number, line in enumerate(text[:-1].split("\n"), start=1):
+        if line.startswith("# "):
+            parser.comment(number, line)
+        elif line:
+            parser.file_line(number, line)
+    if parser.paths is None or parser.exclude is None:
+        raise parser.fail(1, "the '# paths' or '# exclude' line is missing")
+    return Manifest(tuple(parser.paths), tuple(parser.exclude), tuple(parser.entries))
+
+
+LINE_NAMES = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\n"), max_size=6
+)
+manifest_lines = st.one_of(
+    st.builds("{}  {}".format, hexes, LINE_NAMES),  # plain (an empty name is not a line)
+    st.builds("\\{}  {}".format, hexes, st.sampled_from(["a\\nb", "c\\\\d", "bad\\q", "e"])),
+    st.sampled_from(["# mode 0644", "# mode 0755", "# mode 9", '# symlink "l" -> "t"', ""]),
+    st.sampled_from(["abc  x", "#no-space", "A" * 64 + "  x", "a" * 64 + " x", "a" * 64 + "  "]),
+)
+
+
+@given(st.lists(manifest_lines, max_size=30), st.booleans())
+def test_runs_of_plain_lines_read_as_each_line_alone(lines: list[str], mode_first: bool) -> None:
+    head = ["# sealguard-baseline 1", "# paths []", "# exclude []"]
+    head += ["# mode 0600"] if mode_first else []
+    data = ("\n".join(head + lines) + "\n").encode("utf-8", "surrogateescape")
+    try:
+        expected: Manifest | str = _line_by_line(data, "m")
+    except DataError as exc:
+        expected = exc.message
+    try:
+        found: Manifest | str = parse_manifest(data, "m")
+    except DataError as exc:
+        found = exc.message
+    assert found == expected

@@ -8,14 +8,16 @@ version, the command and the normalisers in force). Both are listed in BASELINE_
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sealguard.config import ProbeConfig
 from sealguard.errors import DataError
 from sealguard.facts import ProbeBaseline, ProbeFacts
 from sealguard.probes import normalize
-from sealguard.probes.run import ProbeEvidence
 from sealguard.project import BASELINE_DIR
+
+if TYPE_CHECKING:  # running probes is not needed to read a baseline (verify, status)
+    from sealguard.probes.run import ProbeEvidence
 
 
 def probe_folder(governance: Path, name: str) -> Path:
@@ -34,7 +36,7 @@ def _why_failed(facts: ProbeFacts) -> str:
     return f": {len(failing)} failing: {', '.join(failing[:3])}{more}"
 
 
-def refuse_unsound(evidence: ProbeEvidence) -> None:
+def refuse_unsound(evidence: "ProbeEvidence") -> None:
     """A baseline is sealed only from a clean, passing run."""
     facts = evidence.facts
     problems = []
@@ -62,7 +64,7 @@ def refuse_unsound(evidence: ProbeEvidence) -> None:
 OBSERVED = "observed.json"  # in a snapshot: what probe.json would hold if this run were accepted
 
 
-def describe(probe: ProbeConfig, evidence: ProbeEvidence) -> bytes:
+def describe(probe: ProbeConfig, evidence: "ProbeEvidence") -> bytes:
     """probe.json's content for this run: what a baseline keeps of it."""
     facts = evidence.facts
     data: dict[str, Any] = {
@@ -81,7 +83,7 @@ def describe(probe: ProbeConfig, evidence: ProbeEvidence) -> bytes:
     return (json.dumps(data, indent=1, sort_keys=True) + "\n").encode()
 
 
-def record(probe: ProbeConfig, evidence: ProbeEvidence, governance: Path) -> list[Path]:
+def record(probe: ProbeConfig, evidence: "ProbeEvidence", governance: Path) -> list[Path]:
     """Write the probe's baseline files; returns them."""
     folder = probe_folder(governance, probe.name)
     folder.mkdir(parents=True, exist_ok=True)
