@@ -30,12 +30,10 @@ READ_SIZE = 1 << 22
 _TYPED = b'"type":"%s"'  # as a canonical line spells its type: a long needle is found fastest
 
 
-def batches(
-    log: Path, tail: list[bytes], start: int = 0, stop: int | None = None
-) -> Iterator[tuple[list[bytes], int]]:
+def batches(log: Path, tail: list[bytes], start: int = 0) -> Iterator[tuple[list[bytes], int]]:
     """Batches of complete lines from byte `start` (a line start) with the offset of each batch's
-    first line; lines starting at or after `stop` are left out. Bytes after the last newline of
-    the file (a torn write) are put in `tail`. A missing log has no lines."""
+    first line. Bytes after the last newline of the file (a torn write) are put in `tail`. A
+    missing log has no lines."""
     pending, offset = b"", start
     try:
         stream = files.open_read(log)
@@ -49,10 +47,6 @@ def batches(
             pending = parts.pop()
             for first in range(0, len(parts), BATCH_LINES):
                 batch = parts[first : first + BATCH_LINES]
-                if stop is not None:
-                    batch = _before(batch, offset, stop)
-                    if not batch:
-                        return
                 yield batch, offset
                 offset += sum(len(line) for line in batch) + len(batch)
     tail.append(pending)
@@ -81,15 +75,6 @@ def chunks(
         start += len(data) - len(rest)
     tail.append(b"")
 
-
-def _before(batch: list[bytes], offset: int, stop: int) -> list[bytes]:
-    kept = []
-    for line in batch:
-        if offset >= stop:
-            break
-        kept.append(line)
-        offset += len(line) + 1
-    return kept
 
 
 @dataclass(frozen=True)
