@@ -9,6 +9,7 @@ Only a file that no journaled write explains is "not written by sealguard". The 
 files (log, checkpoints, cache, key) are held by the ledger's checks instead.
 """
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
@@ -94,17 +95,23 @@ def _rel(ledger_: ledger.Ledger, path: Path) -> str:
     return path.relative_to(ledger_.folder).as_posix()
 
 
-def is_own(ledger_: ledger.Ledger, path: Path) -> bool:
+@functools.lru_cache(maxsize=16)
+def _own(ledger_: ledger.Ledger) -> tuple[frozenset[Path], tuple[tuple[Path, str], ...]]:
+    """The ledger's own files, and the (folder, prefix) of their temp files: made once per
+    ledger, not for every file of a listing."""
     own = ledger_.own_files() | {ledger_.folder / LOCK_NAME}
+    return frozenset(own), tuple((f.parent, f".{f.name}{TEMP_MARK}") for f in own)
+
+
+def is_own(ledger_: ledger.Ledger, path: Path) -> bool:
+    own, temps = _own(ledger_)
     if path in own or path.is_relative_to(ledger_.index):
         return True  # the index holds caches, each signed with the log key and checked
     # a temp file left by an interrupted atomic write of one of the ledger's own files: exactly
     # `.<name>.tmp-<pid>` (fsio.write_atomic), so no other name can hide here unchecked
     return any(
-        path.parent == f.parent
-        and path.name.startswith(prefix := f".{f.name}{TEMP_MARK}")
-        and _is_pid(path.name[len(prefix) :])
-        for f in own
+        path.parent == parent and path.name.startswith(prefix) and _is_pid(path.name[len(prefix) :])
+        for parent, prefix in temps
     )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -125,7 +126,7 @@ def _parse(body: bytes) -> Digest:
     )
 
 
-def _file(ledger: Ledger) -> Any:
+def _file(ledger: Ledger) -> Path:
     return ledger.index / "journal"
 
 

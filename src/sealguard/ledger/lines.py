@@ -76,7 +76,6 @@ def chunks(
     tail.append(b"")
 
 
-
 @dataclass(frozen=True)
 class LineProblem:
     line: int  # 1-based
