@@ -13,6 +13,8 @@ from hypothesis import settings
 from sealguard.cli import cli
 from sealguard.project import Project
 
+from .browser import browser_page, chromium  # noqa: F401 (fixtures for the browser tests)
+
 if TYPE_CHECKING:
     from .decision_projects import Team
 
