@@ -57,11 +57,19 @@ def report(
         import msgspec
 
         output.write_json(msgspec.to_builtins(found))
-        return 0
+        return _exit_code(found.verification.intact)
     assert target is not None
     from sealguard.report.html import render_html
     from sealguard.report.writing import write_page
 
     write_page(render_html(found), target, pdf)
     output.write(f"wrote {target}: {found.content_sha256} (content SHA-256 of the period)")
-    return 0
+    return _exit_code(found.verification.intact)
+
+
+def _exit_code(intact: bool) -> int:
+    """As `log verify`'s: 3 when the log is not intact (the report is made all the same, and
+    its banner says what the audit found)."""
+    from sealguard.exitcodes import ExitCode
+
+    return int(ExitCode.OK if intact else ExitCode.INCIDENT)

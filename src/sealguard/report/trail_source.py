@@ -5,15 +5,14 @@ the same log always gives the same trail, hence the same `content_sha256`.
 """
 
 from datetime import UTC, datetime
-from typing import Any
 
 from sealguard.config import Config
 from sealguard.errors import UsageError
 from sealguard.ledger.layout import Ledger
-from sealguard.ledger.reader import read_events, read_first_event
+from sealguard.ledger.reader import read_first_event
 from sealguard.project import Project
 from sealguard.report import trail_cache
-from sealguard.report.trail import Observation, Period, Trail, fold, observation_row
+from sealguard.report.trail import Period, Trail, fold
 
 
 def period_of(since: datetime | None, until: datetime | None) -> Period:
@@ -37,20 +36,10 @@ def log_key_of(ledger: Ledger) -> dict[str, str]:
     return {k: str(v) for k, v in key.items()} if isinstance(key, dict) else {}
 
 
-def rows_and_events(ledger: Ledger) -> tuple[list[Observation], list[dict[str, Any]]]:
-    """Every observation's row, and the events the trail folds (see trail_cache)."""
-    cached = trail_cache.load(ledger)
-    if cached is not None:
-        return cached
-    events = read_events(ledger.log) if ledger.log.is_file() else []
-    rows = [observation_row(e) for e in events if e.get("type") == "runtime_event"]
-    return rows, events
-
-
 def load_trail(
     project: Project, config: Config, since: datetime | None, until: datetime | None
 ) -> Trail:
     """The trail of the period [since, until) of the project's log (either end may be open)."""
     ledger = project.ledger(config)
-    rows, events = rows_and_events(ledger)
+    rows, events = trail_cache.load(ledger)
     return fold(period_of(since, until), log_key_of(ledger).get("origin", ""), rows, events)
