@@ -1,5 +1,6 @@
 """The audit trail's pure model (report/trail.py), folded from a history made by real commands."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +155,6 @@ def test_the_content_hash_is_stable_and_follows_every_event_of_the_period(
 
 def test_the_hash_is_of_rfc8785_json_and_the_trail_round_trips(history: History) -> None:
     import hashlib
-    import json
 
     trail = _trail(_events(history))
     data = canonical_bytes(trail)
@@ -178,8 +178,6 @@ def test_a_tampered_field_of_the_wrong_type_is_one_line_naming_its_seq(history: 
 def test_the_same_period_gives_the_same_hash_after_the_log_grew(
     history: History, tmp_path: Path
 ) -> None:
-    import json
-
     project = history.copy(tmp_path / "p")
     drift = next(e for e in ledger.read_events(project.log_file)
                  if e.get("event_id") == history.ids["drift"])  # fmt: skip
@@ -196,3 +194,26 @@ def test_the_same_period_gives_the_same_hash_after_the_log_grew(
     assert grown["content_sha256"] != whole["content_sha256"]
     (acked,) = [e for e in grown["trail"]["escalations"] if e["escalation_id"] == esc]
     assert acked["acknowledged"]["by"] == "Olga Petit"
+
+
+def test_the_fast_encoding_gives_the_bytes_rfc8785_gives(history: History) -> None:
+    import rfc8785
+
+    from sealguard.report.trail import Evidence, _plain
+
+    trail = _trail(_events(history))
+    assert _plain(trail, msgspec.to_builtins(trail))
+    assert canonical_bytes(trail) == rfc8785.dumps(msgspec.to_builtins(trail))
+    odd = msgspec.structs.replace(
+        trail.notable[0],
+        evidence=Evidence(snapshot_id="SNP_x", path="p", files={"\U0001f600": "a", "\uffff": "b"}),
+    )
+    huge = msgspec.structs.replace(trail.observations[0], duration_ms=2**60)
+    astral = Trail(notable=[odd], observations=trail.observations)
+    data = msgspec.to_builtins(astral)
+    assert not _plain(astral, data)
+    assert canonical_bytes(astral) == rfc8785.dumps(data)  # keys in UTF-16 order: 😀 first
+    assert canonical_bytes(astral) != msgspec.json.encode(data, order="sorted")
+    large = Trail(observations=[huge])
+    assert not _plain(large, msgspec.to_builtins(large))
+    assert b'"duration_ms":"1152921504606846976"' in canonical_bytes(large)  # as the log writes it

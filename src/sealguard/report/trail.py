@@ -23,6 +23,7 @@ import rfc8785
 
 from sealguard.errors import DataError
 from sealguard.events import StatusChange, Step, Violation
+from sealguard.ledger.canonical import SAFE_INT, _strays
 
 FORMAT = "sealguard-trail/1"
 Event = dict[str, Any]
@@ -178,7 +179,31 @@ def content_sha256(trail: Trail) -> str:
 
 
 def canonical_bytes(trail: Trail) -> bytes:
-    return bytes(rfc8785.dumps(msgspec.to_builtins(trail)))
+    """RFC 8785: msgspec's sorted compact encoding gives the same bytes where no key is beyond
+    ASCII and no integer beyond 2^53 (the ledger's own check relies on it: ledger/canonical.py),
+    in C; elsewhere the `rfc8785` package, with such integers as decimal strings, as the log
+    writes them. A long history's hundred thousand rows are one call instead of seconds."""
+    data = msgspec.to_builtins(trail)
+    if _plain(trail, data):
+        return msgspec.json.encode(data, order="sorted")
+    return bytes(rfc8785.dumps(_safe_integers(data)))
+
+
+def _plain(trail: Trail, data: dict[str, Any]) -> bool:
+    rows = (max(abs(o.seq), abs(o.duration_ms), abs(o.test_count)) for o in trail.observations)
+    if max(rows, default=0) > SAFE_INT:
+        return False
+    return not _strays({k: v for k, v in data.items() if k != "observations"})
+
+
+def _safe_integers(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > SAFE_INT:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _safe_integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe_integers(v) for v in value]
+    return value
 
 
 # -- folding ---------------------------------------------------------------------------------
