@@ -96,3 +96,15 @@ def test_the_plots_draw_and_the_print_stylesheet_applies(page: Any, tmp_path: Pa
     _shot(page.locator("#banner"), tmp_path, "print-banner")
     pdf = page.pdf()
     assert pdf.startswith(b"%PDF-")
+
+
+def test_a_proof_copied_from_the_page_is_checked_offline(
+    page: Any, history: History, tmp_path: Path
+) -> None:
+    article = page.locator(f'[id="{history.ids["incident"]}"]')
+    article.locator("details summary").click()
+    bundle = tmp_path / "proof.json"
+    bundle.write_text(article.locator("details pre").inner_text())
+    checked = run(history.project, "log", "check-proof", str(bundle))
+    assert checked.exit_code == 0, checked.output
+    assert checked.stdout.startswith("VALID: event seq ")

@@ -113,3 +113,12 @@ def test_a_log_altered_since_is_read_whole_and_the_cache_not_used(tmp_path: Path
         "PRODUCT_DRIFT",
         "STABLE",
     ]
+
+
+def test_the_cache_is_the_ledgers_own_and_verify_full_stays_intact(tmp_path: Path) -> None:
+    project = cat_project(tmp_path)
+    _observe(project, 1)
+    _reported(project)
+    assert _cache_file(project).is_file()
+    done = run(project, "verify", "--full")
+    assert done.exit_code == 0, done.output

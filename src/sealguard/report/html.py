@@ -26,7 +26,9 @@ MODES = {"OBSERVING": "#2e7d32", "FROZEN": "#e65100", "HALTED": "#b71c1c", "UNSE
 
 
 def _bundle(value: dict[str, Any]) -> str:
-    return json.dumps(value, indent=2, sort_keys=True)
+    """The proof bundle as `log check-proof` reads it; without its optional decoded `event`
+    (the page shows the event already, and `line_b64` is what the proof binds)."""
+    return json.dumps({k: v for k, v in value.items() if k != "event"}, indent=2, sort_keys=True)
 
 
 def render_html(report: Report) -> str:

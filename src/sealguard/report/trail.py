@@ -359,7 +359,10 @@ def fold(
     least every event but the routine ones (STABLE observations without a snapshot, and the
     runtime area's bookkeeping), in log order; both may hold events outside the period."""
     trail = Trail(origin=origin, period=period)
-    trail.observations = [r for r in rows if period.holds(_parsed(r.observed_at))]
+    if period.since is None and period.until is None:
+        trail.observations = list(rows)  # no time to read: a long history is kept whole
+    else:
+        trail.observations = [r for r in rows if period.holds(_parsed(r.observed_at))]
     escalations = _Escalations()
     for event in in_period(period, events):
         _add(trail, escalations, event)
