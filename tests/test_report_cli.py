@@ -166,3 +166,30 @@ def test_pdf_is_printed_by_headless_chromium_through_the_console_script(
     assert done.returncode == 0, done.stderr
     assert target.read_bytes().startswith(b"%PDF-")
     assert target.stat().st_size > 10_000
+
+
+def test_a_log_that_is_gone_is_reported_halted_and_exits_3(
+    history: History, tmp_path: Path
+) -> None:
+    project = history.copy(tmp_path / "p")
+    project.log_file.unlink()
+    done = run(project, "report", "--json")
+    assert done.exit_code == 3, done.output
+    data = json.loads(done.stdout)
+    assert (
+        data["banner"]["mode"] == "HALTED"
+        and "the governance log is gone" in (data["banner"]["reason"])
+    )
+    assert data["verification"]["intact"] is False and data["trail"]["observations"] == []
+
+
+def test_a_line_that_is_not_json_is_one_line_and_exit_65(history: History, tmp_path: Path) -> None:
+    project = history.copy(tmp_path / "p")
+    lines = project.log_file.read_bytes().split(b"\n")
+    lines[4] = b"garbage"
+    project.log_file.write_bytes(b"\n".join(lines))
+    done = run(project, "report", "-o", str(tmp_path / "r.html"))
+    assert (done.exit_code, _one_line(done.stderr)) == (
+        65,
+        f"sealguard: {project.log_file}:5: not a JSON event; run `sealguard log verify`\n",
+    )
