@@ -2,6 +2,7 @@
 whole log, kept at the verified state, signed with the log key, ignored when anything is off."""
 
 import json
+import re
 from pathlib import Path
 
 import msgspec
@@ -122,3 +123,15 @@ def test_the_cache_is_the_ledgers_own_and_verify_full_stays_intact(tmp_path: Pat
     assert _cache_file(project).is_file()
     done = run(project, "verify", "--full")
     assert done.exit_code == 0, done.output
+
+
+def test_a_runtime_event_with_a_field_of_the_wrong_type_is_one_line(tmp_path: Path) -> None:
+    project = cat_project(tmp_path)
+    _observe(project, 1)
+    log = project.log_file
+    log.write_bytes(re.sub(rb'"duration_ms":\d+', b'"duration_ms":"x"', log.read_bytes(), count=1))
+    done = run(project, "report", "--json")
+    assert done.exit_code == 65, done.output
+    assert "(runtime_event): Expected `int`, got `str` - at `$.probes[0].duration_ms`" in (
+        done.stderr
+    )

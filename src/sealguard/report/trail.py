@@ -232,25 +232,39 @@ def _typed(event: Event, kind: type[T], fields: dict[str, Any]) -> T:
         ) from None
 
 
+class ProbeTimes(msgspec.Struct, frozen=True):
+    duration_ms: int = 0
+    test_count: int = 0
+
+
+class RowFields(msgspec.Struct, frozen=True):
+    """The fields of a runtime_event that its row is made of (the others are not read)."""
+
+    type: str
+    seq: int
+    event_id: str
+    classification: str
+    observed_at: str | None = None
+    ts: str | None = None
+    purpose: str | None = None
+    probes: list[ProbeTimes] = []
+
+
+def row_of(fields: RowFields) -> Observation:
+    return Observation(
+        seq=fields.seq,
+        event_id=fields.event_id,
+        observed_at=fields.observed_at or fields.ts or "",
+        classification=fields.classification,
+        purpose=fields.purpose or "observation",
+        duration_ms=sum(p.duration_ms for p in fields.probes),
+        test_count=sum(p.test_count for p in fields.probes),
+    )
+
+
 def observation_row(event: Event) -> Observation:
     """The timeline's row of a runtime_event."""
-    probes = event.get("probes") or []
-    if not isinstance(probes, list):
-        probes = []
-    probes = [p for p in probes if isinstance(p, dict)]
-    return _typed(
-        event,
-        Observation,
-        {
-            "seq": event.get("seq"),
-            "event_id": event.get("event_id"),
-            "observed_at": event.get("observed_at") or event.get("ts"),
-            "classification": event.get("classification"),
-            "purpose": event.get("purpose") or "observation",
-            "duration_ms": sum(int(p.get("duration_ms") or 0) for p in probes),
-            "test_count": sum(int(p.get("test_count") or 0) for p in probes),
-        },
-    )
+    return row_of(_typed(event, RowFields, event))
 
 
 def _notable(event: Event) -> Notable:

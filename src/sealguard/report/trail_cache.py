@@ -31,27 +31,10 @@ from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.lines import batches
 from sealguard.ledger.reader import read_first_event
-from sealguard.report.trail import Observation, observation_row
+from sealguard.report.trail import Observation, RowFields, observation_row, row_of
 
 DOMAIN = b"sealguard-report-rows/1\n"
 _NEEDLE = b'"type":"runtime_event"'  # as every canonical runtime_event line spells it
-
-
-class _Probe(msgspec.Struct):
-    duration_ms: int = 0
-    test_count: int = 0
-
-
-class _Line(msgspec.Struct):
-    """The fields of a runtime_event that its row holds; other fields are skipped unread."""
-
-    seq: int
-    event_id: str
-    classification: str
-    observed_at: str | None = None
-    ts: str | None = None
-    purpose: str | None = None
-    probes: list[_Probe] = []
 
 
 class Cache(msgspec.Struct):
@@ -61,7 +44,7 @@ class Cache(msgspec.Struct):
     rows: list[Observation]
 
 
-_line = msgspec.json.Decoder(_Line)
+_line = msgspec.json.Decoder(RowFields)
 _cache = msgspec.json.Decoder(Cache)
 
 
@@ -80,15 +63,7 @@ def _row(line: bytes) -> Observation | None:
         if not isinstance(value, dict) or value.get("type") != "runtime_event":
             return None
         return observation_row(value)  # says which field is wrong
-    return Observation(
-        seq=typed.seq,
-        event_id=typed.event_id,
-        observed_at=typed.observed_at or typed.ts or "",
-        classification=typed.classification,
-        purpose=typed.purpose or "observation",
-        duration_ms=sum(p.duration_ms for p in typed.probes),
-        test_count=sum(p.test_count for p in typed.probes),
-    )
+    return row_of(typed) if typed.type == "runtime_event" else None
 
 
 def read_rows(ledger: Ledger, start: int = 0, stop: int | None = None) -> Iterator[Observation]:
