@@ -44,8 +44,17 @@ from sealguard.state import authority_text, fold
 
 REFUSED_EVENT = "review_refused"
 REVIEWER_ROLES: tuple[Role, ...] = ("architect", "operator")  # the first held is recorded
-# The report's content hash of a period: (project, config, since, until, now) -> hex SHA-256.
-ContentHash = Callable[[Project, Config, datetime, datetime, datetime], str]
+# The report's content hash of a period: (project, config, since, until) -> hex SHA-256.
+ContentHash = Callable[[Project, Config, datetime, datetime], str]
+
+
+def report_content(project: Project, config: Config, since: datetime, until: datetime) -> str:
+    """What a review signs: the content hash of the report for [since, until), folded from the
+    log and the evidence as `sealguard report` folds it (report/trail.py)."""
+    from sealguard.report.trail import content_sha256
+    from sealguard.report.trail_source import load_trail
+
+    return content_sha256(load_trail(project, config, since, until))
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ def prepare(
             reason=request.reason.strip(),
             reviewed_at=iso_utc(now),
             period=period,
-            report_sha256=content(project, config, request.since, request.until, now),
+            report_sha256=content(project, config, request.since, request.until),
             log=LogView(size=checkpoint.size, root=checkpoint.root.hex()),
         )
         return encode(payload)
@@ -218,7 +227,7 @@ def _check_payload(
             f"the log the signers saw (size {payload.log.size}) is not a prefix of this log",
             claimed,
         )
-    if content(log.project, log.config, since, until, now) != payload.report_sha256:
+    if content(log.project, log.config, since, until) != payload.report_sha256:
         raise log.refuse(
             period,
             "stale",
