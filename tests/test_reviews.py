@@ -274,3 +274,17 @@ def test_payload_options_carry_their_own_period(tmp_path: Path, team: Team) -> N
     payload = _payload(project, tmp_path)
     done = run(project, "review", "--payload", str(payload), "--reason", "other")
     assert done.exit_code == 64 and "drop --reason" in done.output, done.output
+
+
+def test_a_person_who_is_neither_operator_nor_architect_cannot_review(team: Team) -> None:
+    """AUTHORITY.toml's validation gives every person a role today; the check does not rely
+    on it (a role added later, such as an auditor's, must not sign reviews by default)."""
+    from sealguard.decide.authority import Authority, Person
+    from sealguard.decide.keys import load_private_key
+    from sealguard.decide.sshsig import SignatureRefused, sign
+
+    nobody = Person(id="mal", name="Mallory", roles=[], keys=[team.mallory.public])
+    authority = Authority(people=[nobody])
+    signature = sign(b"payload\n", load_private_key(team.mallory.path, None), NAMESPACE)
+    with pytest.raises(SignatureRefused, match=r"Mallory \(mal\) .* neither an operator nor"):
+        reviews.reviewer(authority, b"payload\n", signature)

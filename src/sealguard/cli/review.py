@@ -32,11 +32,13 @@ def _moment(option: str, text: str | None) -> "datetime":
 def review_text(review: "Review") -> str:
     """A review as people read it: the period, who signed (printed name, id, role), when and
     with which meaning (21 CFR Part 11 §11.50(b)), why, and the content hash signed."""
+    from sealguard.decide.review_payload import moment_text
+
     signers = ", ".join(f"{s.name} ({s.id}, {s.role})" for s in review.signers)
     first = review.signers[0] if review.signers else None
     return (
-        f"{review.review_id}: the audit trail from {review.period.since:%Y-%m-%dT%H:%M:%SZ} to "
-        f"{review.period.until:%Y-%m-%dT%H:%M:%SZ} reviewed, signed by {signers} at "
+        f"{review.review_id}: the audit trail from {moment_text(review.period.since)} to "
+        f"{moment_text(review.period.until)} reviewed, signed by {signers} at "
         f"{first.signed_at if first else '?'} (meaning: review): {review.reason}\n"
         f"report content sha256 {review.report_sha256}; journaled at seq {review.seq}"
     )

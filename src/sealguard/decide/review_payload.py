@@ -51,8 +51,7 @@ PAYLOAD_FIELDS = tuple(ReviewPayload.__struct_fields__)
 def moment_text(moment: datetime) -> str:
     """A moment as a period is written: UTC with `Z`, to the microsecond when it has any, so
     that reading it back gives the same moment (`parse_moment`)."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_moment(text: str) -> datetime:
