@@ -80,7 +80,7 @@ def _found(project: Project, says: str) -> None:
         ("decision-namespace", '"sealguard-decision", not "sealguard-review"'),
         ("someone-else", "signer recorded as amartin but the key is opetit's"),
         ("unsigned", "it carries no signature"),
-        ("copied", "replayed: its id or a signature was journaled at seq"),
+        ("copied", "replayed: its id was journaled at seq"),
         ("not-a-review", "not a review record"),
     ],
 )

@@ -230,13 +230,15 @@ def test_a_payload_altered_after_signing_is_refused(tmp_path: Path, team: Team) 
     _refused(project, _attach(project, payload, signature), "mismatch")
 
 
-def test_a_replayed_review_is_refused(tmp_path: Path, team: Team) -> None:
+@pytest.mark.parametrize("second", ["olga", "bob"])
+def test_a_replayed_review_is_refused(tmp_path: Path, team: Team, second: str) -> None:
+    """The same payload again, with the same signature or another signer's."""
     project = governed(tmp_path, team)
     payload = _payload(project, tmp_path)
-    signature = _signed(team.olga, payload)
-    assert _attach(project, payload, signature).exit_code == 0
-    again = _attach(project, payload, signature)
-    assert again.exit_code == 4 and "review refused (replayed)" in again.output, again.output
+    assert _attach(project, payload, _signed(team.olga, payload)).exit_code == 0
+    again = _attach(project, payload, _signed(getattr(team, second), payload))
+    assert again.exit_code == 4, again.output
+    assert again.output.startswith("sealguard: review refused (replayed): REV_"), again.output
     assert events_of(project, "review_refused")[-1]["reason_code"] == "replayed"
     assert len(events_of(project, "audit_review")) == 1
 

@@ -20,7 +20,7 @@ from sealguard import ledger
 from sealguard.config import Config
 from sealguard.decide import sshsig
 from sealguard.decide.authority import Authority, Person, Role, parse_authority
-from sealguard.decide.payload import LogView, signature_mark
+from sealguard.decide.payload import LogView
 from sealguard.decide.review_payload import (
     DOMAIN,
     MEANING,
@@ -190,16 +190,10 @@ def _claimed(signatures: Sequence[str]) -> list[str]:
     return found
 
 
-def _used(events: list[dict[str, Any]]) -> dict[str, str]:
-    """Review ids and signatures already journaled, each with the review that used it."""
-    used: dict[str, str] = {}
-    for event in events:
-        if event.get("type") == REVIEW_EVENT:
-            review_id = str(event.get("review_id"))
-            used[review_id] = review_id
-            for signer in event.get("signers") or []:
-                used[signature_mark(str(signer.get("signature", "")))] = review_id
-    return used
+def _journaled_ids(events: list[dict[str, Any]]) -> set[str]:
+    """The review ids already journaled. The id is part of what is signed, so a signature can
+    only ever be replayed with its own payload, hence its own id: the id is the replay mark."""
+    return {str(e.get("review_id")) for e in events if e.get("type") == REVIEW_EVENT}
 
 
 def _check_payload(
@@ -217,7 +211,7 @@ def _check_payload(
         raise log.refuse(
             period, "origin", "the payload was made for another governance log", claimed
         )
-    if payload.review_id in _used(log.events):
+    if payload.review_id in _journaled_ids(log.events):
         raise log.refuse(period, "replayed", f"{payload.review_id} is already journaled", claimed)
     root = view.leaves(log.project.log_file).root(payload.log.size)
     if root is None or root.hex() != payload.log.root:
@@ -260,16 +254,8 @@ def _signers(
     if not signatures:
         raise log.refuse(payload.period, "unsigned", "the review carries no signature", claimed)
     authority = _authority(log, payload.period, claimed)
-    used = _used(log.events)
     signers: dict[str, dict[str, Any]] = {}
     for armored in signatures:
-        if earlier := used.get(signature_mark(armored)):
-            raise log.refuse(
-                payload.period,
-                "replayed",
-                f"this signature was already used by {earlier}",
-                claimed,
-            )
         try:
             person, role = reviewer(authority, data, armored)
         except SignatureRefused as exc:
