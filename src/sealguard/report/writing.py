@@ -7,7 +7,8 @@ import tempfile
 from pathlib import Path
 
 from sealguard import proc
-from sealguard.errors import EvidenceWriteError, UsageError
+from sealguard.errors import EvidenceWriteError, SealguardError
+from sealguard.exitcodes import ExitCode
 from sealguard.fsio import write_atomic
 
 # the flags tests/browser.py starts chromium with: no sandbox (containers), no GPU, and none
@@ -24,6 +25,13 @@ CHROMIUM_FLAGS = (
 )
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 PDF_SECONDS = 300
+SOCKET_ROOM = 50  # characters of $TMPDIR left to chromium's socket folder and name
+
+
+class PrintError(SealguardError):
+    """--pdf without a chromium that prints: as a channel that cannot deliver (69)."""
+
+    exit_code = ExitCode.UNAVAILABLE
 
 
 def chromium() -> str | None:
@@ -40,7 +48,7 @@ def write_page(html: str, target: Path, pdf: bool) -> None:
         return
     browser = chromium()
     if browser is None:
-        raise UsageError(
+        raise PrintError(
             "--pdf needs a headless chromium and none is installed (apt-get install chromium, "
             "or set SEALGUARD_CHROMIUM); write the HTML page with -o FILE.html and print it"
         )
@@ -52,18 +60,24 @@ def write_page(html: str, target: Path, pdf: bool) -> None:
         _write(target, printed.read_bytes())
 
 
+def _socket_folder(scratch: Path) -> str:
+    """Chromium puts a Unix socket in $TMPDIR, and aborts when the socket's path passes the
+    108 bytes a Unix socket address holds: a deep $TMPDIR gives it /tmp instead."""
+    return str(scratch) if len(str(scratch)) <= SOCKET_ROOM else "/tmp"
+
+
 def _print(browser: str, page: Path, printed: Path, profile: Path) -> None:
     argv = [
-        browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={printed}",
-        page.as_uri(),
+        "env", f"TMPDIR={_socket_folder(page.parent)}", browser, *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}", f"--print-to-pdf={printed}", page.as_uri(),
     ]  # fmt: skip
     try:
         done = proc.run(argv, cwd=page.parent, timeout=PDF_SECONDS)
     except (OSError, subprocess.TimeoutExpired, proc.CommandNotFound) as exc:
-        raise UsageError(f"--pdf: {browser} could not print the page ({exc})") from None
+        raise PrintError(f"--pdf: {browser} could not print the page ({exc})") from None
     if done.code != 0 or not printed.is_file():
         said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageError(
+        raise PrintError(
             f"--pdf: {browser} exited {done.code} without a PDF"
             + (f" ({said[-1]})" if said else "")
         )
