@@ -27,7 +27,7 @@ def _forge(project: Project, fields: dict[str, Any]) -> None:
 
 
 def _valid(project: Project, team: Team) -> dict[str, Any]:
-    until = datetime.now(UTC)
+    until = datetime.now(UTC).replace(microsecond=0)
     done = run(project, "review", "--since", (until - timedelta(days=1)).isoformat(),
                "--until", until.isoformat(), "--reason", "real", *key_args(team.olga))  # fmt: skip
     assert done.exit_code == 0, done.output

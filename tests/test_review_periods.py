@@ -46,7 +46,7 @@ def _event(payload: ReviewPayload, seq: int, **extra: Any) -> dict[str, Any]:
 
 
 def _review(since: float, until: float) -> Review:
-    return Review("REV", 0, "", Span(_day(since), _day(until)), "", "", ())
+    return Review("REV", 0, "", Span(_day(since), _day(until)), "", "", "", ())
 
 
 def test_fold_reviews_gives_each_review_with_its_signers_in_log_order() -> None:
@@ -63,6 +63,7 @@ def test_fold_reviews_gives_each_review_with_its_signers_in_log_order() -> None:
     assert first.period == Span(_day(0), _day(7))
     assert (first.reason, first.report_sha256) == ("monthly", "ab" * 32)
     assert first.recorded_at == "2026-11-27T08:00:01.000000Z"
+    assert first.reviewed_at == "2026-11-27T08:00:00Z"
     [signer] = first.signers
     assert (signer.name, signer.id, signer.role, signer.meaning) == (
         "Olga Petit", "opetit", "operator", "review",

@@ -21,8 +21,9 @@ from .ssh_tools import keygen_sign, keygen_verify
 
 
 def _period(days: int = 1) -> list[str]:
-    """A period that ends now (before the command runs, so never in its future)."""
-    until = datetime.now(UTC)
+    """A period that ends at the start of this second (observations are placed in a period by
+    their observed_at, to the second): never in the future of the command that runs next."""
+    until = datetime.now(UTC).replace(microsecond=0)
     return ["--since", (until - timedelta(days=days)).isoformat(), "--until", until.isoformat()]
 
 
@@ -114,6 +115,26 @@ def test_a_payload_signed_elsewhere_with_ssh_keygen(tmp_path: Path, team: Team) 
     assert checked.returncode == 0, checked.stderr
 
 
+def test_the_report_shows_the_hash_signed_and_the_review(tmp_path: Path, team: Team) -> None:
+    """The signer signed what `report` shows for the period; the next report lists the
+    review, by whom, and that the period folded again still gives the hash signed."""
+    project = governed(tmp_path, team)
+    assert run(project, "observe").exit_code == 0
+    period = _period()
+    done = run(project, "review", *period, "--reason", "read", *key_args(team.olga))
+    assert done.exit_code == 0, done.output
+    assert run(project, "observe").exit_code == 0  # after the period: it changes nothing in it
+    shown = run(project, "report", "--json", *period)
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    [review] = events_of(project, "audit_review")
+    assert data["content_sha256"] == review["report_sha256"]
+    [listed] = data["reviews"]
+    assert listed["review_id"] == review["review_id"] and listed["matches"] is True
+    assert listed["signers"] == ["Olga Petit (opetit, operator)"]
+    assert (listed["meaning"], listed["reason"]) == ("review", "read")
+
+
 def test_a_review_changes_neither_the_state_nor_an_escalation(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     drift(project)
@@ -154,10 +175,13 @@ def test_a_period_that_ends_before_it_starts_is_refused(tmp_path: Path, team: Te
     assert "holds nothing" in _refused(project, empty, "period")
 
 
-def test_a_period_that_ends_in_the_future_is_refused(tmp_path: Path, team: Team) -> None:
+@pytest.mark.parametrize("later", [timedelta(hours=1), timedelta(seconds=1)])
+def test_a_period_that_ends_in_the_future_is_refused(
+    tmp_path: Path, team: Team, later: timedelta
+) -> None:
     project = governed(tmp_path, team)
-    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    done = run(project, "review", "--since", "2026-01-01", "--until", later, "--reason", "r",
+    until = (datetime.now(UTC) + later).isoformat()
+    done = run(project, "review", "--since", "2026-01-01", "--until", until, "--reason", "r",
                *key_args(team.olga))  # fmt: skip
     assert "in the future" in _refused(project, done, "future")
 

@@ -35,11 +35,10 @@ def review_text(review: "Review") -> str:
     from sealguard.decide.review_payload import moment_text
 
     signers = ", ".join(f"{s.name} ({s.id}, {s.role})" for s in review.signers)
-    first = review.signers[0] if review.signers else None
     return (
         f"{review.review_id}: the audit trail from {moment_text(review.period.since)} to "
         f"{moment_text(review.period.until)} reviewed, signed by {signers} at "
-        f"{first.signed_at if first else '?'} (meaning: review): {review.reason}\n"
+        f"{review.reviewed_at} (meaning: review): {review.reason}\n"
         f"report content sha256 {review.report_sha256}; journaled at seq {review.seq}"
     )
 

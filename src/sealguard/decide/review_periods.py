@@ -45,6 +45,7 @@ class Review:
     period: Period
     report_sha256: str
     reason: str
+    reviewed_at: str  # UTC: when the payload signed was made
     signers: tuple[ReviewSigner, ...]
 
 
@@ -74,6 +75,7 @@ def _review(event: dict[str, Any]) -> Review | None:
         period=period,
         report_sha256=payload.report_sha256,
         reason=payload.reason,
+        reviewed_at=payload.reviewed_at,
         signers=tuple(
             _signer(s, payload.reviewed_at) for s in (signers if isinstance(signers, list) else [])
         ),

@@ -120,12 +120,14 @@ def _check_request(
             else f"the period starts and ends at {period.since}: it holds nothing",
             claimed,
         )
-    if request.until > now:
+    # An observation belongs to the period by its observed_at, to the second: one started
+    # later within the current second would still fall in it (and the hash signed go stale).
+    if request.until > now.replace(microsecond=0):
         raise log.refuse(
             period,
             "future",
-            f"the period ends at {period.until}, in the future (it is {iso_utc(now)}): "
-            "only what has happened can be reviewed",
+            f"the period ends at {period.until}, in the future or within the current second "
+            f"(it is {moment_text(now)}): only what has happened can be reviewed",
             claimed,
         )
     if not request.reason.strip():
