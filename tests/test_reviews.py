@@ -135,6 +135,21 @@ def test_the_report_shows_the_hash_signed_and_the_review(tmp_path: Path, team: T
     assert (listed["meaning"], listed["reason"]) == ("review", "read")
 
 
+def test_an_ssh_agent_signs_a_review_in_the_review_namespace(
+    tmp_path: Path, team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .ssh_tools import ssh_add, ssh_agent
+
+    project = governed(tmp_path, team)
+    with ssh_agent(tmp_path) as socket:
+        ssh_add(socket, team.olga)
+        monkeypatch.setenv("SSH_AUTH_SOCK", socket)
+        done = _review(project, "--reason", "via agent", "--agent")
+    assert done.exit_code == 0, done.output
+    [review] = events_of(project, "audit_review")
+    assert [s["id"] for s in review["signers"]] == ["opetit"]  # type: ignore[attr-defined]
+
+
 def test_a_review_changes_neither_the_state_nor_an_escalation(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     drift(project)
