@@ -298,14 +298,14 @@ def test_a_payload_gone_stale_when_the_period_gained_events_is_refused(
     config = load_config(project.config_file)
     start, later = datetime.now(UTC), datetime.now(UTC) + timedelta(hours=1)
     request = reviews.ReviewRequest(start - timedelta(days=1), start + timedelta(minutes=30), "r")
-    data = reviews.prepare(project, config, request, later, content=reviews.report_content)
+    data = reviews.prepare(project, config, request, later)
     assert run(project, "observe").exit_code == 0
     from sealguard.decide.keys import load_private_key
     from sealguard.decide.sshsig import sign
 
     signature = sign(data, load_private_key(team.olga.path, None), NAMESPACE)
     with pytest.raises(RefusedError, match=r"^review refused \(stale\): the report for this"):
-        reviews.record(project, config, data, [signature], later, content=reviews.report_content)
+        reviews.record(project, config, data, [signature], later)
     assert events_of(project, "review_refused")[-1]["reason_code"] == "stale"
     assert events_of(project, "audit_review") == []
 
@@ -329,3 +329,16 @@ def test_a_person_who_is_neither_operator_nor_architect_cannot_review(team: Team
     signature = sign(b"payload\n", load_private_key(team.mallory.path, None), NAMESPACE)
     with pytest.raises(SignatureRefused, match=r"Mallory \(mal\) .* neither an operator nor"):
         reviews.reviewer(authority, b"payload\n", signature)
+
+
+def test_a_review_while_an_observation_runs_is_busy_and_journals_nothing(
+    tmp_path: Path, team: Team
+) -> None:
+    from sealguard.lock import observer_lock
+
+    project = governed(tmp_path, team)
+    with observer_lock(project.ledger(load_config(project.config_file)).folder):
+        done = _review(project, "--reason", "r", *key_args(team.olga))
+    assert done.exit_code == 75, done.output
+    assert "another observation, decision or review of this project is running" in done.output
+    assert events_of(project, "audit_review") == events_of(project, "review_refused") == []

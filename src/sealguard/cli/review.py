@@ -74,11 +74,11 @@ def review(
         request = reviews.ReviewRequest(
             _moment("--since", since), _moment("--until", until), reason
         )
-        data = reviews.prepare(project, config, request, now, content=reviews.report_content)
+        data = reviews.prepare(project, config, request, now)
         if payload_only:
             output.write_bytes(data)
             return 0
     signatures = read_signatures(signature_files) + _sign(data, keys, agent, NAMESPACE)
-    done = reviews.record(project, config, data, signatures, now, content=reviews.report_content)
+    done = reviews.record(project, config, data, signatures, now)
     output.write(review_text(fold_reviews([done])[0]))
     return 0

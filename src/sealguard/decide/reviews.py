@@ -10,7 +10,7 @@ journaled as a `review_refused` attempt and exits 4 with the reason.
 """
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,8 +44,6 @@ from sealguard.state import authority_text, fold
 
 REFUSED_EVENT = "review_refused"
 REVIEWER_ROLES: tuple[Role, ...] = ("architect", "operator")  # the first held is recorded
-# The report's content hash of a period: (project, config, since, until) -> hex SHA-256.
-ContentHash = Callable[[Project, Config, datetime, datetime], str]
 
 
 def report_content(project: Project, config: Config, since: datetime, until: datetime) -> str:
@@ -135,9 +133,7 @@ def _check_request(
     return period
 
 
-def prepare(
-    project: Project, config: Config, request: ReviewRequest, now: datetime, *, content: ContentHash
-) -> bytes:
+def prepare(project: Project, config: Config, request: ReviewRequest, now: datetime) -> bytes:
     """The payload to sign for reviewing `request`'s period as the report shows it now."""
     with _alone(project, config):
         log = _Log.read(project, config)
@@ -151,7 +147,7 @@ def prepare(
             reason=request.reason.strip(),
             reviewed_at=iso_utc(now),
             period=period,
-            report_sha256=content(project, config, request.since, request.until),
+            report_sha256=report_content(project, config, request.since, request.until),
             log=LogView(size=checkpoint.size, root=checkpoint.root.hex()),
         )
         return encode(payload)
@@ -198,9 +194,7 @@ def _journaled_ids(events: list[dict[str, Any]]) -> set[str]:
     return {str(e.get("review_id")) for e in events if e.get("type") == REVIEW_EVENT}
 
 
-def _check_payload(
-    log: _Log, payload: ReviewPayload, content: ContentHash, now: datetime, claimed: list[str]
-) -> None:
+def _check_payload(log: _Log, payload: ReviewPayload, now: datetime, claimed: list[str]) -> None:
     """The payload is for this log, new, made on a prefix of it, and still names the content
     the report shows for its period now: the signers signed what is there."""
     try:
@@ -223,7 +217,7 @@ def _check_payload(
             f"the log the signers saw (size {payload.log.size}) is not a prefix of this log",
             claimed,
         )
-    if content(log.project, log.config, since, until) != payload.report_sha256:
+    if report_content(log.project, log.config, since, until) != payload.report_sha256:
         raise log.refuse(
             period,
             "stale",
@@ -281,8 +275,6 @@ def record(
     data: bytes,
     signatures: Sequence[str],
     now: datetime,
-    *,
-    content: ContentHash,
 ) -> dict[str, Any]:
     """Check `data` (a payload from `prepare`) and its signatures, and journal the review: one
     act, one checkpoint. Returns the journaled `audit_review` event."""
@@ -293,7 +285,7 @@ def record(
             payload = decode(data)
         except ValueError as exc:
             raise log.refuse(None, "payload", f"not a review payload: {exc}", claimed) from None
-        _check_payload(log, payload, content, now, claimed)
+        _check_payload(log, payload, now, claimed)
         fields = {
             **to_record(payload),
             "signers": _signers(log, payload, data, signatures, claimed),
