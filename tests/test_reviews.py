@@ -82,6 +82,9 @@ def test_an_operator_signs_a_review_of_the_report_for_a_period(tmp_path: Path, t
     seen = view.leaves(project.log_file).root(review["seq"])  # type: ignore[arg-type]
     assert review["log"] == {"size": review["seq"], "root": seen.hex()}  # type: ignore[union-attr]
     assert review["origin"] == view.latest_checkpoint(project.ledger(config)).origin
+    shown = run(project, "log", "show", "--type", "audit_review").output  # §11.50(b)
+    assert f"{review['review_id']} review of the audit trail from " in shown
+    assert "signed by Olga Petit (opetit, operator) at " in shown and "(meaning: review)" in shown
 
 
 def test_an_architect_signs_a_review(tmp_path: Path, team: Team) -> None:

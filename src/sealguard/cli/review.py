@@ -12,8 +12,6 @@ from sealguard.cli.root import cli, sealed, utc_now
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from sealguard.decide.review_periods import Review
-
 
 def _moment(option: str, text: str | None) -> "datetime":
     from sealguard.decide.review_payload import parse_moment
@@ -27,20 +25,6 @@ def _moment(option: str, text: str | None) -> "datetime":
         raise UsageError(
             f"{option} {text!r} is not an ISO 8601 time such as 2026-11-26T18:00:00Z"
         ) from None
-
-
-def review_text(review: "Review") -> str:
-    """A review as people read it: the period, who signed (printed name, id, role), when and
-    with which meaning (21 CFR Part 11 §11.50(b)), why, and the content hash signed."""
-    from sealguard.decide.review_payload import moment_text
-
-    signers = ", ".join(f"{s.name} ({s.id}, {s.role})" for s in review.signers)
-    return (
-        f"{review.review_id}: the audit trail from {moment_text(review.period.since)} to "
-        f"{moment_text(review.period.until)} reviewed, signed by {signers} at "
-        f"{review.reviewed_at} (meaning: review): {review.reason}\n"
-        f"report content sha256 {review.report_sha256}; journaled at seq {review.seq}"
-    )
 
 
 @cli.command()
@@ -58,8 +42,8 @@ def review(
     from sealguard.decide import reviews
     from sealguard.decide.decisions import read_signatures
     from sealguard.decide.review_payload import NAMESPACE
-    from sealguard.decide.review_periods import fold_reviews
     from sealguard.errors import UsageError
+    from sealguard.report.render import review_line
 
     project, config = sealed(ctx)
     now = utc_now()
@@ -80,5 +64,5 @@ def review(
             return 0
     signatures = read_signatures(signature_files) + _sign(data, keys, agent, NAMESPACE)
     done = reviews.record(project, config, data, signatures, now)
-    output.write(review_text(fold_reviews([done])[0]))
+    output.write(f"{review_line(done)}\njournaled at seq {done.get('seq')}")
     return 0
