@@ -12,6 +12,7 @@ from sealguard.cli import (  # noqa: F401 (registers)
     log,
     observation,
     report,
+    review,
     runbook,
     witness,
 )
