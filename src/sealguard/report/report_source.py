@@ -17,7 +17,7 @@ from sealguard.ledger.proof import check_proof
 from sealguard.ledger.view import latest_checkpoint
 from sealguard.observe.status import current_state
 from sealguard.project import Project
-from sealguard.report import proofs, render
+from sealguard.report import proofs, render, trail_cache
 from sealguard.report.page import (
     Banner,
     Checkpoint,
@@ -28,7 +28,7 @@ from sealguard.report.page import (
     Verification,
 )
 from sealguard.report.trail import Trail, content_sha256, fold
-from sealguard.report.trail_source import load_trail, log_key_of, period_of, rows_and_events
+from sealguard.report.trail_source import load_trail, log_key_of, period_of
 
 DIFF_LIMIT = 20_000  # characters of a probe's diff shown (the evidence file holds it all)
 
@@ -129,7 +129,7 @@ def signed_reviews(ledger: Ledger) -> list[Review]:
     from sealguard.decide.review_payload import moment_text
     from sealguard.decide.review_periods import fold_reviews
 
-    rows, events = rows_and_events(ledger)
+    rows, events = trail_cache.load(ledger)
     origin = log_key_of(ledger).get("origin", "")
     found = []
     for review in fold_reviews(events):
