@@ -29,6 +29,8 @@ EVENT_TYPES: dict[str, str] = {
     "decision_refused": "a decision refused (unsigned, wrong role, replayed, …)",
     "baseline_installed": "a baseline version put in force by a decision",
     "incident_opened": "an INCIDENT opened an incident report",
+    "heartbeat_silence": "`heartbeat`: no observation arrived by its due time and grace; escalated",
+    "heartbeat_resumed": "`heartbeat`: observations arrive again; the silence's escalation closed",
     "torn_tail": "a write cut short, accounted for by the next append",
 }
 
