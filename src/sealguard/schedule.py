@@ -96,7 +96,7 @@ class Silence:
 
     event_id: str  # HBT_…: what its escalation answers
     since: str  # the last sign of life it counted from
-    seq: int
+    record: dict[str, Any]  # the heartbeat_silence event as journaled
 
 
 def open_silence(events: Iterable[dict[str, Any]]) -> Silence | None:
@@ -105,7 +105,7 @@ def open_silence(events: Iterable[dict[str, Any]]) -> Silence | None:
     for event in events:
         kind = event.get("type")
         if kind == SILENCE_OPENED:
-            found = Silence(str(event["event_id"]), str(event["since"]), int(event["seq"]))
+            found = Silence(str(event["event_id"]), str(event["since"]), event)
         elif kind == SILENCE_CLOSED and found and event.get("silence") == found.event_id:
             found = None
     return found
