@@ -194,3 +194,42 @@ def test_nothing_sealed_guards_nothing(tmp_path: Path) -> None:
         0,
         "sealguard guard: nothing is sealed here yet; no path is guarded\n",
     )
+
+
+def test_in_process_the_guard_reads_the_index_not_the_tree(repo: Project, invoke) -> None:  # type: ignore[no-untyped-def]
+    (repo.root / "src/app.py").write_text("print('hot-fix')\n")
+    assert _git(repo.root, "add", "src/app.py").returncode == 0
+    (repo.root / "src/app.py").write_text(
+        "print('app')\n"
+    )  # the tree is sealed again; the index is not
+    os.symlink("app.py", repo.root / "src/link.py")
+    assert _git(repo.root, "add", "src/link.py").returncode == 0
+    result = invoke("--project", str(repo.root), "guard")
+    assert result.exit_code == 4
+    assert result.stderr.splitlines()[:2] == [
+        "src/app.py: modified, a sealed path: the baseline in force (v1) does not hold it",
+        "src/link.py: added, a sealed path: the baseline in force (v1) does not hold it",
+    ]
+    _git(repo.root, "reset", "-q")
+    assert invoke("--project", str(repo.root), "guard").exit_code == 0
+
+
+def test_outside_a_repository_the_guard_says_so(tmp_path: Path, team: Team, invoke) -> None:  # type: ignore[no-untyped-def]
+    project = governed(tmp_path, team)
+    result = invoke("--project", str(project.root), "guard")
+    assert result.exit_code == 64
+    assert result.stderr.startswith(f"sealguard: git diff failed in {project.root}: "), (
+        result.stderr
+    )
+
+
+def test_a_symlink_is_held_to_its_target_and_a_deletion_to_an_absent_entry() -> None:
+    from sealguard.seal.guard import Staged, holds
+    from sealguard.seal.manifest import Entry
+
+    link = Entry("src/l", "symlink", target="app.py")
+    assert holds(link, Staged("src/l", "added", symlink="app.py"))
+    assert not holds(link, Staged("src/l", "added", symlink="other.py"))
+    assert not holds(link, Staged("src/l", "modified", "0" * 64))
+    assert holds(None, Staged("src/l", "deleted")) and not holds(link, Staged("src/l", "deleted"))
+    assert not holds(None, Staged("src/l", "added", "0" * 64))

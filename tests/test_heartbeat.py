@@ -232,3 +232,21 @@ def test_status_without_a_schedule_shows_none(make_project: MakeTree, invoke) ->
     assert "schedule:" not in invoke("--project", str(project.root), "status").output
     data = json.loads(invoke("--project", str(project.root), "status", "--json").output)
     assert data["schedule"] is None
+
+
+def test_in_process_the_command_says_on_time_then_silence_then_resumed(rig: Rig, invoke) -> None:
+    root = str(rig.project.root)
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(minutes=1))
+    on_time = invoke("--project", root, "heartbeat")
+    assert on_time.exit_code == 0 and on_time.output.startswith("next observation due 20")
+    assert on_time.output.rstrip().endswith(": on time"), on_time.output
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(hours=1))
+    silent = invoke("--project", root, "heartbeat")
+    assert silent.exit_code == 69 and silent.output.startswith("SILENCE: no observation since ")
+    assert (
+        "escalation HBT" not in silent.output
+        and "via email (attempt 1): delivered" in silent.output
+    )
+    observe(rig.project, rig.config(), 1)
+    back = invoke("--project", root, "heartbeat")
+    assert back.exit_code == 0 and back.output.startswith("observations resumed; silence HBT_")

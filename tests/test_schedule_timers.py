@@ -139,3 +139,19 @@ def test_no_schedule_no_timers(make_project: MakeTree, invoke) -> None:  # type:
     project = make_project()
     result = invoke("--project", str(project.root), "schedule", "systemd")
     assert result.exit_code == 78 and "schedule: no [schedule]" in result.stderr
+
+
+def test_in_process_units_quote_what_systemd_would_expand(make_project: MakeTree, invoke) -> None:  # type: ignore[no-untyped-def]
+    from sealguard.timers import Job, systemd_units
+
+    job = Job("/srv/a b/100%$x", ("/usr/bin/sealguard",), 3600)
+    units = systemd_units(job)
+    service = units[f"{job.unit('observe')}.service"]
+    assert 'ExecStart=/usr/bin/sealguard --project "/srv/a b/100%%$$x" observe' in service
+    assert job.unit("observe").startswith("sealguard-observe-100__x-")
+    project = make_project(config=DEFAULT_CONFIG + '[schedule]\nevery = "1h"\n')
+    printed = invoke("--project", str(project.root), "schedule", "systemd")
+    assert printed.exit_code == 0 and "OnUnitActiveSec=3600s" in printed.output
+    assert "every 1h00m" in printed.output
+    lines = invoke("--project", str(project.root), "schedule", "cron").output.splitlines()
+    assert [line.split()[:5] for line in lines] == [["0", "*", "*", "*", "*"]] * 2

@@ -107,12 +107,17 @@ def _close(project: Project, config: Config, silence: Silence, last: dict[str, A
 
 
 def _silent(
-    project: Project, config: Config, found: Due, silence: Silence | None, now: datetime
+    project: Project,
+    config: Config,
+    found: Due,
+    silence: Silence | None,
+    *,
+    last: dict[str, Any],
+    now: datetime,
 ) -> tuple[str, str | None, bool]:
     """Escalate a new silence, or group a known one into its escalation while unacknowledged;
     returns (silence id, escalation id, opened now)."""
     if silence is None:
-        last = last_sign_of_life(notable_events(project.ledger(config))) or {}
         record = _silence_record(found, last, config, now)
         ledger.append(project.ledger(config), SILENCE_OPENED, record)
         return record["event_id"], dispatch.create(project, config, record, now), True
@@ -150,7 +155,9 @@ def heartbeat(
             resumed, silence = silence.event_id, None
         silence_id, esc_id, opened = None, None, False
         if found.overdue:
-            silence_id, esc_id, opened = _silent(project, config, found, silence, now)
+            silence_id, esc_id, opened = _silent(
+                project, config, found, silence, last=last, now=now
+            )
         attempts = dispatch.deliver_due(project, config, now)
     return Heartbeat(found, silence_id, esc_id, opened, resumed, tuple(attempts))
 
