@@ -32,6 +32,8 @@ EVENT_TYPES: dict[str, str] = {
     "report's content hash for it",
     "review_refused": "a review refused (no reason, a bad period, unsigned, replayed, stale, …)",
     "incident_opened": "an INCIDENT opened an incident report",
+    "heartbeat_silence": "`heartbeat`: no observation arrived by its due time and grace; escalated",
+    "heartbeat_resumed": "`heartbeat`: observations arrive again; the silence's escalation closed",
     "torn_tail": "a write cut short, accounted for by the next append",
 }
 
