@@ -7,8 +7,8 @@ number of proofs. Each bundle is the one `log prove` writes (`sealguard-inclusio
 """
 
 import base64
-from hashlib import sha256
 from collections.abc import Sequence
+from hashlib import sha256
 from typing import Any
 
 from sealguard.ledger import note
