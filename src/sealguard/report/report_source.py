@@ -134,4 +134,5 @@ def load_report(
         verification=checked,
         proofs=inclusion(ledger, trail),
         evidence=evidence_texts(project, trail),
+        reviews=[],  # the signed reviews of periods (`sealguard review`) go here, from the log
     )
