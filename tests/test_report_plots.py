@@ -59,3 +59,10 @@ def test_the_timeline_strip_places_each_span_by_time() -> None:
     ]
     assert strip[0].width == plots.WIDTH / 4
     assert plots.timeline_strip(spans(rows), "", "") == []
+
+
+def test_one_drift_among_thousands_still_shows() -> None:
+    rows = [_row(i, 0) for i in range(5000)] + [_row(5000, 0, "INCIDENT")]
+    (column, drift) = plots.classes_plot(plots.bins(rows), "a", "b").rects
+    assert drift.fill == plots.COLOURS["INCIDENT"] and drift.height == plots.MIN_DRIFT_HEIGHT
+    assert column.height == plots.HEIGHT * 5000 / 5001

@@ -23,6 +23,7 @@ COLOURS = {
     "INCIDENT": "#b71c1c",
 }
 UNKNOWN_COLOUR = "#6a1b9a"  # a class no sealguard writes: shown, never hidden
+MIN_DRIFT_HEIGHT = 6.0  # user units: the least a column of drifts is drawn, however few
 
 
 def colour(classification: str) -> str:
@@ -101,9 +102,11 @@ def classes_plot(found: Sequence[Bin], first: str, last: str) -> Plot:
         y = float(HEIGHT)
         for name in sorted(held.counts, key=_order):
             height = held.counts[name] / top * HEIGHT
+            if name != "STABLE":  # one drift among thousands still shows
+                height = max(height, MIN_DRIFT_HEIGHT)
             y -= height
             title = f"{held.start:%Y-%m-%d %H:%M}: {held.counts[name]:,} {name}"
-            rects.append(Rect(i * width, y, max(width, 0.5), height, colour(name), title))
+            rects.append(Rect(i * width, max(y, 0.0), max(width, 0.5), height, colour(name), title))
     return Plot("Observations by class over time", "observations", rects, [], top, first, last)
 
 

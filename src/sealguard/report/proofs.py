@@ -1,46 +1,50 @@
 """Inclusion proofs of several events against one checkpoint, from one pass over the log.
 
 `log prove` makes one proof by hashing the whole log; a report needs one for each event that was
-not STABLE. Here the log's leaves are hashed once, and the tree is walked once: each subtree on
-some event's path is computed a single time (O(n) for any number of proofs). Each bundle is the
-one `log prove` writes (`sealguard-inclusion-proof/1`), so `log check-proof` checks it offline.
+not STABLE. Here the log's leaves are hashed once and the tree's levels built once, for any
+number of proofs. Each bundle is the one `log prove` writes (`sealguard-inclusion-proof/1`), so
+`log check-proof` checks it offline.
 """
 
 import base64
 from collections.abc import Sequence
+from hashlib import sha256
 from typing import Any
 
 from sealguard.ledger import note
 from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.lines import batches
-from sealguard.ledger.merkle import _split, leaf_hash, node_hash, subtree_root
+from sealguard.ledger.merkle import leaf_hash
 from sealguard.ledger.proof import FORMAT
 
 
 def audit_paths(leaves: Sequence[bytes], wanted: Sequence[int]) -> dict[int, list[bytes]]:
-    """RFC 9162 PATH(i, leaves) for every i in `wanted` (each within the tree)."""
-    paths: dict[int, list[bytes]] = {i: [] for i in wanted}
-    _walk(leaves, 0, len(leaves), sorted(paths), paths)
+    """RFC 9162 PATH(i, leaves) for every i in `wanted` (each within the tree).
+
+    The tree is built level by level, a node's hash from each pair and a last odd node carried
+    up as it is: the same nodes as RFC 9162's recursive split at the largest power of two (its
+    left subtrees are perfect), in one pass per level. A leaf's path is then its
+    sibling at each level where it has one, from the leaves up."""
+    levels = [list(leaves)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        above = [
+            sha256(b"\x01" + below[j] + below[j + 1]).digest() for j in range(0, len(below) - 1, 2)
+        ]
+        if len(below) % 2:
+            above.append(below[-1])
+        levels.append(above)
+    paths = {}
+    for leaf in wanted:
+        path, index = [], leaf
+        for level in levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                path.append(level[sibling])
+            index //= 2
+        paths[leaf] = path
     return paths
-
-
-def _walk(
-    leaves: Sequence[bytes], lo: int, hi: int, wanted: list[int], paths: dict[int, list[bytes]]
-) -> bytes:
-    """The root of leaves[lo:hi], appending to the paths of the wanted leaves in it."""
-    if not wanted or hi - lo == 1:
-        return subtree_root(leaves[lo:hi])
-    middle = lo + _split(hi - lo)
-    left = [i for i in wanted if i < middle]
-    right = [i for i in wanted if i >= middle]
-    left_root = _walk(leaves, lo, middle, left, paths)
-    right_root = _walk(leaves, middle, hi, right, paths)
-    for i in left:
-        paths[i].append(right_root)
-    for i in right:
-        paths[i].append(left_root)
-    return node_hash(left_root, right_root)
 
 
 def bundles(

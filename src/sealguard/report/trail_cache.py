@@ -27,6 +27,7 @@ import msgspec
 
 from sealguard.errors import DataError
 from sealguard.ledger import journal, note, signed
+from sealguard.ledger.auditor import _appends_held
 from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.lines import batches
@@ -126,4 +127,5 @@ def load(ledger: Ledger) -> tuple[list[Observation], list[dict[str, Any]]]:
     """Every row, and the events the trail folds (the journal's digest and the log after it)."""
     if not ledger.log.is_file():
         return [], []
-    return rows(ledger), journal.notable_events(ledger)
+    with _appends_held(ledger):  # both read at one moment: writers wait (a shared lock)
+        return rows(ledger), journal.notable_events(ledger)
