@@ -12,6 +12,7 @@ from sealguard.cli import (  # noqa: F401 (registers)
     log,
     observation,
     runbook,
+    serve,
     witness,
 )
 from sealguard.cli.root import cli

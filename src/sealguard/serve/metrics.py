@@ -1,0 +1,86 @@
+"""Prometheus `/metrics`: each scrape reads the log as it stands (serve/reading.py) and reports
+it, through a collector of its own registry; nothing accumulates in the process, so a restarted
+server reports what a running one does."""
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sealguard.classes import CLASSES
+from sealguard.serve.api import last_observed
+from sealguard.serve.reading import Reading
+
+MODES = ("OBSERVING", "FROZEN", "HALTED", "UNSEALED")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def families(reading: Reading) -> Iterator[Metric]:
+    """The metrics of one reading of the log."""
+    observed = CounterMetricFamily(
+        "sealguard_observations", "Observations in the governance log, by class", labels=["class"]
+    )
+    for name in CLASSES:
+        observed.add_metric([name], reading.history.by_class[name])
+    yield observed
+    state = GaugeMetricFamily(
+        "sealguard_state", "The state of observation: 1 for the current one", labels=["state"]
+    )
+    for mode in MODES:
+        state.add_metric([mode], 1.0 if reading.state.mode == mode else 0.0)
+    yield state
+    yield GaugeMetricFamily(
+        "sealguard_baseline_version", "The baseline version in force", value=reading.state.version
+    )
+    yield from _ages(reading)
+    yield GaugeMetricFamily(
+        "sealguard_escalations_open",
+        "Escalations neither acknowledged nor delivered",
+        value=len(reading.open_escalations),
+    )
+    yield GaugeMetricFamily(
+        "sealguard_escalations_overdue",
+        "Open escalations past their deadline",
+        value=len(reading.overdue_escalations),
+    )
+
+
+def _ages(reading: Reading) -> Iterator[Metric]:
+    """Seconds since the last observation and the last full audit; absent before the first."""
+    last = last_observed(reading.history)
+    if last is not None:
+        yield GaugeMetricFamily(
+            "sealguard_seconds_since_last_observation",
+            "Seconds since the last observation started",
+            value=(reading.now - last).total_seconds(),
+        )
+    if reading.full_audit_at is not None:
+        yield GaugeMetricFamily(
+            "sealguard_seconds_since_last_full_audit",
+            "Seconds since `sealguard log verify` last read the whole log",
+            value=(reading.now - reading.full_audit_at).total_seconds(),
+        )
+
+
+class LogCollector(Collector):
+    """Reads the log at every scrape."""
+
+    def __init__(self, reading: Callable[[], Reading]) -> None:
+        self.reading = reading
+
+    def collect(self) -> Iterator[Metric]:
+        return families(self.reading())
+
+
+def registry(reading: Callable[[], Reading]) -> CollectorRegistry:
+    """A registry of its own (not prometheus_client's global one) holding only the collector."""
+    found = CollectorRegistry(auto_describe=False)
+    found.register(LogCollector(reading))
+    return found
+
+
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE)

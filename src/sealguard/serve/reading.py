@@ -1,0 +1,90 @@
+"""One look at the governed project, as every route shows it: the state the log folds to, its
+escalations, its observations and when the log was last fully audited.
+
+Nothing here is kept between requests but the observation index (serve/history.py), which is
+itself brought up to date from the log each time. Every read path is the one `sealguard status`
+takes (observe/status.py: the journal's signed digest, then the lines after it), and none of them
+takes the log's lock or writes a file: the signed caches (the verified state, the digest) are
+only read, and written by the commands that append. So the dashboard never holds up `observe`,
+and an observation never waits for a page.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sealguard.errors import DataError
+from sealguard.escalation import outbox
+from sealguard.ledger import verified
+from sealguard.ledger.journal import log_public_key, notable_events, one_command
+from sealguard.ledger.layout import Ledger
+from sealguard.project import Project
+from sealguard.seal.settings import config_in_force
+from sealguard.serve.history import History
+from sealguard.state import ObservationState, standing
+
+
+@dataclass(frozen=True)
+class Reading:
+    now: datetime  # naive UTC, as the outbox's times are
+    state: ObservationState
+    escalations: list[outbox.Escalation]
+    events: list[dict[str, Any]]  # the notable events (ledger/journal.py); [] when unreadable
+    history: History
+    full_audit_at: datetime | None  # naive UTC
+    log_version: str
+
+    @property
+    def open_escalations(self) -> list[outbox.Escalation]:
+        return [e for e in self.escalations if e.open]
+
+    @property
+    def overdue_escalations(self) -> list[outbox.Escalation]:
+        return [e for e in self.open_escalations if e.overdue_at or self.now >= e.deadline_at]
+
+
+def log_version(project: Project) -> str:
+    """What changes whenever the log does (its inode, size and mtime): one stat, no read."""
+    try:
+        st = os.stat(project.log_file)
+    except FileNotFoundError:
+        return "none"
+    return f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"
+
+
+def _full_audit_at(ledger: Ledger) -> datetime | None:
+    """When `sealguard log verify` last read the whole log (ledger/verified.py's `full_at`),
+    as the log key signed it; None when no signed state says."""
+    public = log_public_key(ledger) if ledger.log.is_file() else None
+    state = verified.load(ledger, public) if public else None
+    if state is None or not state.full_at:
+        return None
+    moment = datetime.fromisoformat(state.full_at)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _events(ledger: Ledger) -> list[dict[str, Any]] | None:
+    try:
+        return notable_events(ledger) if ledger.log.is_file() else []
+    except DataError:
+        return None
+
+
+def read(project: Project, history: History) -> Reading:
+    """The project as its log stands now."""
+    version = log_version(project)
+    with one_command():  # the config, the state and the outbox fold one read of the log
+        ledger = project.ledger(config_in_force(project))
+        events = _events(ledger)
+        state = standing(events, project.baseline_file.exists())
+        escalations = list(outbox.fold(events or []).values())
+    return Reading(
+        now=datetime.now(UTC).replace(tzinfo=None),
+        state=state,
+        escalations=escalations,
+        events=events or [],
+        history=history.refresh(),
+        full_audit_at=_full_audit_at(ledger),
+        log_version=version,
+    )
