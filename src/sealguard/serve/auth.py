@@ -11,6 +11,7 @@ route that shows the project's data; the page's shell and the OpenAPI document h
 import hmac
 import ipaddress
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,8 @@ class Bind:
 def parse_bind(text: str) -> Bind:
     """`HOST:PORT`, `HOST` (port 8470) or `[IPV6]:PORT`; HOST an IP address or `localhost`."""
     host, port = text, str(DEFAULT_PORT)
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            port = rest.removeprefix(":")
+    if bracketed := re.fullmatch(r"\[([^\]]*)\](?::(.*))?", text):
+        host, port = bracketed[1], bracketed[2] or port
     elif text.count(":") == 1:
         host, port = text.split(":")
     host = "127.0.0.1" if host == "localhost" else host

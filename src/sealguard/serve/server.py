@@ -21,7 +21,10 @@ from sealguard.serve.app import build
 from sealguard.serve.auth import Bind
 
 GRACE = 5  # seconds requests under way get after a stop signal
-STOPPED: dict[int, ExitCode] = {signal.SIGTERM: ExitCode.TERMINATED, signal.SIGINT: ExitCode.INTERRUPTED}
+STOPPED: dict[int, ExitCode] = {
+    signal.SIGTERM: ExitCode.TERMINATED,
+    signal.SIGINT: ExitCode.INTERRUPTED,
+}
 
 
 class AddressError(SealguardError):

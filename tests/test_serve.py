@@ -1,0 +1,213 @@
+"""`sealguard serve`: the JSON API, /metrics and the read-only rules, over a real sealed project
+whose observations run through the real CLI, served by uvicorn on loopback."""
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from sealguard import ledger
+from sealguard.project import Project
+from sealguard.serve.app import ROUTES, build, route_paths
+from sealguard.serve.auth import Bind
+
+from .dashboards import threaded, tree_state
+from .decision_projects import Team, drift, governed, key_args, run
+
+
+def observe(project: Project, code: int = 0) -> str:
+    done = run(project, "observe", "--json")
+    assert done.exit_code == code, done.output
+    return str(json.loads(done.stdout)["event_id"])
+
+
+@pytest.fixture
+def frozen(tmp_path: Path, team: Team) -> tuple[Project, str, str]:
+    """A governed project: one STABLE observation, then a PRODUCT_DRIFT (FROZEN, escalated)."""
+    project = governed(tmp_path, team)
+    stable = observe(project)
+    return project, stable, drift(project)
+
+
+def metrics_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_status_is_what_status_json_says(frozen: tuple[Project, str, str]) -> None:
+    project, stable, drifted = frozen
+    cli = json.loads(run(project, "status", "--json").stdout)
+    with threaded(project) as url:
+        found = httpx.get(url + "api/status").json()
+    assert found["state"] == "FROZEN" and found["because"] == drifted
+    for key in ("state", "since", "because", "reason", "next", "baseline_version", "recent"):
+        assert found[key] == cli[key], key
+    assert [e["event_id"] for e in found["open_escalations"]] == [drifted]
+    assert found["observations"] == 2 and found["last_observation_at"]
+    assert found["log"]["lines"] == len(ledger.read_events(project.log_file))
+
+
+def test_observations_newest_first_with_period_and_limit(frozen: tuple[Project, str, str]) -> None:
+    project, stable, drifted = frozen
+    with threaded(project) as url:
+        every = httpx.get(url + "api/observations").json()
+        one = httpx.get(url + "api/observations", params={"limit": "1"}).json()
+        later = httpx.get(url + "api/observations", params={"since": "2999-01-01T00:00:00Z"}).json()
+        earlier = httpx.get(url + "api/observations", params={"until": "2999-01-01"}).json()
+        bad_since = httpx.get(url + "api/observations", params={"since": "yesterday"})
+        bad_limit = httpx.get(url + "api/observations", params={"limit": "0"})
+    assert [o["event_id"] for o in every["observations"]] == [drifted, stable]
+    assert [o["classification"] for o in every["observations"]] == ["PRODUCT_DRIFT", "STABLE"]
+    assert one == {"total": 2, "observations": every["observations"][:1]}
+    assert later == {"total": 0, "observations": []}
+    assert earlier["total"] == 2
+    assert bad_since.status_code == 400
+    assert bad_since.json() == {"error": "since: not an ISO 8601 date-time: 'yesterday'"}
+    assert bad_limit.status_code == 400 and "limit: a whole number from 1 to 1000" in bad_limit.text
+
+
+def test_event_is_the_log_record_with_its_decisions(
+    frozen: tuple[Project, str, str], team: Team
+) -> None:
+    project, stable, drifted = frozen
+    decided = run(
+        project, "decide", drifted, "accept", "--reason", "new value", *key_args(team.alice)
+    )
+    assert decided.exit_code == 0, decided.output
+    record = next(e for e in ledger.read_events(project.log_file) if e.get("event_id") == drifted)
+    with threaded(project) as url:
+        found = httpx.get(url + f"api/events/{drifted}").json()
+        missing = httpx.get(url + "api/events/RTE_20000101_000000_00000000")
+    assert found["event"] == record
+    assert [d["decision"] for d in found["decisions"]] == ["accept"]
+    assert found["decisions"][0]["signers"][0]["name"] == "Alice Martin"
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "error": "no observation RTE_20000101_000000_00000000 in the governance log"
+    }
+
+
+def test_escalations_all_or_open(frozen: tuple[Project, str, str], team: Team) -> None:
+    project, stable, drifted = frozen
+    with threaded(project) as url:
+        before = httpx.get(url + "api/escalations", params={"state": "open"}).json()
+        assert (
+            run(
+                project, "decide", drifted, "accept", "--reason", "ok", *key_args(team.alice)
+            ).exit_code
+            == 0
+        )
+        after_open = httpx.get(url + "api/escalations", params={"state": "open"}).json()
+        after_all = httpx.get(url + "api/escalations").json()
+        bad = httpx.get(url + "api/escalations", params={"state": "closed"})
+    assert [(e["event_id"], e["open"]) for e in before["escalations"]] == [(drifted, True)]
+    assert after_open == {"escalations": []}
+    assert [(e["event_id"], e["open"]) for e in after_all["escalations"]] == [(drifted, False)]
+    assert "Alice Martin" in after_all["escalations"][0]["acknowledged_by"]
+    assert bad.status_code == 400
+
+
+def test_metrics_read_the_log_at_each_scrape(frozen: tuple[Project, str, str], team: Team) -> None:
+    project, stable, drifted = frozen
+    with threaded(project) as url:
+        first = metrics_of(httpx.get(url + "metrics").text)
+        again = metrics_of(httpx.get(url + "metrics").text)
+        assert (
+            run(
+                project, "decide", drifted, "accept", "--reason", "ok", *key_args(team.alice)
+            ).exit_code
+            == 0
+        )
+        observe(project)
+        after = metrics_of(httpx.get(url + "metrics").text)
+    total = "sealguard_observations_total"
+    assert first[(total, (("class", "STABLE"),))] == 1
+    assert first[(total, (("class", "PRODUCT_DRIFT"),))] == 1
+    assert first[(total, (("class", "INCIDENT"),))] == 0
+    assert first[("sealguard_state", (("state", "FROZEN"),))] == 1
+    assert first[("sealguard_state", (("state", "OBSERVING"),))] == 0
+    assert first[("sealguard_escalations_open", ())] == 1
+    assert first[("sealguard_escalations_overdue", ())] == 0
+    assert first[("sealguard_seconds_since_last_observation", ())] >= 0
+    assert ("sealguard_seconds_since_last_full_audit", ()) in first
+    # nothing accumulates in the process: the same log gives the same counts
+    assert again[(total, (("class", "STABLE"),))] == 1
+    assert after[(total, (("class", "STABLE"),))] == 2
+    assert after[("sealguard_state", (("state", "OBSERVING"),))] == 1
+    assert after[("sealguard_escalations_open", ())] == 0
+
+
+def test_metrics_before_any_observation(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    with threaded(project) as url:
+        found = metrics_of(httpx.get(url + "metrics").text)
+    assert found[("sealguard_observations_total", (("class", "STABLE"),))] == 0
+    assert found[("sealguard_state", (("state", "OBSERVING"),))] == 1
+    assert ("sealguard_seconds_since_last_observation", ()) not in found
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_only_get_and_head(frozen: tuple[Project, str, str], method: str) -> None:
+    project, _, drifted = frozen
+    with threaded(project) as url:
+        for path in ("", "api/status", f"api/events/{drifted}", "metrics", "no/such/path"):
+            answer = httpx.request(method, url + path, content=b"{}")
+            assert answer.status_code == 405, (method, path)
+            assert answer.headers["allow"] == "GET, HEAD"
+        assert httpx.head(url + "api/status").status_code == 200
+
+
+def test_serving_writes_nothing_in_the_project(frozen: tuple[Project, str, str]) -> None:
+    """No cache, lock or log line: the observer's files stay as they were, byte for byte."""
+    project, _, drifted = frozen
+    before = tree_state(project.root)
+    with threaded(project) as url:
+        for path in ("", "api/status", "api/observations", "api/escalations", "metrics",
+                     f"api/events/{drifted}", "api/log"):  # fmt: skip
+            assert httpx.get(url + path).status_code == 200, path
+    assert tree_state(project.root) == before
+
+
+def test_an_observation_runs_while_the_server_reads(
+    frozen: tuple[Project, str, str], team: Team
+) -> None:
+    project, _, drifted = frozen
+    assert (
+        run(project, "decide", drifted, "accept", "--reason", "ok", *key_args(team.alice)).exit_code
+        == 0
+    )
+    with threaded(project) as url, httpx.Client() as client:
+        version = client.get(url + "api/log").json()["version"]
+        observe(project)
+        assert client.get(url + "api/log").json()["version"] != version
+        assert client.get(url + "api/status").json()["observations"] == 3
+
+
+def test_every_route_is_in_the_openapi_document_and_back(frozen: tuple[Project, str, str]) -> None:
+    project, _, _ = frozen
+    shipped = json.loads((resources.files("sealguard.serve") / "openapi.json").read_text())
+    assert shipped["openapi"].startswith("3.1")
+    app = build(project, Bind("127.0.0.1", 0), None)
+    assert route_paths(app) == set(shipped["paths"]) and len(ROUTES) == len(shipped["paths"])
+    assert all(set(item) == {"get"} for item in shipped["paths"].values())
+    with threaded(project) as url:
+        assert httpx.get(url + "openapi.json").json() == shipped
+
+
+def test_loopback_checks_the_host_header(frozen: tuple[Project, str, str]) -> None:
+    """A page elsewhere that rebinds its own name to 127.0.0.1 cannot read the log."""
+    project, _, _ = frozen
+    with threaded(project) as url:
+        rebound = httpx.get(url + "api/status", headers={"Host": "attacker.example:8470"})
+        own = httpx.get(url + "api/status", headers={"Host": "localhost:8470"})
+        page = httpx.get(url)
+    assert rebound.status_code == 400 and own.status_code == 200
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["content-type"].startswith("text/html")
