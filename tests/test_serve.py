@@ -41,7 +41,7 @@ def metrics_of(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
 
 
 def test_status_is_what_status_json_says(frozen: tuple[Project, str, str]) -> None:
-    project, stable, drifted = frozen
+    project, _stable, drifted = frozen
     cli = json.loads(run(project, "status", "--json").stdout)
     with threaded(project) as url:
         found = httpx.get(url + "api/status").json()
@@ -75,7 +75,7 @@ def test_observations_newest_first_with_period_and_limit(frozen: tuple[Project, 
 def test_event_is_the_log_record_with_its_decisions(
     frozen: tuple[Project, str, str], team: Team
 ) -> None:
-    project, stable, drifted = frozen
+    project, _stable, drifted = frozen
     decided = run(
         project, "decide", drifted, "accept", "--reason", "new value", *key_args(team.alice)
     )
@@ -94,7 +94,7 @@ def test_event_is_the_log_record_with_its_decisions(
 
 
 def test_escalations_all_or_open(frozen: tuple[Project, str, str], team: Team) -> None:
-    project, stable, drifted = frozen
+    project, _stable, drifted = frozen
     with threaded(project) as url:
         before = httpx.get(url + "api/escalations", params={"state": "open"}).json()
         assert (
@@ -114,7 +114,7 @@ def test_escalations_all_or_open(frozen: tuple[Project, str, str], team: Team) -
 
 
 def test_metrics_read_the_log_at_each_scrape(frozen: tuple[Project, str, str], team: Team) -> None:
-    project, stable, drifted = frozen
+    project, _stable, drifted = frozen
     with threaded(project) as url:
         first = metrics_of(httpx.get(url + "metrics").text)
         again = metrics_of(httpx.get(url + "metrics").text)

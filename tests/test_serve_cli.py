@@ -10,7 +10,7 @@ import pytest
 
 from sealguard.errors import UsageError
 from sealguard.project import Project
-from sealguard.serve.auth import Bind, bearer_matches, load_token, parse_bind
+from sealguard.serve.auth import bearer_matches, load_token, parse_bind
 
 from .dashboards import dashboard
 from .decision_projects import Team, governed, run
