@@ -49,6 +49,7 @@ function drawStatus(status) {
   text("version", "v" + status.baseline_version);
   text("baseline", status.baseline_sha256 || "");
   text("next", status.next);
+  text("last-decision", status.last_decision || "none");
   text("last-observation", status.last_observation_at || "none");
   text("last-audit", status.last_full_audit_at || "never");
   text("observation-count", status.observations);
