@@ -80,9 +80,9 @@ def threaded(project: Project, token: str | None = None, host: str = "127.0.0.1"
 
 
 def tree_state(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under `root`, with its size and mtime: what a read-only server must not move."""
+    """Every file and folder under `root`, with its size and mtime: what a read-only server
+    must not move (a folder's mtime moves when an entry is made or removed in it)."""
     return {
-        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        str(path.relative_to(root)): (path.lstat().st_size, path.lstat().st_mtime_ns)
         for path in sorted(root.rglob("*"))
-        if path.is_file()
     }
