@@ -95,16 +95,16 @@ class History:
         self.read_to, self.lines, self.inode, self.problem = 0, 0, inode, None
 
     def _add(self, events: list[dict[str, Any]], whole: bytes) -> None:
-        """Keep the observations among `events`; an event's `seq` is its line's number in the
-        log (a torn fragment takes a line and a number too), so its line is found by it."""
-        spans: list[tuple[int, int]] | None = None
+        """Keep the observations among `events`, each with its line. The parser skips only a
+        torn fragment, and only when the next event is the `torn_tail` that accounts for it
+        (ledger/reader.py), so the lines and the events are walked side by side."""
+        spans = iter(enumerate(_line_spans(whole, self.read_to), start=self.lines))
         for event in events:
-            if event.get("type") != RUNTIME_EVENT:
-                continue
-            spans = spans if spans is not None else _line_spans(whole, self.read_to)
-            index = int(event.get("seq", -1)) - self.lines
-            if 0 <= index < len(spans):
-                self._keep(event, *spans[index])
+            number, span = next(spans)
+            if _accounts_for(event, number):
+                number, span = next(spans)
+            if event.get("type") == RUNTIME_EVENT:
+                self._keep(event, *span)
 
     def _keep(self, event: dict[str, Any], start: int, length: int) -> None:
         seen = Seen(
@@ -126,6 +126,16 @@ class History:
         with files.open_read(self.log) as stream:
             stream.seek(seen.start)
             return stream.read(seen.length)
+
+
+def _accounts_for(event: dict[str, Any], number: int) -> bool:
+    """Whether `event` is the torn_tail of the fragment on line `number` (0-based)."""
+    fragment = event.get("fragment")
+    return (
+        event.get("type") == "torn_tail"
+        and isinstance(fragment, dict)
+        and fragment.get("line") == number
+    )
 
 
 def _line_spans(data: bytes, offset: int) -> list[tuple[int, int]]:
