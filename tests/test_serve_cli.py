@@ -11,6 +11,7 @@ import pytest
 from sealguard.errors import UsageError
 from sealguard.project import Project
 from sealguard.serve.auth import bearer_matches, load_token, parse_bind
+from sealguard.serve.server import listen
 
 from .dashboards import dashboard
 from .decision_projects import Team, governed, run
@@ -126,6 +127,13 @@ def test_a_signal_stops_it_cleanly(project: Project, sig: int, code: int) -> Non
         assert served.stop(sig) == code
         assert served.process.stderr is not None
         assert "Traceback" not in served.process.stderr.read()
+
+
+def test_the_socket_says_it_is_tcp() -> None:
+    """asyncio sets TCP_NODELAY only on a socket whose protocol is IPPROTO_TCP; without it each
+    answer on a kept-alive connection waited 40 ms for a delayed ACK (benchmarks/serve.py)."""
+    with listen(parse_bind("127.0.0.1:0")) as sock:
+        assert sock.proto == socket.IPPROTO_TCP
 
 
 def test_an_address_in_use_is_one_line(project: Project) -> None:

@@ -48,7 +48,7 @@ def status_json(reading: Reading) -> dict[str, Any]:
         "log": {
             "version": reading.log_version,
             "lines": reading.history.lines,
-            "problem": reading.history.problem,
+            "problem": reading.problem,
         },
     }
 

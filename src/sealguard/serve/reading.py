@@ -34,6 +34,7 @@ class Reading:
     history: History
     full_audit_at: datetime | None  # naive UTC
     log_version: str
+    problem: str | None = None  # why the log cannot be read (then the state is HALTED)
 
     @property
     def open_escalations(self) -> list[outbox.Escalation]:
@@ -64,11 +65,12 @@ def _full_audit_at(ledger: Ledger) -> datetime | None:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _events(ledger: Ledger) -> list[dict[str, Any]] | None:
+def _events(ledger: Ledger) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The notable events, or None and why when the log cannot be read."""
     try:
-        return notable_events(ledger) if ledger.log.is_file() else []
-    except DataError:
-        return None
+        return (notable_events(ledger) if ledger.log.is_file() else []), None
+    except DataError as exc:
+        return None, exc.message
 
 
 def read(project: Project, history: History) -> Reading:
@@ -76,7 +78,7 @@ def read(project: Project, history: History) -> Reading:
     version = log_version(project)
     with one_command():  # the config, the state and the outbox fold one read of the log
         ledger = project.ledger(config_in_force(project))
-        events = _events(ledger)
+        events, problem = _events(ledger)
         state = standing(events, project.baseline_file.exists())
         escalations = list(outbox.fold(events or []).values())
     return Reading(
@@ -87,4 +89,5 @@ def read(project: Project, history: History) -> Reading:
         history=history.refresh(),
         full_audit_at=_full_audit_at(ledger),
         log_version=version,
+        problem=problem,
     )
