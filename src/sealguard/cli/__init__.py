@@ -11,6 +11,7 @@ from sealguard.cli import (  # noqa: F401 (registers)
     escalation,
     log,
     observation,
+    report,
     runbook,
     serve,
     witness,

@@ -1,0 +1,137 @@
+"""The edge that gathers a whole report: the period's trail, and what the page shows as of now
+(the state, the log's verification, inclusion proofs, evidence texts). report/page.py says
+which part is which."""
+
+import base64
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+from sealguard.config import Config
+from sealguard.cpus import default_jobs
+from sealguard.errors import DataError, UsageError
+from sealguard.events import iso_utc
+from sealguard.ledger import note
+from sealguard.ledger.layout import Ledger
+from sealguard.ledger.proof import check_proof
+from sealguard.ledger.view import latest_checkpoint
+from sealguard.observe.status import current_state
+from sealguard.project import Project
+from sealguard.report import proofs, render
+from sealguard.report.page import Banner, Checkpoint, EvidenceText, Proof, Report, Verification
+from sealguard.report.trail import Trail, content_sha256
+from sealguard.report.trail_source import load_trail, log_key_of
+
+DIFF_LIMIT = 20_000  # characters of a probe's diff shown (the evidence file holds it all)
+
+
+def banner(project: Project, ledger: Ledger) -> Banner:
+    state = current_state(project, ledger)
+    return Banner(
+        mode=state.mode,
+        since=state.since,
+        because=state.because,
+        reason=state.reason,
+        baseline_version=state.version,
+        baseline_sha256=state.baseline_sha256,
+        next_step=state.next_step,
+    )
+
+
+def _checkpoint(ledger: Ledger) -> note.Checkpoint | None:
+    try:
+        return latest_checkpoint(ledger)
+    except (UsageError, DataError, OSError):
+        return None
+
+
+def verification(ledger: Ledger, config: Config, now: datetime) -> Verification:
+    """The log's audit (incremental when its verified state allows, as `verify` runs it)."""
+    from sealguard.ledger.incremental import audit_log
+    from sealguard.seal.verify import _policy
+
+    audited = audit_log(ledger, default_jobs(), _policy(config, False), now)
+    report, checkpoint = audited.report, _checkpoint(ledger)
+    return Verification(
+        intact=report.intact,
+        summary=render.log_text(report).splitlines()[0],
+        problems=[f"{p.kind}: {p.message}" for p in report.problems],
+        lines=report.lines,
+        full=audited.full,
+        checkpoint=Checkpoint(
+            origin=checkpoint.origin,
+            size=checkpoint.size,
+            root=base64.b64encode(checkpoint.root).decode(),
+        )
+        if checkpoint
+        else None,
+        witness=f"held against the witness at {ledger.witness}"
+        if ledger.witness
+        else "no witness configured: the log is held against its own checkpoints only",
+    )
+
+
+def inclusion(ledger: Ledger, trail: Trail) -> dict[str, Proof]:
+    """The inclusion proof of every observation that was not STABLE, checked as `log
+    check-proof` checks it (with the key the log's first event names)."""
+    checkpoint = _checkpoint(ledger)
+    seqs = [n.seq for n in trail.notable]
+    if checkpoint is None or not seqs:
+        return {}
+    made = proofs.bundles(ledger, checkpoint, seqs, log_key_of(ledger).get("verifier_key", ""))
+    found = {}
+    for seq, bundle in made.items():
+        check = check_proof(bundle, None)
+        found[str(seq)] = Proof(seq=seq, valid=check.valid, reason=check.reason, bundle=bundle)
+    return found
+
+
+def evidence_texts(project: Project, trail: Trail) -> dict[str, EvidenceText]:
+    """Each probe's diff of each notable observation, bounded, checked against its hash."""
+    found = {}
+    for notable in trail.notable:
+        evidence = notable.evidence
+        if evidence is None:
+            continue
+        for name, sha in evidence.files.items():
+            if name.endswith("/diff.txt"):
+                rel = f"{evidence.path}/{name}"
+                found[rel] = _text(project.root / rel, rel, sha)
+    return found
+
+
+def _text(path: Path, rel: str, sha: str) -> EvidenceText:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return EvidenceText(path=rel, sha256=sha, state="missing", text="", truncated=False)
+    text = data.decode("utf-8", "replace")
+    return EvidenceText(
+        path=rel,
+        sha256=sha,
+        state="intact" if hashlib.sha256(data).hexdigest() == sha else "changed",
+        text=text[:DIFF_LIMIT],
+        truncated=len(text) > DIFF_LIMIT,
+    )
+
+
+def load_report(
+    project: Project,
+    config: Config,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+) -> Report:
+    ledger = project.ledger(config)
+    checked = verification(ledger, config, now)  # first: it moves the verified state forward
+    trail = load_trail(project, config, since, until)
+    return Report(
+        generated_at=iso_utc(now),
+        project=str(project.root),
+        content_sha256=content_sha256(trail),
+        trail=trail,
+        banner=banner(project, ledger),
+        verification=checked,
+        proofs=inclusion(ledger, trail),
+        evidence=evidence_texts(project, trail),
+    )
