@@ -169,7 +169,7 @@ def test_serving_writes_nothing_in_the_project(frozen: tuple[Project, str, str])
     before = tree_state(project.root)
     with threaded(project) as url:
         for path in ("", "api/status", "api/observations", "api/escalations", "metrics",
-                     f"api/events/{drifted}", "api/log"):  # fmt: skip
+                     f"api/events/{drifted}", "api/log", "report.html"):  # fmt: skip
             assert httpx.get(url + path).status_code == 200, path
     assert tree_state(project.root) == before
 
@@ -211,3 +211,27 @@ def test_loopback_checks_the_host_header(frozen: tuple[Project, str, str]) -> No
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     assert page.headers["content-type"].startswith("text/html")
+
+
+def test_the_report_page_is_the_reports(frozen: tuple[Project, str, str]) -> None:
+    """/report.html is report/html.py's page of the whole log: the same trail (its content hash
+    is the one `sealguard report --json` computes), with the verification the last audit left."""
+    project, _, drifted = frozen
+    with threaded(project) as url:
+        page = httpx.get(url + "report.html")
+        again = httpx.get(url + "report.html")
+        with project.log_file.open("ab") as stream:
+            stream.write(b"\n")  # not sealguard's write: the last audit no longer vouches for it
+        unverified = httpx.get(url + "report.html").text
+    html = page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'; style-src")
+    assert '<span class="mode" id="mode">FROZEN</span>' in html
+    assert f'id="{drifted}" data-class="PRODUCT_DRIFT"' in html
+    assert "INTACT as the last audit found it" in html and "<script" not in html
+    assert again.text == html  # made once per log version
+    assert "NOT VERIFIED: no audit recorded the log as it is now" in unverified
+    sha = html.split('id="content-sha256">', 1)[1].split("<", 1)[0]
+    log = project.log_file.read_bytes()
+    project.log_file.write_bytes(log[:-1])  # as sealguard left it, for `report`
+    reported = json.loads(run(project, "report", "--json").stdout)
+    assert reported["content_sha256"] == sha

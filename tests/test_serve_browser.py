@@ -1,6 +1,6 @@
-"""The live page in a real browser (Debian's chromium through Playwright): it shows the state,
-each class, a decision and an escalation, then a new observation without being reloaded, and
-asks nothing of any origin but its own."""
+"""The live page in a real browser (Debian's chromium through Playwright): it shows the
+auditor's report of the log (each class, a decision, an escalation), then a new observation
+without being reloaded, and asks nothing of any origin but its own."""
 
 import subprocess
 import sys
@@ -23,23 +23,20 @@ def test_the_live_page_follows_the_log(tmp_path: Path, invoke, browser_page: Bro
     with dashboard(project) as served:
         browser_page.allowed = (served.url,)
         page.goto(served.url)  # type: ignore[attr-defined]
-        page.wait_for_selector("#observations tbody tr:nth-child(4)", timeout=WAIT_MS)  # type: ignore[attr-defined]
-        assert page.text_content("#state") == "OBSERVING"  # type: ignore[attr-defined]
-        classes = page.eval_on_selector_all(  # type: ignore[attr-defined]
-            "#observations tbody tr", "rows => rows.map(r => r.className)"
+        page.wait_for_selector("#report #mode", timeout=WAIT_MS)  # type: ignore[attr-defined]
+        assert page.text_content("#mode") == "OBSERVING"  # type: ignore[attr-defined]
+        spans = page.eval_on_selector_all(  # type: ignore[attr-defined]
+            "#spans tr.span", "rows => rows.map(r => r.dataset.class)"
         )
-        assert classes == ["STABLE", "PRODUCT_DRIFT", "TOOLING_DRIFT", "STABLE"]
-        assert "accept" in page.text_content("#last-decision")  # type: ignore[attr-defined]
-        assert "signed by Alice Martin (amartin)" in page.text_content("#last-decision")  # type: ignore[attr-defined]
-        escalations = page.text_content("#escalations tbody")  # type: ignore[attr-defined]
-        assert "TOOLING_DRIFT" in escalations and "email: undeliverable" in escalations
-        colours = {
-            c: page.eval_on_selector(  # type: ignore[attr-defined]
-                f"#observations tr.{c} td.class", "cell => getComputedStyle(cell).color"
-            )
-            for c in ("STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT")
-        }
-        assert len(set(colours.values())) == 3, colours
+        assert spans == ["STABLE", "TOOLING_DRIFT", "PRODUCT_DRIFT", "STABLE"]
+        decision = page.text_content("article[data-class=PRODUCT_DRIFT]")  # type: ignore[attr-defined]
+        assert "accept" in decision and "Alice Martin" in decision
+        escalation = page.text_content("article[data-class=TOOLING_DRIFT]")  # type: ignore[attr-defined]
+        assert "ESC_" in escalation and "email" in escalation
+        colours = page.eval_on_selector_all(  # type: ignore[attr-defined]
+            "#spans tr.span .class", "cells => cells.map(c => getComputedStyle(c).backgroundColor)"
+        )
+        assert len(set(colours)) == 3, colours  # STABLE, TOOLING_DRIFT, PRODUCT_DRIFT
         page.screenshot(path=str(tmp_path / "live-observing.png"), full_page=True)  # type: ignore[attr-defined]
         page.evaluate("window.notReloaded = true")  # type: ignore[attr-defined]
 
@@ -50,15 +47,15 @@ def test_the_live_page_follows_the_log(tmp_path: Path, invoke, browser_page: Bro
         )  # fmt: skip
         assert observed.returncode == 3, observed.stderr
 
-        page.wait_for_selector('#banner[data-state="HALTED"]', timeout=WAIT_MS)  # type: ignore[attr-defined]
-        page.wait_for_selector("#observations tbody tr.INCIDENT", timeout=WAIT_MS)  # type: ignore[attr-defined]
+        page.wait_for_selector("article[data-class=INCIDENT]", timeout=WAIT_MS)  # type: ignore[attr-defined]
         assert page.evaluate("window.notReloaded") is True  # type: ignore[attr-defined]
-        first = page.eval_on_selector(  # type: ignore[attr-defined]
-            "#observations tbody tr", "row => row.className"
+        assert page.text_content("#mode") == "HALTED"  # type: ignore[attr-defined]
+        last = page.eval_on_selector_all(  # type: ignore[attr-defined]
+            "#spans tr.span", "rows => rows.map(r => r.dataset.class)"
         )
-        assert first == "INCIDENT"
-        assert page.text_content("#state") == "HALTED"  # type: ignore[attr-defined]
-        assert "INCIDENT" in page.text_content("#escalations tbody")  # type: ignore[attr-defined]
+        assert last[-1] == "INCIDENT"
+        incident = page.text_content("article[data-class=INCIDENT]")  # type: ignore[attr-defined]
+        assert "INV-D-02" in incident and "ESC_" in incident
         page.screenshot(path=str(tmp_path / "live-halted.png"), full_page=True)  # type: ignore[attr-defined]
         assert served.stop() == 143
     assert browser_page.requests_made() == []

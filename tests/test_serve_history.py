@@ -66,7 +66,7 @@ def test_a_replaced_or_shortened_log_is_read_again(observed: Project, tmp_path: 
     replacement = tmp_path / "other.ndjson"
     replacement.write_bytes(b"".join(stable_only))
     replacement.replace(copy)  # another inode, same name
-    assert [s.classification for s in history.refresh().seen] == ["STABLE", "STABLE"]
+    assert [s.row.classification for s in history.refresh().seen] == ["STABLE", "STABLE"]
     copy.write_bytes(b"".join(lines[:3]))  # shorter, same inode
     assert history.refresh().seen == [] and history.lines == 3
     copy.unlink()

@@ -24,6 +24,7 @@ from sealguard.serve import api, auth, page
 from sealguard.serve.history import History
 from sealguard.serve.metrics import metrics, registry
 from sealguard.serve.reading import read
+from sealguard.serve.report_page import Pages, report_html
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 POLICY = (
@@ -82,6 +83,7 @@ ROUTES = [
     Route("/live.js", page.script),
     Route("/live.css", page.style),
     Route("/openapi.json", openapi),
+    Route("/report.html", report_html),
     Route("/metrics", metrics),
     Route("/api/status", api.status),
     Route("/api/log", api.log),
@@ -105,7 +107,7 @@ def build(project: Project, bind: auth.Bind, token: str | None) -> Starlette:
         exception_handlers={SealguardError: unavailable},
     )
     history = History(project.log_file)
-    app.state.project, app.state.history = project, history
+    app.state.project, app.state.history, app.state.pages = project, history, Pages()
     app.state.registry = registry(lambda: read(project, history))
     return app
 

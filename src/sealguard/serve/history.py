@@ -8,10 +8,11 @@ of each class (for /metrics). It is a view of the log, never a second record: it
 the first byte whenever the log is no longer the file it read (another inode, or shorter).
 
 Lines are found as the audit's light scan finds them (ledger/lines.py): by a byte search for
-the type as a canonical line spells it, then only the few fields the index needs are decoded
-(a RUNTIME_EVENT is most of a log's bytes; decoding each in full cost 8 of 13 s at 100,000
-observations). It checks nothing (`sealguard log verify` does), reads in bounded chunks without
-a lock, and writes nothing, so it never holds up an observation.
+the type as a canonical line spells it, then only the fields of the report's row are decoded
+(report/trail.py `RowFields`; a RUNTIME_EVENT is most of a log's bytes, and decoding each in
+full cost 8 of 13 s at 100,000 observations). It checks nothing (`sealguard log verify`
+does), reads in bounded chunks without a lock, and writes nothing, so it never holds up an
+observation.
 """
 
 import os
@@ -25,48 +26,31 @@ from typing import Any, BinaryIO
 import msgspec
 
 from sealguard.ledger import files
+from sealguard.report.trail import Observation, RowFields, row_of
 from sealguard.state import RUNTIME_EVENT
 
 NEEDLE = b'"type":"%s"' % RUNTIME_EVENT.encode()  # as a canonical line spells its type
 CHUNK = 16 * 1024 * 1024  # bytes read at once: memory stays bounded whatever the log's size
 
 
-class _Head(msgspec.Struct):
-    """The fields of a log line the index keeps; msgspec skips the others without building them."""
-
-    type: Any = None
-    seq: Any = -1
-    event_id: Any = None
-    classification: Any = None
-    purpose: Any = None
-    observed_at: Any = None
-    ts: Any = None
-
-
-_DECODER = msgspec.json.Decoder(_Head)
+_DECODER = msgspec.json.Decoder(RowFields)  # the report's row: the fields it reads
 
 
 @dataclass(frozen=True)
 class Seen:
-    """One observation, as the index keeps it."""
+    """One observation: the report's row of it (report/trail.py), and where its line is."""
 
-    event_id: str
-    observed_at: str
-    classification: str
-    purpose: str
-    seq: int
+    row: Observation
     start: int  # the byte offset of its line in the log
     length: int  # the line's length, without its newline
-    at: datetime | None  # `observed_at`, aware; None when the record's time cannot be read
+    at: datetime | None  # when it started, aware; None when the record's time cannot be read
+
+    @property
+    def event_id(self) -> str:
+        return self.row.event_id
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "observed_at": self.observed_at,
-            "classification": self.classification,
-            "purpose": self.purpose,
-            "seq": self.seq,
-        }
+        return msgspec.to_builtins(self.row)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -123,24 +107,18 @@ class History:
                 pass
             else:
                 if head.type == RUNTIME_EVENT:
-                    self._keep(head, self.read_to + start, end - start)
+                    self._keep(row_of(head), self.read_to + start, end - start)
             position = whole.find(NEEDLE, end)
 
-    def _keep(self, head: _Head, start: int, length: int) -> None:
-        moment = head.observed_at or head.ts
-        seen = Seen(
-            str(head.event_id),
-            str(moment),
-            str(head.classification),
-            str(head.purpose or "observation"),
-            head.seq if isinstance(head.seq, int) else -1,
-            start,
-            length,
-            _moment(moment),
-        )
+    def _keep(self, row: Observation, start: int, length: int) -> None:
+        seen = Seen(row, start, length, _moment(row.observed_at))
         self.seen.append(seen)
-        self.by_id[seen.event_id] = seen
-        self.by_class[seen.classification] += 1
+        self.by_id[row.event_id] = seen
+        self.by_class[row.classification] += 1
+
+    @property
+    def rows(self) -> list[Observation]:
+        return [s.row for s in self.seen]
 
     def line(self, seen: Seen) -> bytes:
         """The log line of an observation the index holds."""

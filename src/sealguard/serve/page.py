@@ -1,6 +1,7 @@
 """The live page: a static shell (live.html, live.js, live.css, shipped with the package) that
-holds no project data; its script reads the JSON API and draws the state, the recent
-observations and the open escalations, and draws them again when the log changes.
+holds no project data; its script fetches the auditor's report of the whole log
+(/report.html: serve/report_page.py, drawn by report/html.py, the same views as `sealguard
+report`) into the page, and again whenever the log changes.
 
 It polls /api/log (one stat on the server) every two seconds rather than holding an event
 stream open: a poll costs the server nothing between requests, survives a proxy's idle
@@ -13,6 +14,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 _ASSETS = resources.files("sealguard.serve") / "static"
+# the report's own styles are inline (a self-contained page): allowed here, scripts are not
+POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 def _asset(name: str) -> bytes:
@@ -23,7 +30,9 @@ HTML, SCRIPT, STYLE = _asset("live.html"), _asset("live.js"), _asset("live.css")
 
 
 def live(request: Request) -> Response:
-    return Response(HTML, media_type="text/html; charset=utf-8")
+    return Response(
+        HTML, media_type="text/html; charset=utf-8", headers={"Content-Security-Policy": POLICY}
+    )
 
 
 def script(request: Request) -> Response:

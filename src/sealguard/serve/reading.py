@@ -27,6 +27,8 @@ from sealguard.state import ObservationState, standing
 
 @dataclass(frozen=True)
 class Reading:
+    project: Project
+    ledger: Ledger
     now: datetime  # naive UTC, as the outbox's times are
     state: ObservationState
     escalations: list[outbox.Escalation]
@@ -82,6 +84,8 @@ def read(project: Project, history: History) -> Reading:
         state = standing(events, project.baseline_file.exists())
         escalations = list(outbox.fold(events or []).values())
     return Reading(
+        project=project,
+        ledger=ledger,
         now=datetime.now(UTC).replace(tzinfo=None),
         state=state,
         escalations=escalations,

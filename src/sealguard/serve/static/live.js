@@ -1,5 +1,6 @@
-// The live page: draws the JSON API, and draws it again when the log changes (polled).
-// Text from the log is only ever set with textContent: it is data, never markup.
+// The live page: the auditor's report of the whole log (/report.html, made by the server from
+// the log), drawn in this page and drawn again whenever the log changes (/api/log, polled).
+// The report holds no script; what it holds is imported as parsed nodes, never run.
 "use strict";
 
 const POLL_MS = 2000;
@@ -21,74 +22,34 @@ async function get(path) {
   if (given) headers.Authorization = "Bearer " + given;
   const response = await fetch(path, { headers, cache: "no-store" });
   if (!response.ok) throw new Error(path + ": HTTP " + response.status);
-  return response.json();
+  return response;
 }
 
-function text(id, value) {
-  document.getElementById(id).textContent = value === null || value === undefined ? "-" : String(value);
-}
-
-function row(cells, className) {
-  const tr = document.createElement("tr");
-  if (className) tr.className = className;
-  for (const [value, cellClass] of cells) {
-    const td = document.createElement("td");
-    td.textContent = value === null || value === undefined ? "-" : String(value);
-    if (cellClass) td.className = cellClass;
-    tr.appendChild(td);
-  }
-  return tr;
-}
-
-function drawStatus(status) {
-  document.getElementById("banner").dataset.state = status.state;
-  text("state", status.state);
-  text("since", status.since);
-  text("because", status.because);
-  text("reason", status.reason);
-  text("version", "v" + status.baseline_version);
-  text("baseline", status.baseline_sha256 || "");
-  text("next", status.next);
-  text("last-decision", status.last_decision || "none");
-  text("last-observation", status.last_observation_at || "none");
-  text("last-audit", status.last_full_audit_at || "never");
-  text("observation-count", status.observations);
-  text("updated", new Date().toISOString().replace(/\.\d+Z$/, "Z"));
-  const problem = document.getElementById("problem");
-  problem.hidden = !status.log.problem;
-  problem.textContent = status.log.problem || "";
-  const body = document.querySelector("#escalations tbody");
-  body.replaceChildren(...status.open_escalations.map((e) => row([
-    [e.escalation_id], [e.event_id], [e.classification, "class"], [e.deadline_at],
-    [e.overdue ? "OVERDUE" : e.seconds_left + " s left"],
-    [e.deliveries.map((d) => d.channel + ": " + d.state).join(", ")],
-  ], e.classification + (e.overdue ? " overdue" : ""))));
-  document.getElementById("no-escalation").hidden = status.open_escalations.length > 0;
-}
-
-function drawObservations(found) {
-  const body = document.querySelector("#observations tbody");
-  body.replaceChildren(...found.observations.map((o) => row([
-    [o.observed_at], [o.event_id], [o.classification, "class"], [o.purpose],
-  ], o.classification)));
+function problem(text) {
+  const shown = document.getElementById("problem");
+  shown.hidden = !text;
+  shown.textContent = text || "";
 }
 
 async function draw(version) {
-  const [status, found] = await Promise.all([get("/api/status"), get("/api/observations?limit=50")]);
-  drawStatus(status);
-  drawObservations(found);
-  seen = version || status.log.version;
-  document.body.dataset.logVersion = seen;
+  const page = await (await get("/report.html")).text();
+  const parsed = new DOMParser().parseFromString(page, "text/html");
+  document.getElementById("report-style").textContent = Array.from(
+    parsed.querySelectorAll("head style"), (style) => style.textContent).join("\n");
+  document.getElementById("report").replaceChildren(
+    ...Array.from(parsed.body.childNodes, (node) => document.importNode(node, true)));
+  seen = version;
+  document.body.dataset.logVersion = version;
+  document.getElementById("updated").textContent = new Date().toISOString().replace(/\.\d+Z$/, "Z");
 }
 
 async function poll() {
   try {
-    const log = await get("/api/log");
+    const log = await (await get("/api/log")).json();
     if (log.version !== seen) await draw(log.version);
+    problem(null);
   } catch (error) {
-    const problem = document.getElementById("problem");
-    problem.hidden = false;
-    problem.textContent = "the server cannot be read: " + error.message;
+    problem("the server cannot be read: " + error.message);
   }
   setTimeout(poll, POLL_MS);
 }
