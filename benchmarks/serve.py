@@ -7,7 +7,9 @@ real `observe` have checked: `sealguard serve` is started, and timed over HTTP o
 * the first `/api/status` (the observation index is built from the whole log),
 * then, best of R: `/api/status`, `/api/observations?limit=50` (what the live page asks),
   `/metrics`, `/api/log` (the live page's poll) and `/api/events/ID` (the last observation),
-* a real `observe`, then the first `/api/status` after it (the index reads only what it added).
+* `/report.html` (the page is made once per log version: the first time, then cached),
+* a real `observe`, then the first `/api/status` after it (the index reads only what it added)
+  and the first `/report.html` (the page made again).
 
     python benchmarks/serve.py [--dir /tmp/sealguard-history] [--sizes 10,100000] [--rounds 5]
                                [--work /tmp/sealguard-serve-bench]
@@ -50,8 +52,10 @@ def measure(built: history.Built, work: Path, rounds: int) -> dict[str, float]:
         base = server.stdout.readline().split()[1]
         with httpx.Client(timeout=120) as client:
             figures = {"first status": timed(client, base + "api/status")}
+            figures["first report.html"] = timed(client, base + "report.html")
             last = client.get(base + "api/observations?limit=1").json()["observations"][0]
             paths = {
+                "report.html (made already)": "report.html",
                 "status": "api/status",
                 "observations (50)": "api/observations?limit=50",
                 "metrics": "metrics",
@@ -62,6 +66,7 @@ def measure(built: history.Built, work: Path, rounds: int) -> dict[str, float]:
                 figures[name] = min(timed(client, base + path) for _ in range(rounds))
             history.observe_stable(work)
             figures["status after observe"] = timed(client, base + "api/status")
+            figures["report.html after observe"] = timed(client, base + "report.html")
     finally:
         server.terminate()
         server.wait()
