@@ -235,3 +235,20 @@ def test_the_report_page_is_the_reports(frozen: tuple[Project, str, str]) -> Non
     project.log_file.write_bytes(log[:-1])  # as sealguard left it, for `report`
     reported = json.loads(run(project, "report", "--json").stdout)
     assert reported["content_sha256"] == sha
+
+
+def test_an_audit_is_a_new_version_of_what_the_page_shows(frozen: tuple[Project, str, str]) -> None:
+    """`verify --full` writes no log line but moves the verified state: the page says so."""
+    project, _, _ = frozen
+    with threaded(project) as url:
+        version = httpx.get(url + "api/log").json()["version"]
+        before = httpx.get(url + "report.html").text
+        log = project.log_file.read_bytes()
+        verified = run(project, "verify", "--full")
+        assert verified.exit_code == 0, verified.output
+        assert project.log_file.read_bytes() == log
+        after_version = httpx.get(url + "api/log").json()["version"]
+        after = httpx.get(url + "report.html").text
+    assert after_version != version and after != before
+    full_at = after.split("last full audit: ", 1)[1].split(";", 1)[0]
+    assert full_at not in before

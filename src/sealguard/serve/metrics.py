@@ -60,7 +60,7 @@ def _ages(reading: Reading) -> Iterator[Metric]:
     if reading.full_audit_at is not None:
         yield GaugeMetricFamily(
             "sealguard_seconds_since_last_full_audit",
-            "Seconds since `sealguard log verify` last read the whole log",
+            "Seconds since the last full audit of the log (`sealguard verify`, `observe`)",
             value=(reading.now - reading.full_audit_at).total_seconds(),
         )
 

@@ -9,7 +9,6 @@ only read, and written by the commands that append. So the dashboard never holds
 and an observation never waits for a page.
 """
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,16 +47,16 @@ class Reading:
 
 
 def log_version(project: Project) -> str:
-    """What changes whenever the log does (its inode, size and mtime): one stat, no read."""
-    try:
-        st = os.stat(project.log_file)
-    except FileNotFoundError:
-        return "none"
-    return f"{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"
+    """What changes whenever the log, its checkpoint or its verified state does (their inode,
+    size and mtime): three stats, no read."""
+    ledger = Ledger.in_folder(project.runtime)
+    found = [verified.identity(p) for p in (ledger.log, ledger.checkpoint, ledger.verified)]
+    return "-".join(f"{i[1]:x}.{i[2]:x}.{i[3]:x}" if i else "none" for i in found)
 
 
 def _full_audit_at(ledger: Ledger) -> datetime | None:
-    """When `sealguard log verify` last read the whole log (ledger/verified.py's `full_at`),
+    """When the log was last audited in full (ledger/verified.py's `full_at`: `verify --full`,
+    or the periodic full audit of `verify` and `observe`),
     as the log key signed it; None when no signed state says."""
     public = log_public_key(ledger) if ledger.log.is_file() else None
     state = verified.load(ledger, public) if public else None

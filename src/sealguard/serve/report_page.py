@@ -31,7 +31,7 @@ from sealguard.serve.reading import Reading, read
 POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 NOT_AUDITED = (
     "NOT VERIFIED: no audit recorded the log as it is now (never audited, or written by "
-    "something other than sealguard since); run `sealguard log verify`"
+    "something other than sealguard since); run `sealguard verify`"
 )
 
 
@@ -56,7 +56,7 @@ def last_audit(ledger: Ledger) -> Verification:
         summary=(
             f"INTACT as the last audit found it: {state.lines:,} lines against the checkpoint, "
             f"and only sealguard has written the log since (last full audit: "
-            f"{state.full_at or 'none'}; the dashboard does not audit: `sealguard log verify`)"
+            f"{state.full_at or 'none'}; the dashboard does not audit: `sealguard verify` does)"
         ),
         problems=[],
         lines=state.lines,
