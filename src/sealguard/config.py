@@ -141,17 +141,40 @@ class EscalationRow(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     fallback: list[str] = []  # channels an overdue escalation is handed to
 
 
+SILENCE = "SILENCE"  # the heartbeat's row: observations stopped arriving (schedule.py)
+ROWS = (*ESCALATED, SILENCE)
+
+
 class EscalationConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """The runbook's matrix by default: email in 24 h; Slack and email in 15 min; phone
-    (PagerDuty) and Slack at once."""
+    (PagerDuty) and Slack at once. A silence (`heartbeat`): Slack and email within the hour,
+    then the phone: nothing is watching the build while it lasts."""
 
     TOOLING_DRIFT: EscalationRow = EscalationRow(channels=["email"], deadline="24h")
     PRODUCT_DRIFT: EscalationRow = EscalationRow(channels=["slack", "email"], deadline="15m")
     INCIDENT: EscalationRow = EscalationRow(channels=["pagerduty", "slack"], deadline="0s")
+    SILENCE: EscalationRow = EscalationRow(
+        channels=["slack", "email"], deadline="1h", fallback=["pagerduty"]
+    )
     log_link: str | None = None  # where people can read the governance log (default: its path)
 
     def row(self, klass: str) -> EscalationRow | None:
-        return getattr(self, klass, None) if klass in ESCALATED else None
+        return getattr(self, klass, None) if klass in ROWS else None
+
+
+class ScheduleConfig(_Strict, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """How often an observation is expected (`heartbeat`, `status`, `schedule`)."""
+
+    every: str
+    grace: str | None = None  # default: half of `every`, at least a minute (schedule.py)
+
+    @property
+    def every_seconds(self) -> float:
+        return parse_duration(self.every)
+
+    @property
+    def grace_seconds(self) -> float | None:
+        return None if self.grace is None else parse_duration(self.grace)
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -160,6 +183,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
     probe: list[ProbeConfig] = []
     channels: ChannelsConfig = ChannelsConfig()
     escalation: EscalationConfig = EscalationConfig()
+    schedule: ScheduleConfig | None = None  # no [schedule]: no heartbeat is expected
 
     def selector(self) -> PathSelector:
         return make_selector(self.seal.paths, self.seal.exclude)
@@ -169,7 +193,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tr
         its fallback, is configured), each with the channels its row names."""
         configured = set(self.channels.configured())
         found: list[tuple[str, list[str]]] = []
-        for klass in ESCALATED:
+        for klass in ROWS if self.schedule else ESCALATED:
             row: EscalationRow = getattr(self.escalation, klass)
             if not configured.intersection(row.channels + row.fallback):
                 found.append((klass, row.channels + row.fallback))
@@ -247,7 +271,22 @@ def parse_config(text: str, file: Path) -> Config:
     written = data.get("escalation", {})
     _check_escalation(config, file, text, set(written) if isinstance(written, dict) else set())
     _check_ledger(config, file, text)
+    _check_schedule(config, file, text)
     return config
+
+
+def _check_schedule(config: Config, file: Path, text: str) -> None:
+    if config.schedule is None:
+        return
+    for key in ("every", "grace"):
+        try:
+            seconds = getattr(config.schedule, f"{key}_seconds")
+        except ValueError as exc:
+            raise _error(file, text, ["schedule", key], str(exc)) from None
+        if key == "every" and seconds < 60:
+            raise _error(
+                file, text, ["schedule", key], "must be 1m or longer (timers count minutes)"
+            )
 
 
 def _check_ledger(config: Config, file: Path, text: str) -> None:
@@ -348,7 +387,7 @@ def _check_escalation(config: Config, file: Path, text: str, written: set[str]) 
         if channel is not None and (found := _channel_problem(name, channel)):
             raise _error(file, text, ["channels", name, found[0]], found[1])
     configured = set(config.channels.configured())
-    for klass in ESCALATED:
+    for klass in ROWS:
         row: EscalationRow = getattr(config.escalation, klass)
         try:
             parse_duration(row.deadline)

@@ -28,7 +28,12 @@ EVENT_TYPES: dict[str, str] = {
     "decision": "a signed Architect decision",
     "decision_refused": "a decision refused (unsigned, wrong role, replayed, …)",
     "baseline_installed": "a baseline version put in force by a decision",
+    "audit_review": "`review`: a signed review of the audit trail for a period, bound to the "
+    "report's content hash for it",
+    "review_refused": "a review refused (no reason, a bad period, unsigned, replayed, stale, …)",
     "incident_opened": "an INCIDENT opened an incident report",
+    "heartbeat_silence": "`heartbeat`: no observation arrived by its due time and grace; escalated",
+    "heartbeat_resumed": "`heartbeat`: observations arrive again; the silence's escalation closed",
     "torn_tail": "a write cut short, accounted for by the next append",
 }
 

@@ -9,10 +9,13 @@ from sealguard.cli import (  # noqa: F401 (registers)
     build,
     decide,
     escalation,
+    guard,
     log,
     observation,
     report,
+    review,
     runbook,
+    schedule,
     serve,
     witness,
 )

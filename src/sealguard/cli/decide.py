@@ -34,9 +34,11 @@ def _version(text: str | None) -> int | None:
     return int(digits)
 
 
-def _sign(payload: bytes, keys: tuple[Path, ...], agent: bool) -> list[str]:
+def _sign(
+    payload: bytes, keys: tuple[Path, ...], agent: bool, namespace: str = "sealguard-decision"
+) -> list[str]:
     """Signatures by each --key file (a passphrase from SEALGUARD_KEY_PASSPHRASE or asked for)
-    and, with --agent, by each ed25519 key the ssh-agent holds."""
+    and, with --agent, by each ed25519 key the ssh-agent holds, under `namespace`."""
     from sealguard.decide import keys as keyfiles
     from sealguard.decide import sshsig
     from sealguard.decide.agent import Agent, agent_socket
@@ -50,44 +52,58 @@ def _sign(payload: bytes, keys: tuple[Path, ...], agent: bool) -> list[str]:
                 raise
             secret = click.prompt(f"passphrase for {path}", hide_input=True, err=True)
             private = keyfiles.load_private_key(path, secret)
-        signatures.append(sshsig.sign(payload, private))
+        signatures.append(sshsig.sign(payload, private, namespace))
     if agent:
         held = Agent(agent_socket())
         for key in held.keys():  # noqa: SIM118 (an agent, not a dict)
-            signatures.append(sshsig.sign_with_agent(payload, key, agent=held))
+            signatures.append(sshsig.sign_with_agent(payload, key, namespace, held))
     return signatures
 
 
 _EXISTING = click.Path(path_type=Path, dir_okay=False, exists=True)
-_SIGNING = (
-    click.option("--reason", default="", help="The written reason (required)."),
-    click.option(
-        "--meaning", type=click.Choice(MEANINGS), default=None,
-        help="What the signature means (21 CFR Part 11 §11.50); default: responsibility for "
-        "investigate, approval otherwise.",
-    ),
-    click.option(
-        "--key", "keys", multiple=True, type=_EXISTING,
-        help="An OpenSSH ed25519 private key to sign with (repeat for several signers).",
-    ),
-    click.option("--agent", is_flag=True, help="Sign with the keys the ssh-agent holds."),
-    click.option("--payload-only", is_flag=True, help="Print the payload to sign elsewhere; stop."),
-    click.option(
-        "--payload", "payload_file", type=_EXISTING, default=None,
-        help="A payload made by --payload-only, to attach signatures to.",
-    ),
-    click.option(
-        "--signature", "signature_files", multiple=True, type=_EXISTING,
-        help="A signature made elsewhere (ssh-keygen -Y sign -n sealguard-decision).",
-    ),
+_REASON = click.option("--reason", default="", help="The written reason (required).")
+_MEANING = click.option(
+    "--meaning", type=click.Choice(MEANINGS), default=None,
+    help="What the signature means (21 CFR Part 11 §11.50); default: responsibility for "
+    "investigate, approval otherwise.",
 )  # fmt: skip
 
 
-def signing_options(command: F) -> F:
-    """The options every signed act takes: the reason, the meaning, and how it is signed."""
-    for option in reversed(_SIGNING):
+def _how_signed(namespace: str) -> tuple[Callable[[F], F], ...]:
+    return (
+        click.option(
+            "--key", "keys", multiple=True, type=_EXISTING,
+            help="An OpenSSH ed25519 private key to sign with (repeat for several signers).",
+        ),
+        click.option("--agent", is_flag=True, help="Sign with the keys the ssh-agent holds."),
+        click.option(
+            "--payload-only", is_flag=True, help="Print the payload to sign elsewhere; stop."
+        ),
+        click.option(
+            "--payload", "payload_file", type=_EXISTING, default=None,
+            help="A payload made by --payload-only, to attach signatures to.",
+        ),
+        click.option(
+            "--signature", "signature_files", multiple=True, type=_EXISTING,
+            help=f"A signature made elsewhere (ssh-keygen -Y sign -n {namespace}).",
+        ),
+    )  # fmt: skip
+
+
+def _apply(command: F, options: tuple[Callable[[F], F], ...]) -> F:
+    for option in reversed(options):
         command = option(command)
     return command
+
+
+def signing_options(command: F) -> F:
+    """The options every signed decision takes: the reason, the meaning, and how it is signed."""
+    return _apply(command, (_REASON, _MEANING, *_how_signed("sealguard-decision")))
+
+
+def review_signing_options(command: F) -> F:
+    """A review's: the reason and how it is signed; its meaning is always `review`."""
+    return _apply(command, (_REASON, *_how_signed("sealguard-review")))
 
 
 def _same_target(target: str, payload_file: Path) -> None:

@@ -40,8 +40,9 @@ def status(ctx: click.Context, as_json: bool) -> int:
     from sealguard.observe.status import status as read_status
 
     project, config = configured(ctx)
-    found = read_status(project, config)
-    output.write(reporter(as_json).status(found, utc_now().replace(tzinfo=None)))
+    now = utc_now()
+    found = read_status(project, config, now)
+    output.write(reporter(as_json).status(found, now.replace(tzinfo=None)))
     return 0
 
 

@@ -1,7 +1,9 @@
 """The status of observation, as `sealguard status` shows it: the state folded from the log,
-and the escalations still open. Reads the log once; returns data for the caller to render."""
+the escalations still open, and where the schedule stands (when `[schedule]` is configured).
+Reads the log once; returns data for the caller to render."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sealguard import ledger
@@ -10,6 +12,7 @@ from sealguard.errors import DataError
 from sealguard.escalation import outbox
 from sealguard.ledger.journal import notable_events
 from sealguard.project import Project
+from sealguard.schedule import Due, due_in_log
 from sealguard.state import ObservationState, standing
 
 
@@ -17,6 +20,7 @@ from sealguard.state import ObservationState, standing
 class Status:
     state: ObservationState
     open_escalations: list[outbox.Escalation]
+    schedule: Due | None = None  # None: no [schedule] in the config in force
 
 
 def _events(ledger_: ledger.Ledger) -> list[dict[str, Any]] | None:
@@ -33,8 +37,13 @@ def current_state(project: Project, ledger_: ledger.Ledger) -> ObservationState:
     return standing(_events(ledger_), project.baseline_file.exists())
 
 
-def status(project: Project, config: Config) -> Status:
+def status(project: Project, config: Config, now: datetime | None = None) -> Status:
     events = _events(project.ledger(config))
     state = standing(events, project.baseline_file.exists())
     escalations = outbox.fold(events or []).values()
-    return Status(state, [e for e in escalations if e.open])
+    schedule = None
+    if config.schedule is not None:
+        moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+        every, grace = config.schedule.every_seconds, config.schedule.grace_seconds
+        schedule = due_in_log(events or [], every, moment, grace)
+    return Status(state, [e for e in escalations if e.open], schedule)

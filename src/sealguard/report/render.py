@@ -191,6 +191,21 @@ def decision_line(record: dict[str, Any]) -> str:
     )
 
 
+def review_line(record: dict[str, Any]) -> str:
+    """A signed review of the audit trail as every human-readable output shows it: the period,
+    who (printed name, id, role), when and with which meaning (§11.50(b)), why, what was signed."""
+    period = record.get("period") or {}
+    signers = ", ".join(
+        f"{s.get('name')} ({s.get('id')}, {s.get('role')})" for s in record.get("signers") or []
+    )
+    return (
+        f"{record.get('review_id')} review of the audit trail from {period.get('since')} to "
+        f"{period.get('until')} signed by {signers} at {record.get('reviewed_at')} "
+        f"(meaning: {record.get('meaning')}): {_one(str(record.get('reason', '')))}; "
+        f"report content sha256 {record.get('report_sha256')}"
+    )
+
+
 def decisions_text(events: list[dict[str, Any]]) -> bytes:
     """DECISIONS.txt of an export: every decision, one line each."""
     lines = [decision_line(e) for e in events if e.get("type") == "decision"]
@@ -198,8 +213,8 @@ def decisions_text(events: list[dict[str, Any]]) -> bytes:
 
 
 def event_line(event: dict[str, Any]) -> str:
-    """One event on one line: seq, time, type, then its other fields as key=value (a decision:
-    who signed it, when, and what the signature means)."""
+    """One event on one line: seq, time, type, then its other fields as key=value (a decision
+    or a review: who signed it, when, and what the signature means)."""
     rest = " ".join(
         f"{k}={_one(str(v))}"
         for k, v in sorted(event.items())
@@ -208,6 +223,8 @@ def event_line(event: dict[str, Any]) -> str:
     head = f"{event.get('seq', '?'):>6} {event.get('ts', '?')} {event.get('type', '?')}"
     if event.get("type") == "decision":
         return f"{head} {decision_line(event)}"
+    if event.get("type") == "audit_review":
+        return f"{head} {review_line(event)}"
     return f"{head} {rest}".rstrip()
 
 

@@ -17,10 +17,18 @@ from sealguard.ledger.proof import check_proof
 from sealguard.ledger.view import latest_checkpoint
 from sealguard.observe.status import current_state
 from sealguard.project import Project
-from sealguard.report import proofs, render
-from sealguard.report.page import Banner, Checkpoint, EvidenceText, Proof, Report, Verification
-from sealguard.report.trail import Trail, content_sha256
-from sealguard.report.trail_source import load_trail, log_key_of
+from sealguard.report import proofs, render, trail_cache
+from sealguard.report.page import (
+    Banner,
+    Checkpoint,
+    EvidenceText,
+    Proof,
+    Report,
+    Review,
+    Verification,
+)
+from sealguard.report.trail import Trail, content_sha256, fold
+from sealguard.report.trail_source import load_trail, log_key_of, period_of
 
 DIFF_LIMIT = 20_000  # characters of a probe's diff shown (the evidence file holds it all)
 
@@ -115,6 +123,34 @@ def _text(path: Path, rel: str, sha: str) -> EvidenceText:
     )
 
 
+def signed_reviews(ledger: Ledger) -> list[Review]:
+    """Every signed review (`sealguard review`), and whether its period, folded again now,
+    still gives the content hash its signers signed."""
+    from sealguard.decide.review_payload import moment_text
+    from sealguard.decide.review_periods import fold_reviews
+
+    rows, events = trail_cache.load(ledger)
+    origin = log_key_of(ledger).get("origin", "")
+    found = []
+    for review in fold_reviews(events):
+        period = review.period
+        again = fold(period_of(period.since, period.until), origin, rows, events)
+        found.append(
+            Review(
+                review_id=review.review_id,
+                since=moment_text(period.since),
+                until=moment_text(period.until),
+                content_sha256=review.report_sha256,
+                reviewed_at=review.reviewed_at,
+                meaning="review",
+                reason=review.reason,
+                signers=[f"{s.name} ({s.id}, {s.role})" for s in review.signers],
+                matches=content_sha256(again) == review.report_sha256,
+            )
+        )
+    return found
+
+
 def load_report(
     project: Project,
     config: Config,
@@ -134,4 +170,5 @@ def load_report(
         verification=checked,
         proofs=inclusion(ledger, trail),
         evidence=evidence_texts(project, trail),
+        reviews=signed_reviews(ledger),
     )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sealguard.events import to_data
 from sealguard.output import json_text
-from sealguard.report import render
+from sealguard.report import lateness, render
 
 if TYPE_CHECKING:
     from sealguard.escalation.outbox import Escalation
@@ -57,6 +57,8 @@ class TextReporter:
         from sealguard.report import narrative
 
         text = narrative.status_text(found.state)
+        if found.schedule is not None:
+            text += "\n" + lateness.schedule_text(found.schedule)
         if found.open_escalations:
             rows = narrative.escalation_rows(found.open_escalations, now)
             text += "\nopen escalations:\n" + "\n".join(rows)
@@ -98,6 +100,7 @@ class JsonReporter:
             {
                 **narrative.status_json(found.state),
                 "open_escalations": narrative.escalations_json(found.open_escalations, now),
+                "schedule": lateness.schedule_json(found.schedule) if found.schedule else None,
             }
         )
 

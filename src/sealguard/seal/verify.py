@@ -124,6 +124,7 @@ def _check_area(
     runtime index is built again from what this check found."""
     from sealguard import runtime_index
     from sealguard.decide.audit import check_decisions
+    from sealguard.decide.review_audit import check_reviews
     from sealguard.ledger import files
     from sealguard.ledger.reader import parse_events
     from sealguard.ledger.view import leaves
@@ -135,7 +136,9 @@ def _check_area(
     where = project.display(ledger_.folder)
     report.differences += check_runtime_area(ledger_, events, where, present)
     report.differences += check_snapshots(project.root, events)
-    report.differences += check_decisions(project.root, events, leaves(ledger_.log))
+    bound = leaves(ledger_.log)
+    report.differences += check_decisions(project.root, events, bound)
+    report.differences += check_reviews(events, bound)
     report.area = runtime_index.build(ledger_, recorded_files(events), data[:end].count(b"\n"), end)
 
 
@@ -148,6 +151,7 @@ def _check_area_since(
     described, by the full check."""
     from sealguard import runtime_index
     from sealguard.decide.audit import check_decisions
+    from sealguard.decide.review_audit import check_reviews
     from sealguard.ledger.journal import notable_events
     from sealguard.ledger.view import Leaves, leaves
     from sealguard.runtime import expected_files, present_files
@@ -167,11 +171,15 @@ def _check_area_since(
     if stale:  # confirmed and described by the full check, so the two never disagree
         _check_area(project, ledger_, report, present_files(ledger_))
         return
-    new = any(e.get("type") == "decision" and int(e.get("seq", 0)) >= checked for e in events)
+    new = any(
+        e.get("type") in ("decision", "audit_review") and int(e.get("seq", 0)) >= checked
+        for e in events
+    )
     bound = leaves(ledger_.log) if new else Leaves(())
     report.differences += check_decisions(
         project.root, events, bound, checked_before=0 if new else checked
     )
+    report.differences += check_reviews(events, bound, checked_before=0 if new else checked)
     runtime_index.advance(area, tail)
     report.area = area
 

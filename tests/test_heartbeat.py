@@ -1,0 +1,252 @@
+"""Silence is an event: `heartbeat` escalates observations that stopped arriving, once, through
+its own row of the matrix, over real channels (an SMTP server and an HTTP receiver on loopback),
+and closes the escalation when they arrive again. It never changes the state of observation."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sealguard.config import load_config
+from sealguard.errors import BusyError, ConfigError, RefusedError
+from sealguard.escalation.dispatch import escalations
+from sealguard.ledger import read_events
+from sealguard.lock import observer_lock
+from sealguard.observe.heartbeat import RESUMED_BY, heartbeat
+from sealguard.observe.observation import observe
+from sealguard.observe.status import status
+from sealguard.project import Project
+from sealguard.seal.sealing import seal
+
+from .conftest import DEFAULT_CONFIG, MakeTree
+from .receivers import HttpReceiver, smtp_server
+
+T0 = datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC)
+CHANNELS = """
+[schedule]
+every = "15m"
+
+[channels.email]
+host = "127.0.0.1"
+port = {smtp}
+from = "sealguard@example.org"
+to = ["ops@example.org"]
+
+[channels.webhook]
+url = "{http}/hook"
+timeout = "3s"
+
+[escalation.SILENCE]
+channels = ["email", "webhook"]
+deadline = "1h"
+"""
+
+
+@dataclass
+class Rig:
+    project: Project
+    http: HttpReceiver
+    mailbox: object
+
+    def config(self):  # type: ignore[no-untyped-def]
+        return load_config(self.project.config_file)
+
+    def types(self) -> list[str]:
+        return [e["type"] for e in read_events(self.project.log_file)]
+
+    def mails(self) -> int:
+        return len(self.mailbox.messages)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def rig(make_project: MakeTree) -> Iterator[Rig]:
+    http = HttpReceiver().start()
+    controller, mailbox = smtp_server()
+    config = DEFAULT_CONFIG + CHANNELS.format(
+        smtp=controller.port, http=f"http://127.0.0.1:{http.port}"
+    )
+    project = make_project(config=config)
+    seal(project, load_config(project.config_file), jobs=1)
+    yield Rig(project, http, mailbox)
+    http.stop()
+    controller.stop()
+
+
+def test_a_silence_is_escalated_once_grouped_then_closed_when_observations_resume(
+    rig: Rig,
+) -> None:
+    observe(rig.project, rig.config(), 1, now=T0)
+    on_time = heartbeat(rig.project, rig.config(), T0 + timedelta(minutes=20))
+    assert (on_time.exit_code, on_time.due.late_by_seconds, on_time.silence_id) == (0, 300.0, None)
+    assert "heartbeat_silence" not in rig.types()
+
+    silent = heartbeat(rig.project, rig.config(), T0 + timedelta(minutes=23))
+    assert silent.exit_code == 69 and silent.opened and silent.escalation_id
+    record = next(e for e in read_events(rig.project.log_file) if e["type"] == "heartbeat_silence")
+    assert (record["since"], record["due_at"], record["late_by_seconds"]) == (
+        "2026-11-26T18:00:00Z",
+        "2026-11-26T18:15:00Z",
+        480,
+    )
+    assert sorted((a["channel"], a["outcome"]) for a in silent.attempts) == [
+        ("email", "delivered"),
+        ("webhook", "delivered"),
+    ]
+    [hook] = rig.http.bodies("/hook")
+    assert (hook["classification"], hook["event_id"]) == ("SILENCE", silent.silence_id)
+    assert hook["why"] == [
+        f"HEARTBEAT: no observation since 2026-11-26T18:00:00Z ({observe_id(rig)})"
+    ]
+    assert rig.mails() == 1
+
+    # the timer stays dead: the next heartbeats page nobody again
+    again = heartbeat(rig.project, rig.config(), T0 + timedelta(minutes=38))
+    assert (again.exit_code, again.escalation_id, again.opened) == (69, silent.escalation_id, False)
+    assert rig.types().count("escalation_created") == 1
+    assert rig.types().count("escalation_grouped") == 1
+    assert (rig.mails(), len(rig.http.bodies("/hook"))) == (1, 1)
+    assert status(rig.project, rig.config()).state.mode == "OBSERVING"  # never frozen
+
+    observe(rig.project, rig.config(), 1, now=T0 + timedelta(minutes=40))
+    back = heartbeat(rig.project, rig.config(), T0 + timedelta(minutes=41))
+    assert (back.exit_code, back.resumed, back.silence_id) == (0, silent.silence_id, None)
+    esc = escalations(rig.project, rig.config())[str(silent.escalation_id)]
+    assert esc.acknowledged_by == RESUMED_BY and "observations resumed: RTE_" in esc.note
+    assert rig.types()[-2:] == ["heartbeat_resumed", "escalation_acknowledged"]
+    # and once resumed, an on-time heartbeat journals nothing at all
+    lines = len(rig.types())
+    assert heartbeat(rig.project, rig.config(), T0 + timedelta(minutes=42)).resumed is None
+    assert len(rig.types()) == lines
+
+
+def observe_id(rig: Rig) -> str:
+    return next(
+        e["event_id"] for e in read_events(rig.project.log_file) if e["type"] == "runtime_event"
+    )
+
+
+def test_an_acknowledged_silence_is_not_paged_again(rig: Rig, invoke) -> None:
+    observe(rig.project, rig.config(), 1, now=T0)
+    silent = heartbeat(rig.project, rig.config(), T0 + timedelta(hours=1))
+    ack = invoke(
+        "--project", str(rig.project.root), "ack", str(silent.escalation_id), "--by", "olga"
+    )
+    assert ack.exit_code == 0, ack.output
+    lines = len(rig.types())
+    later = heartbeat(rig.project, rig.config(), T0 + timedelta(hours=2))
+    assert later.exit_code == 69 and later.silence_id == silent.silence_id
+    assert len(rig.types()) == lines and rig.mails() == 1
+
+
+def test_a_new_silence_after_observations_resumed_is_a_new_escalation(rig: Rig) -> None:
+    observe(rig.project, rig.config(), 1, now=T0)
+    first = heartbeat(rig.project, rig.config(), T0 + timedelta(hours=1))
+    observe(rig.project, rig.config(), 1, now=T0 + timedelta(hours=2))
+    # no heartbeat saw them resume; the next one sees them stopped again
+    second = heartbeat(rig.project, rig.config(), T0 + timedelta(hours=3))
+    assert second.resumed == first.silence_id and second.opened
+    assert second.escalation_id not in (None, first.escalation_id)
+    assert rig.mails() == 2
+
+
+def test_a_refused_observation_while_halted_is_a_sign_of_life(rig: Rig) -> None:
+    now = datetime.now(UTC)
+    (rig.project.root / "src/app.py").write_text("print('hot-fix')\n")
+    incident = observe(rig.project, rig.config(), 1, now=now - timedelta(hours=2))
+    assert incident.event.state_after == "HALTED"
+    assert heartbeat(rig.project, rig.config(), now).exit_code == 69
+    with pytest.raises(RefusedError):
+        observe(rig.project, rig.config(), 1)  # the timer still runs: refused and journaled
+    alive = heartbeat(rig.project, rig.config(), now + timedelta(minutes=1))
+    assert alive.exit_code == 0 and alive.resumed is not None
+    assert status(rig.project, rig.config()).state.mode == "HALTED"  # as it was
+
+
+def test_the_seal_starts_the_clock(rig: Rig) -> None:
+    now = datetime.now(UTC)
+    assert heartbeat(rig.project, rig.config(), now + timedelta(minutes=5)).exit_code == 0
+    assert heartbeat(rig.project, rig.config(), now + timedelta(minutes=30)).exit_code == 69
+
+
+def test_a_heartbeat_waits_its_turn_behind_an_observation(rig: Rig) -> None:
+    with observer_lock(rig.project.ledger(rig.config()).folder), pytest.raises(BusyError):
+        heartbeat(rig.project, rig.config(), T0)
+    assert "heartbeat_silence" not in rig.types()
+
+
+def test_without_a_schedule_there_is_no_heartbeat(make_project: MakeTree, invoke) -> None:
+    project = make_project()
+    seal(project, load_config(project.config_file), jobs=1)
+    with pytest.raises(ConfigError) as caught:
+        heartbeat(project, load_config(project.config_file))
+    assert "has no [schedule]" in caught.value.message
+    result = invoke("--project", str(project.root), "heartbeat")
+    assert result.exit_code == 78
+
+
+def _sealguard(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "sealguard", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_command_exits_69_while_silent_and_75_behind_an_observation(rig: Rig) -> None:
+    root = str(rig.project.root)
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(hours=2))
+    done = _sealguard("--project", root, "heartbeat")
+    assert done.returncode == 69, done.stderr
+    first, *attempts = done.stdout.splitlines()
+    assert first.startswith("SILENCE: no observation since ") and "(escalated now)" in first
+    assert len(attempts) == 2 and rig.mails() == 1
+    again = _sealguard("--project", root, "heartbeat")
+    assert again.returncode == 69 and "(escalated now)" not in again.stdout
+    with observer_lock(rig.project.ledger(rig.config()).folder):
+        busy = _sealguard("--project", root, "heartbeat")
+    assert busy.returncode == 75 and "another observation of this project is running" in busy.stderr
+    shown = json.loads(_sealguard("--project", root, "status", "--json").stdout)["schedule"]
+    assert shown["overdue"] and shown["late_by_seconds"] > 3600 and shown["every_seconds"] == 900
+
+
+def test_status_says_when_the_next_observation_is_due(rig: Rig, invoke) -> None:
+    root = str(rig.project.root)
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(minutes=1))
+    text = invoke("--project", root, "status").output
+    line = next(x for x in text.splitlines() if x.startswith("schedule:"))
+    assert line.startswith("schedule: every 15m00s, grace 7m30s; last observation 20"), line
+    assert line.endswith(": on time"), line
+    data = json.loads(invoke("--project", root, "status", "--json").output)["schedule"]
+    assert (data["late"], data["overdue"], data["grace_seconds"]) == (False, False, 450)
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(minutes=20))
+    text = invoke("--project", root, "status").output
+    assert "next due 20" in text and ": late by 5m" in text, text
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(hours=1))
+    assert ": OVERDUE by 45m" in invoke("--project", root, "status").output
+
+
+def test_status_without_a_schedule_shows_none(make_project: MakeTree, invoke) -> None:
+    project = make_project()
+    seal(project, load_config(project.config_file), jobs=1)
+    assert "schedule:" not in invoke("--project", str(project.root), "status").output
+    data = json.loads(invoke("--project", str(project.root), "status", "--json").output)
+    assert data["schedule"] is None
+
+
+def test_in_process_the_command_says_on_time_then_silence_then_resumed(rig: Rig, invoke) -> None:
+    root = str(rig.project.root)
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(minutes=1))
+    on_time = invoke("--project", root, "heartbeat")
+    assert on_time.exit_code == 0 and on_time.output.startswith("next observation due 20")
+    assert on_time.output.rstrip().endswith(": on time"), on_time.output
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(hours=1))
+    silent = invoke("--project", root, "heartbeat")
+    assert silent.exit_code == 69 and silent.output.startswith("SILENCE: no observation since ")
+    assert (
+        "escalation HBT" not in silent.output
+        and "via email (attempt 1): delivered" in silent.output
+    )
+    observe(rig.project, rig.config(), 1)
+    back = invoke("--project", root, "heartbeat")
+    assert back.exit_code == 0 and back.output.startswith("observations resumed; silence HBT_")
