@@ -2,6 +2,8 @@
 whose observations run through the real CLI, served by uvicorn on loopback."""
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -11,11 +13,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sealguard import ledger
 from sealguard.project import Project
+from sealguard.schedule import due
 from sealguard.serve.app import ROUTES, build, route_paths
 from sealguard.serve.auth import Bind
+from sealguard.serve.history import History
+from sealguard.serve.metrics import families
+from sealguard.serve.reading import read
 
 from .dashboards import threaded, tree_state
 from .decision_projects import Team, drift, governed, key_args, run
+from .probe_projects import cat_project
 
 
 def observe(project: Project, code: int = 0) -> str:
@@ -252,3 +259,68 @@ def test_an_audit_is_a_new_version_of_what_the_page_shows(frozen: tuple[Project,
     assert after_version != version and after != before
     full_at = after.split("last full audit: ", 1)[1].split(";", 1)[0]
     assert full_at not in before
+
+
+def scheduled(tmp_path: Path, every: str, grace: str) -> Project:
+    project = cat_project(tmp_path, extra=f'\n[schedule]\nevery = "{every}"\ngrace = "{grace}"\n')
+    observe(project)
+    return project
+
+
+def test_the_schedule_on_time(tmp_path: Path) -> None:
+    project = scheduled(tmp_path, "15m", "5m")
+    cli = json.loads(run(project, "status", "--json").stdout)["schedule"]
+    with threaded(project) as url:
+        found = httpx.get(url + "api/status").json()["schedule"]
+        metrics = metrics_of(httpx.get(url + "metrics").text)
+    assert {k: found[k] for k in ("every_seconds", "next_due", "late", "overdue")} == {
+        k: cli[k] for k in ("every_seconds", "next_due", "late", "overdue")
+    }
+    assert found["every_seconds"] == 900 and found["late"] is False
+    assert metrics[("sealguard_schedule_every_seconds", ())] == 900
+    assert 0 < metrics[("sealguard_seconds_until_next_observation", ())] <= 900
+    assert metrics[("sealguard_observation_late_seconds", ())] == 0
+    assert metrics[("sealguard_observation_overdue", ())] == 0
+    due = datetime.fromisoformat(found["next_due"]).timestamp()
+    assert metrics[("sealguard_next_observation_due_timestamp_seconds", ())] == due
+
+
+def test_the_schedule_late_and_overdue(tmp_path: Path) -> None:
+    """The metrics of the same log read an hour later (metrics.families is pure over a
+    reading; `[schedule] every` is at least a minute, too long to wait for in a test)."""
+    project = scheduled(tmp_path, "15m", "5m")
+    now = read(project, History(project.log_file))
+    later = now.now + timedelta(hours=1)
+    assert now.schedule is not None and now.schedule.last is not None
+    hour = replace(now, now=later, schedule=due(900, now.schedule.last, later, 300))
+    found = {m.name: m.samples[0].value for m in families(hour) if m.samples}
+    assert found["sealguard_observation_overdue"] == 1
+    assert found["sealguard_observation_late_seconds"] == pytest.approx(
+        (later - now.schedule.last).total_seconds() - 900
+    )
+    assert found["sealguard_seconds_until_next_observation"] < -2000
+    assert found["sealguard_seconds_since_last_observation"] > 3600
+
+
+def test_no_schedule_no_schedule_metrics(frozen: tuple[Project, str, str]) -> None:
+    project, _, _ = frozen
+    with threaded(project) as url:
+        assert httpx.get(url + "api/status").json()["schedule"] is None
+        metrics = metrics_of(httpx.get(url + "metrics").text)
+    assert not [name for name, _ in metrics if "schedule" in name or "next_observation" in name]
+
+
+def test_the_page_shows_signed_reviews(frozen: tuple[Project, str, str], team: Team) -> None:
+    """A signed review of the audit trail is on the page, and still matches its period."""
+    project, _, _ = frozen
+    until = datetime.now(UTC).replace(microsecond=0)
+    reviewed = run(project, "review", "--since", (until - timedelta(days=1)).isoformat(),
+                   "--until", until.isoformat(), "--reason", "monthly review",
+                   *key_args(team.olga))  # fmt: skip
+    assert reviewed.exit_code == 0, reviewed.output
+    signed = next(e for e in ledger.read_events(project.log_file) if e["type"] == "audit_review")
+    with threaded(project) as url:
+        page = httpx.get(url + "report.html").text
+    reviews = page.split('<section id="reviews">', 1)[1].split("</section>", 1)[0]
+    assert signed["report_sha256"] in reviews and "differs" not in reviews
+    assert "Olga Petit" in reviews and "monthly review" in reviews

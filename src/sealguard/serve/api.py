@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from sealguard.events import iso_utc
 from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
-from sealguard.report import narrative
+from sealguard.report import lateness, narrative
 from sealguard.serve.history import History, Seen
 from sealguard.serve.reading import Reading, log_version, read
 
@@ -45,6 +45,7 @@ def status_json(reading: Reading) -> dict[str, Any]:
         "last_observation_at": _stamp(last),
         "seconds_since_last_observation": _seconds_since(reading, last),
         "last_full_audit_at": _stamp(reading.full_audit_at),
+        "schedule": lateness.schedule_json(reading.schedule) if reading.schedule else None,
         "log": {
             "version": reading.log_version,
             "lines": reading.history.lines,

@@ -3,6 +3,7 @@ it, through a collector of its own registry; nothing accumulates in the process,
 server reports what a running one does."""
 
 from collections.abc import Callable, Iterator
+from datetime import UTC
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -36,6 +37,7 @@ def families(reading: Reading) -> Iterator[Metric]:
         "sealguard_baseline_version", "The baseline version in force", value=reading.state.version
     )
     yield from _ages(reading)
+    yield from _schedule(reading)
     yield GaugeMetricFamily(
         "sealguard_escalations_open",
         "Escalations neither acknowledged nor delivered",
@@ -63,6 +65,37 @@ def _ages(reading: Reading) -> Iterator[Metric]:
             "Seconds since the last full audit of the log (`sealguard verify`, `observe`)",
             value=(reading.now - reading.full_audit_at).total_seconds(),
         )
+
+
+def _schedule(reading: Reading) -> Iterator[Metric]:
+    """With `[schedule] every`: when the next observation is due, and how late it is."""
+    due = reading.schedule
+    if due is None or due.next_due is None:
+        return
+    yield GaugeMetricFamily(
+        "sealguard_schedule_every_seconds", "Time between observations ([schedule] every)",
+        value=due.every_seconds,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "sealguard_next_observation_due_timestamp_seconds",
+        "When the next observation is due (Unix time)",
+        value=due.next_due.replace(tzinfo=UTC).timestamp(),
+    )
+    yield GaugeMetricFamily(
+        "sealguard_seconds_until_next_observation",
+        "Seconds until the next observation is due; negative when it is late",
+        value=(due.next_due - reading.now).total_seconds(),
+    )
+    yield GaugeMetricFamily(
+        "sealguard_observation_late_seconds",
+        "Seconds the next observation is late (0 when it is not yet due)",
+        value=due.late_by_seconds,
+    )
+    yield GaugeMetricFamily(
+        "sealguard_observation_overdue",
+        "1 when the next observation is late beyond the grace: a silence `heartbeat` escalates",
+        value=1.0 if due.overdue else 0.0,
+    )
 
 
 class LogCollector(Collector):

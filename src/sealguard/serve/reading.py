@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sealguard.config import Config
 from sealguard.errors import DataError
 from sealguard.escalation import outbox
 from sealguard.ledger import verified
 from sealguard.ledger.journal import log_public_key, notable_events, one_command
 from sealguard.ledger.layout import Ledger
 from sealguard.project import Project
+from sealguard.schedule import Due, due_in_log
 from sealguard.seal.settings import config_in_force
 from sealguard.serve.history import History
 from sealguard.state import ObservationState, standing
@@ -35,6 +37,7 @@ class Reading:
     history: History
     full_audit_at: datetime | None  # naive UTC
     log_version: str
+    schedule: Due | None = None  # None: no [schedule] in the config in force
     problem: str | None = None  # why the log cannot be read (then the state is HALTED)
 
     @property
@@ -74,23 +77,34 @@ def _events(ledger: Ledger) -> tuple[list[dict[str, Any]] | None, str | None]:
         return None, exc.message
 
 
+def _schedule(config: Config, events: list[dict[str, Any]], now: datetime) -> Due | None:
+    """When the next observation is due and how late it is, as `status` says it."""
+    if config.schedule is None:
+        return None
+    every, grace = config.schedule.every_seconds, config.schedule.grace_seconds
+    return due_in_log(events, every, now, grace)
+
+
 def read(project: Project, history: History) -> Reading:
     """The project as its log stands now."""
     version = log_version(project)
+    now = datetime.now(UTC).replace(tzinfo=None)
     with one_command():  # the config, the state and the outbox fold one read of the log
-        ledger = project.ledger(config_in_force(project))
+        config = config_in_force(project)
+        ledger = project.ledger(config)
         events, problem = _events(ledger)
         state = standing(events, project.baseline_file.exists())
         escalations = list(outbox.fold(events or []).values())
     return Reading(
         project=project,
         ledger=ledger,
-        now=datetime.now(UTC).replace(tzinfo=None),
+        now=now,
         state=state,
         escalations=escalations,
         events=events or [],
         history=history.refresh(),
         full_audit_at=_full_audit_at(ledger),
         log_version=version,
+        schedule=_schedule(config, events or [], now),
         problem=problem,
     )

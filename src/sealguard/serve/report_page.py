@@ -7,7 +7,8 @@ audit recorded, said as such: the signed verified state (ledger/verified.py), us
 nothing but sealguard's writers has touched the log since. The timeline's rows come from the
 dashboard's own index (serve/history.py), not from the report's cache, which `report` writes.
 Everything else is the report's: the trail folded from the rows and the notable events, the
-banner, the inclusion proofs and the evidence texts. A page is made once per log version.
+banner, the inclusion proofs, the evidence texts and the signed reviews. A page is made once
+per log version.
 """
 
 import base64
@@ -22,7 +23,7 @@ from sealguard.ledger import journal, note
 from sealguard.ledger.layout import Ledger
 from sealguard.report.html import render_html
 from sealguard.report.page import Checkpoint, Report, Verification
-from sealguard.report.report_source import banner, evidence_texts, inclusion
+from sealguard.report.report_source import banner, evidence_texts, inclusion, reviews_in
 from sealguard.report.trail import content_sha256, fold
 from sealguard.report.trail_source import log_key_of, period_of
 from sealguard.serve.reading import Reading, read
@@ -82,6 +83,7 @@ def report_of(reading: Reading) -> Report:
         verification=last_audit(ledger),
         proofs=inclusion(ledger, trail),
         evidence=evidence_texts(reading.project, trail),
+        reviews=reviews_in(ledger, reading.history.rows, reading.events),
     )
 
 
