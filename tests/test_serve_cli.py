@@ -3,16 +3,17 @@
 import os
 import signal
 import socket
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from sealguard.errors import UsageError
 from sealguard.project import Project
+from sealguard.serve.app import build
 from sealguard.serve.auth import bearer_matches, load_token, parse_bind
-from sealguard.serve.server import listen, serve
+from sealguard.serve.server import Server, listen
 
 from .dashboards import dashboard, threaded
 from .decision_projects import Team, governed, run
@@ -149,33 +150,16 @@ def test_an_address_in_use_is_one_line(project: Project) -> None:
     )
 
 
-def test_serve_in_this_process_answers_then_stops_on_sigterm(project: Project) -> None:
-    """The same run as the console script's, in the test's own process (where coverage sees
-    it): a thread asks once the server says where it listens, then sends SIGTERM."""
-    said: list[str] = []
-    answers: list[int] = []
-
-    def ask_then_stop() -> None:
-        try:
-            for _ in range(6000):  # a guard against a hang, not a measure
-                if said:
-                    url = said[0].split()[1]
-                    answers.append(httpx.get(url + "api/status").status_code)
-                    answers.append(httpx.post(url + "api/status").status_code)
-                    return
-                threading.Event().wait(0.01)
-        finally:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    before = signal.getsignal(signal.SIGTERM)
-    helper = threading.Thread(target=ask_then_stop)
-    helper.start()
-    code = serve(project, parse_bind("127.0.0.1:0"), TOKEN, said.append)
-    helper.join()
-    assert code == 143
-    assert answers == [401, 405]  # the token is asked for on loopback too, when one is given
-    assert said[0].startswith("serving http://127.0.0.1:") and str(project.root) in said[0]
-    assert signal.getsignal(signal.SIGTERM) == before  # the handlers are given back
+def test_the_stop_handler(project: Project) -> None:
+    """What SIGTERM and SIGINT do to the running server (the subprocess tests above send real
+    signals: in this process a signal would stop the test run itself if anything, such as the
+    browser tests' Playwright loop, kept serve() from installing its handlers)."""
+    app = build(project, parse_bind("127.0.0.1:0"), None)
+    server = Server(uvicorn.Config(app))
+    server.stop(signal.SIGTERM, None)
+    assert (server.should_exit, server.force_exit, server.stopped_by) == (True, False, 15)
+    server.stop(signal.SIGINT, None)  # a second Ctrl-C: stop at once; the first signal counts
+    assert (server.force_exit, server.stopped_by) == (True, 15)
 
 
 def test_the_token_gate(project: Project) -> None:

@@ -47,7 +47,7 @@ def listen(bind: Bind) -> socket.socket:
     return sock
 
 
-class _Server(uvicorn.Server):
+class Server(uvicorn.Server):
     """uvicorn's server, with the stop signals handled by `serve` (uvicorn's own handlers
     raise the signal again once stopped, which would kill the process before it exits)."""
 
@@ -73,7 +73,7 @@ def serve(project: Project, bind: Bind, token: str | None, announce: Callable[[s
         server_header=False,
         timeout_graceful_shutdown=GRACE,
     )
-    server = _Server(config)
+    server = Server(config)
     previous = {sig: signal.signal(sig, server.stop) for sig in STOPPED}
     try:
         announce(f"serving {bind.url(sock.getsockname()[1])} (read only) for {project.root}")
