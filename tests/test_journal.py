@@ -64,7 +64,7 @@ def test_a_long_observed_history_folds_the_same_from_the_digest(tmp_path: Path) 
 
 
 def _public(ledger: Ledger) -> bytes:
-    public = journal_module._public(ledger)
+    public = journal_module.log_public_key(ledger)
     assert public is not None
     return public
 

@@ -21,4 +21,4 @@ class ExitCode(IntEnum):
     BUSY = 75  # another observation of the project is running (BSD EX_TEMPFAIL)
     CONFIG = 78  # the configuration is missing or invalid
     INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT)
-    TERMINATED = 143  # `watch` stopped by SIGTERM (128 + SIGTERM), as supervisors expect
+    TERMINATED = 143  # `watch` or `serve` stopped by SIGTERM (128 + SIGTERM), as supervisors expect

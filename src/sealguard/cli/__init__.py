@@ -16,6 +16,7 @@ from sealguard.cli import (  # noqa: F401 (registers)
     review,
     runbook,
     schedule,
+    serve,
     witness,
 )
 from sealguard.cli.root import cli

@@ -130,7 +130,8 @@ def _file(ledger: Ledger) -> Path:
     return ledger.index / "journal"
 
 
-def _public(ledger: Ledger) -> bytes | None:
+def log_public_key(ledger: Ledger) -> bytes | None:
+    """The log key's public half, from the first event; None when it cannot be read."""
     try:
         first = read_first_event(ledger.log)
         return note.parse_verifier_key(str(first["log_key"]["verifier_key"]))[1] if first else None
@@ -193,7 +194,7 @@ def notable_events(ledger: Ledger) -> list[Event]:
 
 
 def _notable_events(ledger: Ledger) -> list[Event]:
-    public = _public(ledger)
+    public = log_public_key(ledger)
     state = usable_state(ledger, public) if public else None
     digest = _load(ledger, public, state) if public and state else None
     if digest is None or state is None:

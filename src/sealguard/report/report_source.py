@@ -6,6 +6,7 @@ import base64
 import hashlib
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sealguard.config import Config
 from sealguard.cpus import default_jobs
@@ -27,7 +28,7 @@ from sealguard.report.page import (
     Review,
     Verification,
 )
-from sealguard.report.trail import Trail, content_sha256, fold
+from sealguard.report.trail import Observation, Trail, content_sha256, fold
 from sealguard.report.trail_source import load_trail, log_key_of, period_of
 
 DIFF_LIMIT = 20_000  # characters of a probe's diff shown (the evidence file holds it all)
@@ -126,10 +127,18 @@ def _text(path: Path, rel: str, sha: str) -> EvidenceText:
 def signed_reviews(ledger: Ledger) -> list[Review]:
     """Every signed review (`sealguard review`), and whether its period, folded again now,
     still gives the content hash its signers signed."""
+    rows, events = trail_cache.load(ledger)
+    return reviews_in(ledger, rows, events)
+
+
+def reviews_in(
+    ledger: Ledger, rows: list[Observation], events: list[dict[str, Any]]
+) -> list[Review]:
+    """`signed_reviews` from rows and events already read (`sealguard serve` reads its own,
+    without writing the row cache)."""
     from sealguard.decide.review_payload import moment_text
     from sealguard.decide.review_periods import fold_reviews
 
-    rows, events = trail_cache.load(ledger)
     origin = log_key_of(ledger).get("origin", "")
     found = []
     for review in fold_reviews(events):
