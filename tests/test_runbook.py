@@ -419,3 +419,15 @@ def test_pagerduty_reaches_its_service_and_stable_is_never_escalated() -> None:
     )
     assert route(config, "INCIDENT") == "PagerDuty (phone) + Slack, immediately"
     assert route(config, "STABLE") == "no escalation"
+
+
+def test_the_heartbeats_silence_row_shows_where_a_schedule_runs_it() -> None:
+    assert "SILENCE" not in documents()["ESCALATION_MATRIX.md"]  # no [schedule]: no heartbeat
+
+    text = documents(CONFIG + '\n[schedule]\nevery = "15m"\n')["ESCALATION_MATRIX.md"]
+
+    silence = row(text, "SILENCE")
+    assert silence[1] == "high: nothing watches the build while it lasts"
+    assert silence[2:5] == ["Slack<br>Email", "within 1h", f"PagerDuty (phone) — {NOBODY}"]
+    then = [line for line in text.splitlines() if line.startswith("| SILENCE |")][-1]
+    assert "never frozen" in then

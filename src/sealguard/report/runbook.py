@@ -6,10 +6,11 @@ checklist), and the post-mortem's form (the incident template). Each is rendered
 is in force, the configuration and AUTHORITY.toml, as Markdown. Pure: the caller hands in both.
 """
 
+from typing import cast
 from urllib.parse import urlsplit
 
 from sealguard.classes import CLASSES, ClassName
-from sealguard.config import CHANNELS, ChannelsConfig, Config, EscalationRow
+from sealguard.config import CHANNELS, SILENCE, ChannelsConfig, Config, EscalationRow
 from sealguard.decide.authority import DECISION_KINDS, Authority, Person, Role
 from sealguard.decide.incident_report import REQUIRED_SECTIONS, IncidentFacts, render
 from sealguard.decide.sshsig import NAMESPACE
@@ -70,6 +71,21 @@ AFTER: dict[ClassName, str] = {
     "INCIDENT": "observation is HALTED until the incident report is written, an architect's "
     "signed decision (reseal or rollback), and a certification run that comes out STABLE",
 }
+# The heartbeat's row: not a class of observation, but escalated through the same matrix.
+SILENCE_SEVERITY = "high: nothing watches the build while it lasts"
+SILENCE_AFTER = (
+    "observation state unchanged (never frozen); `sealguard heartbeat` closes the escalation "
+    "once observations arrive again"
+)
+
+
+def _after(row: str) -> str:
+    return AFTER.get(cast(ClassName, row), SILENCE_AFTER)
+
+
+def _rows(config: Config) -> list[str]:
+    """The matrix's rows: every class, and SILENCE where a [schedule] makes the heartbeat run."""
+    return [*CLASSES, *([SILENCE] if config.schedule is not None else [])]
 
 
 def companion_documents(config: Config, authority: Authority | None) -> dict[str, str]:
@@ -188,8 +204,8 @@ def route(config: Config, klass: ClassName) -> str:
     return f"{names}, {deadline_text(row.deadline)}"
 
 
-def _matrix_row(config: Config, klass: ClassName, row: EscalationRow | None) -> tuple[str, ...]:
-    severity = CLASSES[klass].severity
+def _matrix_row(config: Config, klass: str, row: EscalationRow | None) -> tuple[str, ...]:
+    severity = CLASSES[klass].severity if klass in CLASSES else SILENCE_SEVERITY
     if row is None:
         return (klass, severity, "none", "N/A", "N/A", "nobody")
     channels = config.channels
@@ -203,12 +219,12 @@ def _matrix_row(config: Config, klass: ClassName, row: EscalationRow | None) -> 
     )
 
 
-def _unreachable(config: Config) -> list[ClassName]:
-    """The classes whose escalation no configured channel would deliver."""
+def _unreachable(config: Config) -> list[str]:
+    """The rows whose escalation no configured channel would deliver."""
     configured = set(config.channels.configured())
     return [
         klass
-        for klass in CLASSES
+        for klass in _rows(config)
         if (row := config.escalation.row(klass)) is not None
         and not configured & {*row.channels, *row.fallback}
     ]
@@ -224,7 +240,7 @@ def _channels(channels: ChannelsConfig) -> Markdown:
 
 def escalation_matrix(config: Config, authority: Authority | None) -> str:
     """ESCALATION_MATRIX.md: for each class, its channels, deadline and whom they reach."""
-    rows = [_matrix_row(config, k, config.escalation.row(k)) for k in CLASSES]
+    rows = [_matrix_row(config, k, config.escalation.row(k)) for k in _rows(config)]
     architects = authority.signers_for("architect") if authority else []
     return render_template(
         "ESCALATION_MATRIX.md.j2",
@@ -233,7 +249,7 @@ def escalation_matrix(config: Config, authority: Authority | None) -> str:
         ),
         unreachable=_unreachable(config),
         channels=_channels(config.channels),
-        after=table(("class", "then"), [(k, AFTER[k]) for k in CLASSES]),
+        after=table(("class", "then"), [(k, _after(k)) for k in _rows(config)]),
         architects=_who(architects) if architects else None,
         log_link=inline(config.escalation.log_link or f"{LOG_PATH} (the log's own path)"),
     )
