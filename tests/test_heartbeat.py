@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -250,3 +251,16 @@ def test_in_process_the_command_says_on_time_then_silence_then_resumed(rig: Rig,
     observe(rig.project, rig.config(), 1)
     back = invoke("--project", root, "heartbeat")
     assert back.exit_code == 0 and back.output.startswith("observations resumed; silence HBT_")
+
+
+def test_the_report_shows_the_schedule_as_status_does(rig: Rig, invoke, tmp_path: Path) -> None:
+    root = str(rig.project.root)
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(hours=1))
+    said = next(x for x in invoke("--project", root, "status").output.splitlines()
+                if x.startswith("schedule:"))  # fmt: skip
+    assert ": OVERDUE by 45m" in said
+    data = json.loads(invoke("--project", root, "report", "--json").output)
+    assert data["schedule"].split(": OVERDUE")[0] == said.split(": OVERDUE")[0]
+    page = tmp_path / "report.html"
+    assert invoke("--project", root, "report", "-o", str(page)).exit_code == 0
+    assert '<dd id="schedule" class="bad">schedule: every 15m00s' in page.read_text()

@@ -351,3 +351,33 @@ def test_a_review_while_an_observation_runs_is_busy_and_journals_nothing(
     assert done.exit_code == 75, done.output
     assert "another observation, decision or review of this project is running" in done.output
     assert events_of(project, "audit_review") == events_of(project, "review_refused") == []
+
+
+def test_the_report_lists_the_stretches_no_review_covers(tmp_path: Path, team: Team) -> None:
+    """The report's period, less the reviewed ones: which periods were not reviewed."""
+    project = governed(tmp_path, team)
+    assert run(project, "observe").exit_code == 0
+    until = datetime.now(UTC).replace(microsecond=0)
+    reviewed = [(until - timedelta(days=1)).isoformat(), until.isoformat()]
+    done = run(project, "review", "--since", reviewed[0], "--until", reviewed[1], "--reason", "r",
+               *key_args(team.olga))  # fmt: skip
+    assert done.exit_code == 0, done.output
+    start, end = until - timedelta(days=2), until + timedelta(hours=1)
+    shown = run(
+        project, "report", "--json", "--since", start.isoformat(), "--until", end.isoformat()
+    )
+    assert shown.exit_code == 0, shown.output
+
+    def z(moment: datetime) -> str:
+        return moment.isoformat().replace("+00:00", "Z")
+
+    assert json.loads(shown.stdout)["unreviewed"] == [
+        {"since": z(start), "until": z(until - timedelta(days=1))},
+        {"since": z(until), "until": z(end)},
+    ]
+    page = tmp_path / "report.html"
+    written = run(
+        project, "report", "-o", str(page), "--since", start.isoformat(), "--until", end.isoformat()
+    )
+    assert written.exit_code == 0, written.output
+    assert f"<li>{z(start)} – {z(until - timedelta(days=1))}</li>" in page.read_text()

@@ -75,6 +75,13 @@ class Review(msgspec.Struct, frozen=True, kw_only=True):
     matches: bool | None = None  # the period folded again gives the signed hash
 
 
+class Gap(msgspec.Struct, frozen=True, kw_only=True):
+    """A stretch of the report's period that no signed review covers."""
+
+    since: str  # UTC, ISO 8601; inclusive
+    until: str  # exclusive
+
+
 class Report(msgspec.Struct, kw_only=True):
     format: str = "sealguard-report/1"
     generated_at: str
@@ -86,3 +93,6 @@ class Report(msgspec.Struct, kw_only=True):
     proofs: dict[str, Proof] = {}  # by seq (as text: JSON keys)
     evidence: dict[str, EvidenceText] = {}  # by path
     reviews: list[Review] = []
+    # the parts of the period no review covers: from --since (or the seal) to --until (or now)
+    unreviewed: list[Gap] = []
+    schedule: str | None = None  # when the next observation is due ([schedule]), as status says

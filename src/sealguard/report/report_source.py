@@ -4,7 +4,7 @@ which part is which."""
 
 import base64
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,20 @@ from sealguard.ledger.view import latest_checkpoint
 from sealguard.observe.status import current_state
 from sealguard.project import Project
 from sealguard.report import proofs, render, trail_cache
+from sealguard.report.lateness import schedule_text
 from sealguard.report.page import (
     Banner,
     Checkpoint,
     EvidenceText,
+    Gap,
     Proof,
     Report,
     Review,
     Verification,
 )
-from sealguard.report.trail import Observation, Trail, content_sha256, fold
-from sealguard.report.trail_source import load_trail, log_key_of, period_of
+from sealguard.report.trail import Observation, Period, Trail, content_sha256, fold
+from sealguard.report.trail_source import log_key_of, period_of
+from sealguard.schedule import Due, due_in_log
 
 DIFF_LIMIT = 20_000  # characters of a probe's diff shown (the evidence file holds it all)
 
@@ -124,18 +127,11 @@ def _text(path: Path, rel: str, sha: str) -> EvidenceText:
     )
 
 
-def signed_reviews(ledger: Ledger) -> list[Review]:
-    """Every signed review (`sealguard review`), and whether its period, folded again now,
-    still gives the content hash its signers signed."""
-    rows, events = trail_cache.load(ledger)
-    return reviews_in(ledger, rows, events)
-
-
 def reviews_in(
     ledger: Ledger, rows: list[Observation], events: list[dict[str, Any]]
 ) -> list[Review]:
-    """`signed_reviews` from rows and events already read (`sealguard serve` reads its own,
-    without writing the row cache)."""
+    """Every signed review (`sealguard review`) in `events`, and whether its period, folded
+    again from `rows` and `events`, still gives the content hash its signers signed."""
     from sealguard.decide.review_payload import moment_text
     from sealguard.decide.review_periods import fold_reviews
 
@@ -160,16 +156,41 @@ def reviews_in(
     return found
 
 
-def load_report(
+def unreviewed_in(events: list[dict[str, Any]], period: Period, now: datetime) -> list[Gap]:
+    """The parts of the report's period that no signed review covers. An open start is the
+    seal (the log's first event), an open end is now, to the second (as a review's period)."""
+    from sealguard.decide.review_payload import moment_text
+    from sealguard.decide.review_periods import Period as Span
+    from sealguard.decide.review_periods import fold_reviews, unreviewed
+
+    start = period.since or (str(events[0].get("ts", "")) if events else "")
+    since, until = _moment(start), _moment(period.until) if period.until else now
+    if since is None or until is None or until <= since:
+        return []
+    gaps = unreviewed(fold_reviews(events), Span(since, until.replace(microsecond=0)))
+    return [Gap(since=moment_text(gap.since), until=moment_text(gap.until)) for gap in gaps]
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def assemble(
     project: Project,
-    config: Config,
-    since: datetime | None,
-    until: datetime | None,
+    ledger: Ledger,
+    read: tuple[Trail, list[Observation], list[dict[str, Any]]],
+    checked: Verification,
+    *,
+    schedule: Due | None,
     now: datetime,
 ) -> Report:
-    ledger = project.ledger(config)
-    checked = verification(ledger, config, now)  # first: it moves the verified state forward
-    trail = load_trail(project, config, since, until)
+    """The report of a trail, with what is known now: the state, the log's verification (the
+    caller's: `report` audits, `serve` shows the last audit), the reviews and the schedule."""
+    trail, rows, events = read
     return Report(
         generated_at=iso_utc(now),
         project=str(project.root),
@@ -179,5 +200,25 @@ def load_report(
         verification=checked,
         proofs=inclusion(ledger, trail),
         evidence=evidence_texts(project, trail),
-        reviews=signed_reviews(ledger),
+        reviews=reviews_in(ledger, rows, events),
+        unreviewed=unreviewed_in(events, trail.period, now),
+        schedule=schedule_text(schedule) if schedule else None,
     )
+
+
+def load_report(
+    project: Project,
+    config: Config,
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+) -> Report:
+    ledger = project.ledger(config)
+    checked = verification(ledger, config, now)  # first: it moves the verified state forward
+    rows, events = trail_cache.load(ledger)  # read once, for the trail and the reviews
+    trail = fold(period_of(since, until), log_key_of(ledger).get("origin", ""), rows, events)
+    schedule = None
+    if config.schedule is not None:
+        every, grace = config.schedule.every_seconds, config.schedule.grace_seconds
+        schedule = due_in_log(events, every, now.astimezone(UTC).replace(tzinfo=None), grace)
+    return assemble(project, ledger, (trail, rows, events), checked, schedule=schedule, now=now)

@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sealguard.events import iso_utc
 from sealguard.ledger import journal, note
 from sealguard.ledger.layout import Ledger
 from sealguard.report.html import render_html
 from sealguard.report.page import Checkpoint, Report, Verification
-from sealguard.report.report_source import banner, evidence_texts, inclusion, reviews_in
-from sealguard.report.trail import content_sha256, fold
+from sealguard.report.report_source import assemble
+from sealguard.report.trail import fold
 from sealguard.report.trail_source import log_key_of, period_of
 from sealguard.serve.reading import Reading, read
 
@@ -73,17 +72,12 @@ def report_of(reading: Reading) -> Report:
     """The report of the whole log, as it stands in `reading`."""
     ledger = reading.ledger
     origin = log_key_of(ledger).get("origin", "")
-    trail = fold(period_of(None, None), origin, reading.history.rows, reading.events)
-    return Report(
-        generated_at=iso_utc(datetime.now(UTC)),
-        project=str(reading.project.root),
-        content_sha256=content_sha256(trail),
-        trail=trail,
-        banner=banner(reading.project, ledger),
-        verification=last_audit(ledger),
-        proofs=inclusion(ledger, trail),
-        evidence=evidence_texts(reading.project, trail),
-        reviews=reviews_in(ledger, reading.history.rows, reading.events),
+    rows, events = reading.history.rows, reading.events
+    trail = fold(period_of(None, None), origin, rows, events)
+    read = (trail, rows, events)
+    now = datetime.now(UTC)
+    return assemble(
+        reading.project, ledger, read, last_audit(ledger), schedule=reading.schedule, now=now
     )
 
 
