@@ -126,7 +126,7 @@ def _strange_files(ledger: Ledger) -> list[Problem]:
 
 
 @contextmanager
-def _appends_held(ledger: Ledger) -> Iterator[None]:
+def appends_held(ledger: Ledger) -> Iterator[None]:
     """A shared lock on the log: writers (who hold it exclusively) wait until the audit ends."""
     try:
         fd = files.open_fd(ledger.log, os.O_RDONLY)
@@ -484,7 +484,7 @@ def audit(ledger: Ledger, jobs: int = 1, full: bool = True) -> LogReport:
     report = LogReport(problems=_strange_files(ledger))
     if _not_regular(ledger.log):
         return report  # nothing is read through it
-    with _appends_held(ledger):
+    with appends_held(ledger):
         local = _read_checkpoints(ledger, report)
         first = _first_event(ledger)
         seen = anchor.view(ledger, _origin(first))  # what the witness keeps, before the log

@@ -102,7 +102,7 @@ def all_canonical(lines: list[bytes]) -> list[Any] | None:
         if (
             msgspec.json.encode(values, order="sorted") != joined
             or not all(isinstance(value, dict) for value in values)
-            or (_may_stray(joined) and _strays(values))
+            or (_may_stray(joined) and strays(values))
         ):
             return None
     except DECODE_ERRORS:
@@ -116,14 +116,14 @@ def _may_stray(joined: bytes) -> bool:
     return b"." in joined or not joined.isascii() or _LONG_DIGITS.search(joined) is not None
 
 
-def _strays(value: Any) -> bool:
+def strays(value: Any) -> bool:
     """A float, an integer beyond 2^53 or a non-ASCII key anywhere in `value`."""
     if isinstance(value, float):
         return True
     if isinstance(value, int) and not isinstance(value, bool):
         return not -SAFE_INT <= value <= SAFE_INT
     if isinstance(value, dict):
-        return not all(key.isascii() for key in value) or any(map(_strays, value.values()))
+        return not all(key.isascii() for key in value) or any(map(strays, value.values()))
     if isinstance(value, list):
-        return any(map(_strays, value))
+        return any(map(strays, value))
     return False

@@ -25,7 +25,6 @@ from sealguard.errors import IntegrityError, LedgerFileError
 from sealguard.ledger import anchor, files, journal, note, verified
 from sealguard.ledger.auditor import (
     LogReport,
-    _appends_held,
     _checkpoint_checks,
     _first_event,
     _keep_published,
@@ -38,6 +37,7 @@ from sealguard.ledger.auditor import (
     _strange_files,
     _Tree,
     _witness_checks,
+    appends_held,
     audit,
 )
 from sealguard.ledger.keys import load_key
@@ -95,7 +95,7 @@ def audit_log(
     if _not_regular(ledger.log) or not ledger.log.exists():
         return Audited(audit(ledger, jobs), True, "no log to start from")
     key = signing_key(ledger)
-    with _appends_held(ledger):  # the log, history and caches hold still while read
+    with appends_held(ledger):  # the log, history and caches hold still while read
         identities = (verified.identity(ledger.log), verified.identity(ledger.history))
         state = verified.load(ledger, key.public_key().public_bytes_raw()) if key else None
         why = (

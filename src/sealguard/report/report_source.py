@@ -60,9 +60,9 @@ def _checkpoint(ledger: Ledger) -> note.Checkpoint | None:
 def verification(ledger: Ledger, config: Config, now: datetime) -> Verification:
     """The log's audit (incremental when its verified state allows, as `verify` runs it)."""
     from sealguard.ledger.incremental import audit_log
-    from sealguard.seal.verify import _policy
+    from sealguard.seal.verify import audit_policy
 
-    audited = audit_log(ledger, default_jobs(), _policy(config, False), now)
+    audited = audit_log(ledger, default_jobs(), audit_policy(config, False), now)
     report, checkpoint = audited.report, _checkpoint(ledger)
     return Verification(
         intact=report.intact,

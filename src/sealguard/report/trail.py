@@ -23,7 +23,7 @@ import rfc8785
 
 from sealguard.errors import DataError
 from sealguard.events import StatusChange, Step, Violation
-from sealguard.ledger.canonical import SAFE_INT, _strays
+from sealguard.ledger.canonical import SAFE_INT, strays
 
 FORMAT = "sealguard-trail/1"
 Event = dict[str, Any]
@@ -193,7 +193,7 @@ def _plain(trail: Trail, data: dict[str, Any]) -> bool:
     rows = (max(abs(o.seq), abs(o.duration_ms), abs(o.test_count)) for o in trail.observations)
     if max(rows, default=0) > SAFE_INT:
         return False
-    return not _strays({k: v for k, v in data.items() if k != "observations"})
+    return not strays({k: v for k, v in data.items() if k != "observations"})
 
 
 def _safe_integers(value: Any) -> Any:

@@ -25,13 +25,11 @@ from typing import Any
 
 import msgspec
 
-from sealguard.errors import DataError
-from sealguard.ledger import journal, note, signed
-from sealguard.ledger.auditor import _appends_held
+from sealguard.ledger import journal, signed
+from sealguard.ledger.auditor import appends_held
 from sealguard.ledger.canonical import DECODE_ERRORS, decode_line
 from sealguard.ledger.layout import Ledger
 from sealguard.ledger.lines import batches
-from sealguard.ledger.reader import read_first_event
 from sealguard.report.trail import Observation, RowFields, observation_row, row_of
 
 DOMAIN = b"sealguard-report-rows/1\n"
@@ -78,14 +76,6 @@ def read_rows(ledger: Ledger, start: int = 0, stop: int | None = None) -> Iterat
                 yield row
 
 
-def _public(ledger: Ledger) -> bytes | None:
-    try:
-        first = read_first_event(ledger.log)
-        return note.parse_verifier_key(str(first["log_key"]["verifier_key"]))[1] if first else None
-    except (OSError, DataError, KeyError, TypeError, note.NoteError):
-        return None
-
-
 def _load(ledger: Ledger, public: bytes) -> Cache | None:
     body = signed.read(ledger.index / "report-rows", public, DOMAIN)
     try:
@@ -104,7 +94,7 @@ def _save(ledger: Ledger, cache: Cache) -> None:
 
 def rows(ledger: Ledger) -> list[Observation]:
     """Every observation's row, in log order: from the cache as far as it holds, then the log."""
-    public = _public(ledger)
+    public = journal.log_public_key(ledger)
     state = journal.usable_state(ledger, public) if public else None
     if public is None or state is None:
         return list(read_rows(ledger))
@@ -127,5 +117,5 @@ def load(ledger: Ledger) -> tuple[list[Observation], list[dict[str, Any]]]:
     """Every row, and the events the trail folds (the journal's digest and the log after it)."""
     if not ledger.log.is_file():
         return [], []
-    with _appends_held(ledger):  # both read at one moment: writers wait (a shared lock)
+    with appends_held(ledger):  # both read at one moment: writers wait (a shared lock)
         return rows(ledger), journal.notable_events(ledger)

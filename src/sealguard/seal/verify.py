@@ -55,7 +55,7 @@ class VerifyReport:
         return not self.differences and not self.not_checked
 
 
-def _policy(config: Config, full: bool) -> Policy:
+def audit_policy(config: Config, full: bool) -> Policy:
     if full:
         return FULL
     return Policy(config.ledger.full_audit_every, parse_duration(config.ledger.full_audit_after))
@@ -301,7 +301,7 @@ def verify(
         raise UsageError(f"{project.root}: not sealed yet; run `sealguard seal` first")
     report = VerifyReport(baseline=project.display(project.baseline_file))
     ledger_ = project.ledger(config)
-    policy = _policy(config, full)
+    policy = audit_policy(config, full)
     data = _check_baseline(project, _baseline_events(ledger_), report)
     if data is None:
         report.not_checked.append(
