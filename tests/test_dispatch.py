@@ -171,6 +171,19 @@ def test_acknowledged_escalations_stop_being_retried(rig: Rig, invoke) -> None:
     rig.http.start()
 
 
+def test_an_escalation_acknowledged_in_time_is_never_called_overdue(rig: Rig, invoke) -> None:
+    """Acknowledged before its deadline: `overdue` stays false however late it is read."""
+    from sealguard.report.narrative import escalations_json
+
+    observation = drift(rig, now=datetime.now(UTC))
+    root = str(rig.project.root)
+    assert invoke("--project", root, "ack", observation.escalation_id, "--by", "a").exit_code == 0
+    found = list(escalations(rig.project, rig.config()).values())
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=1)
+    [shown] = escalations_json(found, later)
+    assert (shown["acknowledged_by"], shown["overdue"]) == ("a", False)
+
+
 def test_incident_pages_at_once_with_the_event_as_dedup_key(rig: Rig) -> None:
     source = rig.project.root / "src/fuelcalc/fuel.py"
     source.write_text(source.read_text() + "\n# hot-fix\n")

@@ -404,7 +404,8 @@ def escalations_json(escalations: list[Escalation], now: datetime) -> list[dict[
             "seconds_left": (
                 None if e.acknowledged_by else int((e.deadline_at - now).total_seconds())
             ),
-            "overdue": e.overdue_at is not None or now >= e.deadline_at,
+            # an acknowledgement stops the clock: one made in time is never overdue
+            "overdue": e.overdue_at is not None or (e.acknowledged_at or now) >= e.deadline_at,
             "delivered": e.delivered,
             "acknowledged_by": e.acknowledged_by,
             "acknowledged_at": _stamp(e.acknowledged_at),
