@@ -65,12 +65,14 @@ def _decision_problem(
     leaf = leaves.leaf(payload.answers.seq)
     if leaf is None or leaf.hex() != payload.answers.leaf_hash:
         return f"it answers seq {payload.answers.seq}, whose line is not the one signed for"
-    root = leaves.root(payload.log.size)
-    if (
-        payload.log.size > int(event.get("seq", 0))
-        or root is None
-        or root.hex() != payload.log.root
-    ):
+    return prefix_problem(leaves, payload.log.size, payload.log.root, event)
+
+
+def prefix_problem(leaves: Leaves, size: int, root: str, event: dict[str, Any]) -> str | None:
+    """A signed act names the log its signers saw (size, root): that must be a prefix of this
+    log, ending before the act's own line."""
+    found = leaves.root(size)
+    if size > int(event.get("seq", 0)) or found is None or found.hex() != root:
         return "the log its signers saw is not a prefix of this log"
     return None
 

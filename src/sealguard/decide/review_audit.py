@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from sealguard.decide.audit import INVARIANT
+from sealguard.decide.audit import INVARIANT, prefix_problem
 from sealguard.decide.authority import Authority, parse_authority
 from sealguard.decide.review_payload import encode, from_record
 from sealguard.decide.review_periods import REVIEW_EVENT
@@ -70,14 +70,7 @@ def _review_problem(
         return problem
     if leaves is None:
         return None  # its binding to the log was held when it was new
-    root = leaves.root(payload.log.size)
-    if (
-        payload.log.size > int(event.get("seq", 0))
-        or root is None
-        or root.hex() != payload.log.root
-    ):
-        return "the log its signers saw is not a prefix of this log"
-    return None
+    return prefix_problem(leaves, payload.log.size, payload.log.root, event)
 
 
 def _replayed(event: dict[str, Any], seen: dict[str, Any]) -> str | None:
