@@ -9,7 +9,9 @@ real `observe` have checked: `sealguard serve` is started, and timed over HTTP o
   `/metrics`, `/api/log` (the live page's poll) and `/api/events/ID` (the last observation),
 * `/report.html` (the page is made once per log version: the first time, then cached),
 * a real `observe`, then the first `/api/status` after it (the index reads only what it added)
-  and the first `/report.html` (the page made again).
+  and the first `/report.html` (the page made again);
+* the peers in the same run: `sealguard status --json` and `sealguard report -o`, each a fresh
+  process, as a script or a cron job would get the same answers; the ratios are printed.
 
     python benchmarks/serve.py [--dir /tmp/sealguard-history] [--sizes 10,100000] [--rounds 5]
                                [--work /tmp/sealguard-serve-bench]
@@ -70,6 +72,14 @@ def measure(built: history.Built, work: Path, rounds: int) -> dict[str, float]:
     finally:
         server.terminate()
         server.wait()
+    # the peers, in the same run: the commands the dashboard spares (a fresh process each)
+    figures["peer: `status --json`"] = min(
+        history.sealguard(work, "status", "--json")[0] for _ in range(rounds)
+    )
+    page = work.parent / f"{work.name}-report.html"
+    figures["peer: `report -o`"] = min(
+        history.sealguard(work, "report", "-o", str(page), ok=(0, 3))[0] for _ in range(rounds)
+    )
     return figures
 
 
@@ -94,6 +104,15 @@ def main() -> None:
     print(f"|---|{'---|' * len(sizes)}")
     for name in names:
         print(f"| {name} | {' | '.join(f'{results[s][name] * 1000:.1f} ms' for s in sizes)} |")
+    for size in sizes:
+        got = results[size]
+        status, report = got["peer: `status --json`"], got["peer: `report -o`"]
+        print(
+            f"{size:,}: /api/status {status / got['status']:.0f}x faster than `status --json`; "
+            f"/report.html {report / got['report.html (made already)']:.0f}x (made) and "
+            f"{report / got['report.html after observe']:.1f}x (after an observation) faster "
+            "than `report -o`"
+        )
 
 
 if __name__ == "__main__":
