@@ -1,0 +1,182 @@
+"""Attacks on issue 12's surfaces (report, review, serve, heartbeat, guard): each test is a
+finding, reproduced with real commands on a real sealed project, marked xfail(strict) until it
+is fixed (the lead removes the mark with the fix)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sealguard.config import load_config
+from sealguard.project import Project
+from sealguard.seal.sealing import seal
+
+from .dashboards import threaded
+from .decision_projects import Team, authority_text, drift, events_of, governed, run, state_of
+from .probe_projects import unsealed_cat_project
+
+SCRIPT = Path(sys.executable).parent / "sealguard"
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.org",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.org",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _hooked(project: Project) -> None:
+    """A git repository at the project's root with `sealguard guard` as its pre-commit hook,
+    installed as the README says."""
+    assert _git(project.root, "init", "-q", "-b", "main").returncode == 0
+    hook = project.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nexec {SCRIPT} guard\n")
+    hook.chmod(0o755)
+
+
+def _head(root: Path) -> str:
+    return _git(root, "rev-parse", "HEAD").stdout.strip()
+
+
+def _second() -> datetime:
+    """The start of the current second, after the previous one is over: events journaled
+    before this call are strictly before it, events after it at or after it."""
+    time.sleep(1.1)
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+# -- guard -------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="guard: a commit that edits governance/BASELINE_REF.sha256 (INV-D-01's file) is "
+    "let through: the baseline file is neither in seal.paths nor in its own manifest",
+)
+def test_guard_refuses_a_commit_editing_the_baseline_file(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    _hooked(project)
+    _git(project.root, "add", "-A")
+    assert _git(project.root, "commit", "-q", "-m", "sealed").returncode == 0
+    before = _head(project.root)
+    with project.baseline_file.open("a") as stream:
+        stream.write("# edited by hand\n")
+    _git(project.root, "add", "-A")
+    done = _git(project.root, "commit", "-q", "-m", "tweak the baseline")
+    # shown on the current code: returncode 0, the edited baseline committed, nothing said
+    assert done.returncode != 0 and _head(project.root) == before, done.stderr
+    assert "governance/BASELINE_REF.sha256" in done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="guard: false refusal when git's eol/clean filters make the index blob differ from "
+    "the working-tree file the baseline hashed (`*.bat text eol=crlf`, git-lfs): the commit of "
+    "the exact sealed tree, which `verify` finds INTACT, is refused",
+)
+def test_guard_lets_the_sealed_tree_be_committed_through_git_filters(
+    tmp_path: Path, team: Team
+) -> None:
+    project = unsealed_cat_project(tmp_path, "product")
+    project.authority_file.write_text(authority_text(team))
+    (project.root / "src" / "run.bat").write_bytes(b"@echo off\r\necho hi\r\n")
+    (project.root / ".gitattributes").write_text("*.bat text eol=crlf\n")
+    seal(project, load_config(project.config_file), jobs=1)
+    assert run(project, "verify").exit_code == 0  # the tree is exactly what is sealed
+    _hooked(project)
+    _git(project.root, "add", "-A")
+    done = _git(project.root, "commit", "-q", "-m", "the sealed build")
+    # shown on the current code: returncode 1, "src/run.bat: added, a sealed path: the
+    # baseline in force (v1) does not hold it" (the blob holds LF endings, the file CRLF)
+    assert done.returncode == 0, done.stderr
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="serve: /api/observations?limit=² (a Unicode digit str.isdigit() accepts and int() "
+    "refuses) is a 500 with a ValueError traceback, not a 400",
+)
+def test_serve_answers_a_unicode_digit_limit_with_400(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    with threaded(project) as url:
+        answer = httpx.get(url + "api/observations", params={"limit": "²"})
+    # shown on the current code: 500 "Internal Server Error", ValueError in serve/api.py _limit
+    assert answer.status_code == 400
+    assert "limit" in answer.json()["error"]
+
+
+# -- report ------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report: `report -o governance/runtime/report.html` writes an unjournaled file "
+    "into the runtime area, exit 0; the next observation is an INCIDENT (INV-D-04): HALTED",
+)
+def test_report_into_the_runtime_area_does_not_halt_the_product(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    assert run(project, "observe").exit_code == 0
+    out = project.runtime / "report.html"
+    done = run(project, "report", "-o", str(out))
+    observed = run(project, "observe")
+    # shown on the current code: report exit 0, then observe exit 3 and state HALTED
+    # ("INV-D-04: added governance/runtime/report.html (not written by sealguard ...)")
+    assert observed.exit_code == 0 or done.exit_code != 0, observed.output
+    assert state_of(project).mode == "OBSERVING"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report: `report -o src/report.html` (under the sealed paths) writes it, exit 0; "
+    "the next observation is an INCIDENT (INV-D-02): HALTED",
+)
+def test_report_into_a_sealed_path_does_not_halt_the_product(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    done = run(project, "report", "-o", str(project.root / "src" / "report.html"))
+    observed = run(project, "observe")
+    # shown on the current code: report exit 0, then observe exit 3, HALTED (INV-D-02 added
+    # src/report.html)
+    assert observed.exit_code == 0 or done.exit_code != 0, observed.output
+    assert state_of(project).mode == "OBSERVING"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report: an acknowledgement (and any delivery, overdue hand-off or grouping) made in "
+    "a period for an escalation created before it is in no period's report: the period's trail "
+    "and its content hash (what a review signs) leave it out",
+)
+def test_an_acknowledgement_shows_in_the_period_it_was_made(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    drift(project)
+    [created] = events_of(project, "escalation_created")
+    since = _second()  # the drift and its escalation are before the period
+    period = ["--since", since.isoformat(), "--until", (since + timedelta(hours=1)).isoformat()]
+    hashed = run(project, "report", "--json", *period)
+    assert hashed.exit_code == 0, hashed.output
+    note = "ack-note-made-in-the-period"
+    acked = run(project, "ack", str(created["escalation_id"]), "--by", "Olga", "--note", note)
+    assert acked.exit_code == 0, acked.output
+    done = run(project, "report", "--json", *period)
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    # shown on the current code: the ack (journaled in the period) is nowhere in the trail, and
+    # the period's content hash is the same as before it was made
+    assert note in json.dumps(report["trail"])
+    assert report["content_sha256"] != json.loads(hashed.stdout)["content_sha256"]
