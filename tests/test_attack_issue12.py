@@ -248,15 +248,8 @@ def test_an_observation_queued_behind_a_review_stays_out_of_the_period(
     tmp_path: Path, team: Team
 ) -> None:
     project = governed(tmp_path, team)
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from pathlib import Path; from sealguard.lock import observer_lock\n"
-         f"with observer_lock(Path({str(project.runtime)!r})):\n"
-         "    print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert holder.stdout is not None and holder.stdin is not None
-    assert holder.stdout.readline() == "held\n"  # another act of the project holds the lock
+    holder = _holding(project)  # another act of the project holds the lock
+    assert holder.stdin is not None
     queued = subprocess.Popen(
         [SCRIPT, "--project", str(project.root), "observe", "--wait", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -283,3 +276,50 @@ def test_an_observation_queued_behind_a_review_stays_out_of_the_period(
     # and the review shows "matches": false
     assert observed >= until, (observed, until)
     assert [r["matches"] for r in report["reviews"]] == [True]
+
+
+# -- heartbeat and the timers ---------------------------------------------------------------
+
+
+def _holding(project: Project) -> subprocess.Popen[str]:
+    """A process holding the observer lock, as `heartbeat` holds it for its act."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; from sealguard.lock import observer_lock\n"
+         f"with observer_lock(Path({str(project.runtime)!r})):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="timers: `schedule cron|systemd` fire observe and heartbeat at the same instants "
+    "(same */N step; same OnBootSec/OnUnitActiveSec) and run observe without --wait: when the "
+    "heartbeat holds the observer lock, the observation exits 75 and is lost (the observe unit "
+    "fails: 75 is not in its SuccessExitStatus); two lost in a row page a false SILENCE. Seen "
+    "racing the two cron commands: 1 observation in 8 exited 75",
+)
+def test_an_observation_fired_with_the_heartbeat_is_not_lost(tmp_path: Path, team: Team) -> None:
+    project = _scheduled(tmp_path, team)
+    lines = run(project, "schedule", "cron").output.splitlines()
+    observe_line, heartbeat_line = (line for line in lines if line and not line.startswith("#"))
+    assert observe_line.split()[:5] == heartbeat_line.split()[:5]  # the same instants
+    command = observe_line.split(maxsplit=5)[5]
+    before = len(events_of(project, "runtime_event"))
+    holder = _holding(project)  # the heartbeat that the same tick started has the lock
+    fired = subprocess.Popen(["sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        code: int | None = fired.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        code = None  # it waits its turn
+    assert holder.stdin is not None
+    holder.stdin.close()
+    holder.wait(timeout=60)
+    if code is None:
+        code = fired.wait(timeout=120)
+    # shown on the current code: exit 75 at once ("another observation of this project is
+    # running"), and no runtime_event journaled
+    assert code == 0 and len(events_of(project, "runtime_event")) == before + 1, code
