@@ -353,3 +353,31 @@ def test_a_period_at_the_calendar_edge_is_a_usage_error(
     # out of range (traceback in .../sealguard-crash-....log)"
     assert done.returncode == 64, done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="guard: a commit of a .gitattributes alone (`src/** text eol=crlf`; also `ident`, "
+    "`working-tree-encoding`) touches no sealed blob and is let through, yet every checkout of "
+    "it writes different bytes into sealed files: `verify` then finds INV-D-02 (an INCIDENT "
+    "on the next deployment)",
+)
+def test_guard_refuses_attributes_that_rewrite_sealed_files_on_checkout(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    _hooked(project)
+    (project.root / ".gitignore").write_text("governance/runtime/\n")
+    _git(project.root, "add", "-A")
+    assert _git(project.root, "commit", "-q", "-m", "sealed").returncode == 0
+    sealed = (project.root / "src" / "app.py").read_bytes()
+    (project.root / ".gitattributes").write_text("src/** text eol=crlf\n")
+    _git(project.root, "add", ".gitattributes")
+    done = _git(project.root, "commit", "-q", "-m", "line endings")
+    _git(project.root, "reset", "-q", "--hard", "HEAD")  # what was not committed is gone
+    (project.root / "src" / "app.py").unlink()
+    _git(project.root, "checkout", "--", "src/app.py")  # as a deployment checks it out
+    # shown on the current code: the commit went through (0) and the checkout wrote
+    # b"print('app')\r\n": `sealguard verify` says INCIDENT: INV-D-02 violated: 1 modified
+    assert (project.root / "src" / "app.py").read_bytes() == sealed, done.returncode
+    assert run(project, "verify").exit_code == 0
