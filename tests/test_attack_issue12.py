@@ -5,6 +5,7 @@ is fixed (the lead removes the mark with the fix)."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -404,3 +405,37 @@ def test_the_report_shows_which_periods_were_not_reviewed(tmp_path: Path, team: 
     # shown on the current code: the review's row, and nothing about the two days before and
     # after it that nobody reviewed
     assert re.search(r"not reviewed|unreviewed", page, re.IGNORECASE)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report: the row cache (.ledger-index/report-rows) is held to this log's root only "
+    "when it is at the verified state's size; a shorter one is trusted on the log key's "
+    "signature alone, so the cache of a copy of the project (same seal, same log key: a backup, "
+    "a staging copy) replaces this log's rows: the timeline shows the copy's observations and "
+    "hides this one's PRODUCT_DRIFT, and `verify` stays INTACT",
+)
+def test_a_row_cache_from_a_copy_of_the_project_is_not_trusted(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path / "a", team)
+    assert run(project, "observe").exit_code == 0
+    assert run(project, "report", "--json").exit_code == 0
+    shutil.copytree(tmp_path / "a", tmp_path / "b", symlinks=True)
+    copy = Project(tmp_path / "b" / project.root.name)
+    for _ in range(6):
+        assert run(copy, "observe").exit_code == 0
+    assert run(copy, "report", "--json").exit_code == 0  # the copy's cache, signed by the key
+    drifted = drift(project)
+    for _ in range(3):
+        assert run(project, "observe").exit_code == 4  # refused while FROZEN: the log grows
+    assert run(project, "verify").exit_code == 0
+    cache = Path(".ledger-index") / "report-rows"
+    shutil.copyfile(copy.runtime / cache, project.runtime / cache)
+    done = run(project, "report", "--json")
+    assert done.exit_code == 0, done.output
+    rows = [(o["event_id"], o["classification"]) for o in json.loads(done.stdout)["trail"]["observations"]]  # fmt: skip
+    truth = [
+        (str(e["event_id"]), str(e["classification"])) for e in events_of(project, "runtime_event")
+    ]
+    # shown on the current code: seven STABLE rows of the copy, and no row for the drift
+    assert (drifted, "PRODUCT_DRIFT") in rows
+    assert rows == truth
