@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from sealguard.config import load_config
+from sealguard.errors import BusyError
 from sealguard.observe.heartbeat import heartbeat
 from sealguard.project import Project
 from sealguard.report import plots
@@ -510,3 +511,36 @@ def test_timers_for_a_project_path_with_a_percent_sign_run(tmp_path: Path, team:
     assert fired.returncode == 0, fired.stderr
     assert len(events_of(project, "runtime_event")) == 1
     assert problems == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="heartbeat: whatever holds the observer lock is taken for a live observation: an "
+    "`observe` suspended at a terminal (Ctrl-Z) or hung keeps every timed observe at 75 and "
+    "every heartbeat at 75 (a success for its unit), forever: no SILENCE is ever escalated",
+)
+def test_a_stuck_lock_holder_does_not_hide_a_silence(tmp_path: Path, team: Team) -> None:
+    project = _scheduled(tmp_path, team)
+    assert run(project, "observe").exit_code == 0
+    (project.root / "data" / "delay").write_text("30\n")  # a slow probe: the lock is held
+    stuck = subprocess.Popen(
+        [SCRIPT, "--project", str(project.root), "observe"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    lock = project.runtime / ".observer.lock"
+    try:
+        for _ in range(600):
+            if lock.exists() and lock.read_text().strip() == str(stuck.pid):
+                break
+            time.sleep(0.05)
+        assert lock.read_text().strip() == str(stuck.pid)
+        stuck.send_signal(19)  # SIGSTOP, as Ctrl-Z at the operator's terminal
+        later = datetime.now(UTC) + timedelta(hours=1)  # an hour without an observation
+        try:
+            beat = heartbeat(project, load_config(project.config_file), now=later)
+        except BusyError as exc:  # shown on the current code: 75, "another observation ..."
+            pytest.fail(f"the heartbeat took the stuck holder for a sign of life: {exc}")
+        assert beat.exit_code == 69
+    finally:
+        os.killpg(stuck.pid, 9)  # it and its probe
+        stuck.wait(timeout=60)
