@@ -544,3 +544,24 @@ def test_a_stuck_lock_holder_does_not_hide_a_silence(tmp_path: Path, team: Team)
     finally:
         os.killpg(stuck.pid, 9)  # it and its probe
         stuck.wait(timeout=60)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="serve: on a loopback bind the Host header is the only gate, so a reverse proxy on "
+    "the same machine (nginx's default `proxy_set_header Host $proxy_host` sends "
+    "127.0.0.1:8470) serves the log to the world without a token; a proxied request (it says "
+    "so: X-Forwarded-For / Forwarded) reaches the data",
+)
+def test_a_proxied_request_to_a_loopback_bind_without_a_token_is_refused(
+    tmp_path: Path, team: Team
+) -> None:
+    project = governed(tmp_path, team)
+    assert run(project, "observe").exit_code == 0
+    with threaded(project) as url:
+        proxied = httpx.get(
+            url + "api/status",
+            headers={"X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9"},
+        )
+    # shown on the current code: 200 with the state, the escalations and the schedule
+    assert proxied.status_code in (401, 403), proxied.text[:200]
