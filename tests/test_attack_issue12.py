@@ -593,3 +593,21 @@ def test_report_never_overwrites_a_governance_file(tmp_path: Path, team: Team, n
     # the file now starts with "<!doctype html>", `status` says HALTED
     assert done.exit_code != 0 and target.read_bytes() == before, done.output
     assert run(project, "verify").exit_code == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="schedule: `schedule systemd -o DIR` writes its four units into a sealed folder or "
+    "the runtime area, exit 0: the next observation is an INCIDENT (HALTED)",
+)
+@pytest.mark.parametrize("folder", ["src", "governance/runtime"])
+def test_schedule_units_never_land_in_a_governed_folder(
+    tmp_path: Path, team: Team, folder: str
+) -> None:
+    project = _scheduled(tmp_path, team)
+    done = run(project, "schedule", "systemd", "-o", str(project.root / folder))
+    observed = run(project, "observe")
+    # shown on the current code: exit 0 "wrote sealguard-observe-….service, … in src", then
+    # observe exit 3, "INV-D-02: added src/sealguard-observe-….timer … and 3 more"
+    assert done.exit_code != 0 or observed.exit_code == 0, observed.output
+    assert state_of(project).mode == "OBSERVING"
