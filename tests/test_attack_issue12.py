@@ -611,3 +611,28 @@ def test_schedule_units_never_land_in_a_governed_folder(
     # observe exit 3, "INV-D-02: added src/sealguard-observe-….timer … and 3 more"
     assert done.exit_code != 0 or observed.exit_code == 0, observed.output
     assert state_of(project).mode == "OBSERVING"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report: refused attempts are in no report: a decision signed by a key nobody in "
+    "AUTHORITY.toml holds (decision_refused), an observation refused while FROZEN, a refused "
+    "review; neither the page nor the trail (nor the content hash a review signs) shows that "
+    "someone tried (Part 11 §11.300(d): attempts at unauthorised use are detected and reported)",
+)
+def test_the_report_shows_a_refused_decision(tmp_path: Path, team: Team) -> None:
+    project = governed(tmp_path, team)
+    event_id = drift(project)
+    forged = run(project, "decide", event_id, "accept", "--reason", "x", "--key",
+                 str(team.mallory.path))  # fmt: skip
+    assert forged.exit_code == 4, forged.output
+    [refused] = events_of(project, "decision_refused")
+    out = tmp_path / "report.html"
+    assert run(project, "report", "-o", str(out)).exit_code == 0
+    page = out.read_text()
+    report = json.loads(run(project, "report", "--json").stdout)
+    # shown on the current code: the page and the trail hold no trace of the attempt (its
+    # claimed key's fingerprint, its reason code, the word "refused")
+    assert team.mallory.public.fingerprint in page
+    assert "refused" in json.dumps(report["trail"])
+    assert refused["seq"]
