@@ -636,3 +636,36 @@ def test_the_report_shows_a_refused_decision(tmp_path: Path, team: Team) -> None
     assert team.mallory.public.fingerprint in page
     assert "refused" in json.dumps(report["trail"])
     assert refused["seq"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="guard: git runs no pre-commit hook for a merge commit (nor a cherry-pick, nor a "
+    "fast-forward): a branch made in a clone without the hook merges a sealed change in "
+    "unchecked; the shipped pre-commit example runs only at the pre-commit stage (git's "
+    "pre-merge-commit hook would see the merge; README should say what the guard cannot see)",
+)
+def test_a_merge_bringing_a_sealed_change_is_refused(tmp_path: Path, team: Team) -> None:
+    import yaml
+
+    example = Path(__file__).parents[1] / "examples" / "pre-commit-config.yaml"
+    [repo] = yaml.safe_load(example.read_text())["repos"]
+    [hook] = repo["hooks"]
+    project = governed(tmp_path, team)
+    _hooked(project)
+    hooks = project.root / ".git" / "hooks"
+    for stage in hook["stages"]:  # the hooks the shipped example installs, each as git's own
+        if stage != "pre-commit":
+            shutil.copy(hooks / "pre-commit", hooks / stage)
+    (project.root / ".gitignore").write_text("governance/runtime/\n")
+    _git(project.root, "add", "-A")
+    assert _git(project.root, "commit", "-q", "-m", "sealed").returncode == 0
+    _git(project.root, "checkout", "-q", "-b", "feature")
+    (project.root / "src" / "app.py").write_text("print('hot-fix')\n")
+    # made where no hook is installed (hooks are not cloned): as --no-verify here
+    assert _git(project.root, "commit", "-q", "-am", "hot-fix", "--no-verify").returncode == 0
+    _git(project.root, "checkout", "-q", "main")
+    before = _head(project.root)
+    merged = _git(project.root, "merge", "-q", "--no-ff", "-m", "merge feature", "feature")
+    # shown on the current code: the merge commit is made (0) and src/app.py holds the hot-fix
+    assert merged.returncode != 0 and _head(project.root) == before, merged.stderr
