@@ -130,11 +130,6 @@ def test_serve_answers_a_unicode_digit_limit_with_400(tmp_path: Path, team: Team
 # -- report ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: `report -o governance/runtime/report.html` writes an unjournaled file "
-    "into the runtime area, exit 0; the next observation is an INCIDENT (INV-D-04): HALTED",
-)
 def test_report_into_the_runtime_area_does_not_halt_the_product(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     assert run(project, "observe").exit_code == 0
@@ -147,11 +142,6 @@ def test_report_into_the_runtime_area_does_not_halt_the_product(tmp_path: Path, 
     assert state_of(project).mode == "OBSERVING"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: `report -o src/report.html` (under the sealed paths) writes it, exit 0; "
-    "the next observation is an INCIDENT (INV-D-02): HALTED",
-)
 def test_report_into_a_sealed_path_does_not_halt_the_product(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     done = run(project, "report", "-o", str(project.root / "src" / "report.html"))
@@ -567,13 +557,6 @@ def test_a_proxied_request_to_a_loopback_bind_without_a_token_is_refused(
     assert proxied.status_code in (401, 403), proxied.text[:200]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: -o naming a file of sealguard's own overwrites it with the page, exit 0: "
-    "the governance log itself (its lines gone: INV-D-03, HALTED, 'baseline in force: v0'), "
-    "the baseline file (INV-D-01), the sealed config or authority; sealguard rewrites the log "
-    "it forbids anyone to rewrite",
-)
 @pytest.mark.parametrize(
     "name",
     [

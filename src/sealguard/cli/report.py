@@ -52,6 +52,10 @@ def report(
     if pdf and target is None:
         raise UsageError("report: --pdf needs -o FILE.pdf")
     project, config = sealed(ctx)
+    if target is not None:  # before anything is read: where sealguard keeps watch, never
+        from sealguard.report.documents import refuse_target
+
+        refuse_target(project, config.selector(), target)
     found = load_report(project, config, since, until, utc_now())
     if as_json:
         import msgspec

@@ -6,7 +6,7 @@ from pathlib import Path
 from sealguard.errors import EvidenceWriteError, RefusedError
 from sealguard.fsio import write_atomic
 from sealguard.globs import PathSelector
-from sealguard.project import Project
+from sealguard.project import BASELINE_DIR, Project
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -16,7 +16,16 @@ def _inside(path: Path, folder: Path) -> bool:
 def _refusal(project: Project, selector: PathSelector, targets: list[Path]) -> str | None:
     """Why writing `targets` would break an invariant, or None."""
     runtime = project.runtime.resolve()
+    baseline = (project.governance / BASELINE_DIR).resolve()
+    owned = {
+        f.resolve() for f in (project.baseline_file, project.config_file, project.authority_file)
+    }
     for target in targets:
+        if target in owned or _inside(target, baseline):
+            return (
+                f"{target}: refusing to overwrite a file of the sealed governance (the baseline, "
+                "the config or AUTHORITY.toml: INV-D-01); choose another file"
+            )
         if _inside(target, runtime):
             return (
                 f"{target.parent}: refusing to write inside {project.display(runtime)}/, which "
@@ -30,6 +39,13 @@ def _refusal(project: Project, selector: PathSelector, targets: list[Path]) -> s
                 "build (INV-D-02); choose another folder"
             )
     return None
+
+
+def refuse_target(project: Project, selector: PathSelector, target: Path) -> None:
+    """Refuse (exit 4, writing nothing) a file sealguard would write where it keeps watch: the
+    runtime area (the log among it), a sealed path, or the sealed governance files."""
+    if refusal := _refusal(project, selector, [target.resolve()]):
+        raise RefusedError(refusal)
 
 
 def write_documents(
