@@ -400,14 +400,6 @@ def test_the_report_shows_which_periods_were_not_reviewed(tmp_path: Path, team: 
     assert re.search(r"not reviewed|unreviewed", page, re.IGNORECASE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: the row cache (.ledger-index/report-rows) is held to this log's root only "
-    "when it is at the verified state's size; a shorter one is trusted on the log key's "
-    "signature alone, so the cache of a copy of the project (same seal, same log key: a backup, "
-    "a staging copy) replaces this log's rows: the timeline shows the copy's observations and "
-    "hides this one's PRODUCT_DRIFT, and `verify` stays INTACT",
-)
 def test_a_row_cache_from_a_copy_of_the_project_is_not_trusted(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path / "a", team)
     assert run(project, "observe").exit_code == 0

@@ -20,6 +20,7 @@ itself against that. A cache that fails any check is ignored, never trusted in p
 """
 
 import base64
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,6 +42,9 @@ class Cache(msgspec.Struct):
     length: int  # bytes of those lines
     root: str  # base64 root of the tree at `lines` (the signed checkpoint's)
     rows: list[Observation]
+    # the log file it was read from (st_dev, st_ino): a signed cache copied from a copy of the
+    # project (same seal, same log key, another history) is not this log's
+    log: list[int] = []
 
 
 _line = msgspec.json.Decoder(RowFields)
@@ -92,6 +96,14 @@ def _save(ledger: Ledger, cache: Cache) -> None:
         signed.write(ledger.index / "report-rows", msgspec.json.encode(cache), key, DOMAIN)
 
 
+def _log_file(ledger: Ledger) -> list[int]:
+    try:
+        found = os.stat(ledger.log)
+    except OSError:
+        return []
+    return [found.st_dev, found.st_ino]
+
+
 def rows(ledger: Ledger) -> list[Observation]:
     """Every observation's row, in log order: from the cache as far as it holds, then the log."""
     public = journal.log_public_key(ledger)
@@ -100,12 +112,14 @@ def rows(ledger: Ledger) -> list[Observation]:
         return list(read_rows(ledger))
     root = base64.b64encode(state.range.root()).decode()
     cache = _load(ledger, public)
+    log = _log_file(ledger)
     if (
         cache is None
+        or cache.log != log
         or cache.lines > state.lines
         or (cache.lines == state.lines and cache.root != root)
     ):
-        cache = Cache(lines=0, length=0, root="", rows=[])
+        cache = Cache(lines=0, length=0, root="", rows=[], log=log)
     if cache.lines < state.lines:
         cache.rows.extend(read_rows(ledger, cache.length, state.length))
         cache.lines, cache.length, cache.root = state.lines, state.length, root
