@@ -232,13 +232,6 @@ def _wchan(pid: int) -> str:
         return ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="observe stamps observed_at before it waits for the observer lock (observation.py: "
-    "`now` then `observer_lock(..., wait)`), so an `observe --wait` (or watch, certify) queued "
-    "behind a review journals an observation inside the period just reviewed: the valid review "
-    "then shows as no longer matching",
-)
 def test_an_observation_queued_behind_a_review_stays_out_of_the_period(
     tmp_path: Path, team: Team
 ) -> None:

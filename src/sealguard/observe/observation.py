@@ -358,8 +358,10 @@ def observe(
     that waits for it."""
     ledger_ = project.ledger(config)
     _state(project, ledger_)  # refuse an unsealed project before anything is written
-    now = now or datetime.now(UTC)
     with observer_lock(ledger_.folder, wait), ledger.one_checkpoint(ledger_):
+        # its moment is taken once the lock is held: an observation queued behind another act
+        # (a review of a period that ends now) is placed after it, never inside that period
+        now = now or datetime.now(UTC)
         try:
             observation, escalation_id = _observe_locked(project, config, jobs, now, purpose)
         except IntegrityError as exc:  # the log refuses appends: nothing can be journaled
