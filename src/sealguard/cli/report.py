@@ -1,7 +1,7 @@
 """`sealguard report`: the auditor's report of a period, as one self-contained HTML page (or
 its model as JSON, or a PDF through a headless chromium)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,13 +14,14 @@ def _moment(_ctx: click.Context, param: click.Parameter, value: str | None) -> d
     """An ISO 8601 time; without a zone it is UTC. A bad one names its option (exit 64)."""
     if value is None:
         return None
+    from sealguard.decide.review_payload import parse_moment  # the same reading as `review`
+
     try:
-        when = datetime.fromisoformat(value)
+        return parse_moment(value)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not an ISO 8601 time such as 2026-11-01T00:00:00Z", param=param
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @cli.command()

@@ -58,7 +58,12 @@ def parse_moment(text: str) -> datetime:
     """An ISO 8601 time, aware; one without an offset is UTC (as `log show --since` reads it).
     ValueError when it is not one."""
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:  # a time whose UTC falls outside the calendar (0001-01-01T00:00+01:00) is not one
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text}: outside the calendar's range once in UTC") from None
+    return moment
 
 
 def encode(payload: ReviewPayload) -> bytes:

@@ -165,4 +165,5 @@ def timeline_strip(
         w = max((b - a).total_seconds() / total * width, 1.5)
         title = f"{span.count:,} {span.classification} {span.start} – {span.end}"
         rects.append(Rect(min(x, width - w), 0.0, w, 28.0, colour(span.classification), title))
-    return rects
+    # STABLE spans first, the drifts drawn over them: a neighbouring span never hides one
+    return sorted(rects, key=lambda rect: rect.fill != colour("STABLE"))

@@ -67,7 +67,7 @@ def _moment(request: Request, name: str) -> datetime | None:
 
 def _limit(request: Request) -> int:
     text = request.query_params.get("limit", str(DEFAULT_LIMIT))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
         raise BadQuery(f"limit: a whole number from 1 to {MAX_LIMIT}, not {text!r}")
     return int(text)
 
