@@ -52,10 +52,10 @@ def test_nothing_to_draw_and_a_class_nobody_writes() -> None:
 def test_the_timeline_strip_places_each_span_by_time() -> None:
     rows = [_row(0, 0), _row(1, 30), _row(2, 60, "INCIDENT"), _row(3, 120)]
     strip = plots.timeline_strip(spans(rows), rows[0].observed_at, rows[-1].observed_at)
-    assert [(round(r.x), r.fill) for r in strip] == [
+    assert [(round(r.x), r.fill) for r in strip] == [  # drifts drawn last: over the spans
         (0, plots.COLOURS["STABLE"]),
-        (round(plots.WIDTH / 2), plots.COLOURS["INCIDENT"]),
         (round(plots.WIDTH - 1.5), plots.COLOURS["STABLE"]),
+        (round(plots.WIDTH / 2), plots.COLOURS["INCIDENT"]),
     ]
     assert strip[0].width == plots.WIDTH / 4
     assert plots.timeline_strip(spans(rows), "", "") == []
