@@ -199,11 +199,6 @@ def test_the_report_page_shows_a_silence(tmp_path: Path, team: Team) -> None:
     assert beat.silence_id in page and beat.escalation_id in page
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: with [schedule] every, the page does not say when the next observation is "
-    "due nor how late it is (issue 12 item 4: status, the report and /metrics show it)",
-)
 def test_the_report_page_says_when_the_next_observation_is_due(tmp_path: Path, team: Team) -> None:
     project = _scheduled(tmp_path, team)
     assert run(project, "observe").exit_code == 0
@@ -360,12 +355,6 @@ def test_guard_refuses_attributes_that_rewrite_sealed_files_on_checkout(
     assert run(project, "verify").exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: the page lists the signed reviews but never the parts of the period that "
-    "no review covers (issue 12 item 2: 'which periods were reviewed, by whom, and which were "
-    "not'); review_periods.unreviewed exists and nothing calls it",
-)
 def test_the_report_shows_which_periods_were_not_reviewed(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     now = datetime.now(UTC).replace(microsecond=0)
@@ -504,13 +493,6 @@ def test_a_stuck_lock_holder_does_not_hide_a_silence(tmp_path: Path, team: Team)
         stuck.wait(timeout=60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="serve: on a loopback bind the Host header is the only gate, so a reverse proxy on "
-    "the same machine (nginx's default `proxy_set_header Host $proxy_host` sends "
-    "127.0.0.1:8470) serves the log to the world without a token; a proxied request (it says "
-    "so: X-Forwarded-For / Forwarded) reaches the data",
-)
 def test_a_proxied_request_to_a_loopback_bind_without_a_token_is_refused(
     tmp_path: Path, team: Team
 ) -> None:

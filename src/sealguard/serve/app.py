@@ -101,6 +101,8 @@ def build(project: Project, bind: auth.Bind, token: str | None) -> Starlette:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=hosts))
     if token is not None:
         middleware.append(Middleware(auth.TokenGate, token=token))
+    elif bind.loopback:  # no token: this machine only, never through a proxy in front
+        middleware.append(Middleware(auth.NotProxied))
     app = Starlette(
         routes=ROUTES,
         middleware=middleware,

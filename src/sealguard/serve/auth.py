@@ -113,3 +113,26 @@ class TokenGate:
             headers={"WWW-Authenticate": 'Bearer realm="sealguard"'},
         )
         await refused(scope, receive, send)
+
+
+FORWARDED = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+
+
+class NotProxied:
+    """ASGI middleware for a loopback bind without a token: a request a proxy forwarded (it
+    says so in Forwarded or X-Forwarded-*) came from beyond this machine, which a tokenless
+    dashboard never serves. A proxy in front needs a token (`--token-file`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope) if scope["type"] == "http" else None
+        if headers is None or not any(name in headers for name in FORWARDED):
+            await self.app(scope, receive, send)
+            return
+        refused = JSONResponse(
+            {"error": "a forwarded request (a proxy in front): serve it with a token"},
+            status_code=403,
+        )
+        await refused(scope, receive, send)
