@@ -180,11 +180,6 @@ def _scheduled(tmp_path: Path, team: Team) -> Project:
     return project
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: a heartbeat silence (HBT_…) and its escalation are in the trail's JSON but "
-    "nowhere on the HTML page: the page draws escalations only under a non-STABLE observation",
-)
 def test_the_report_page_shows_a_silence(tmp_path: Path, team: Team) -> None:
     project = _scheduled(tmp_path, team)
     assert run(project, "observe").exit_code == 0

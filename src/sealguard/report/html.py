@@ -53,6 +53,7 @@ def render_html(report: Report) -> str:
         colour=plots.colour,
         mode_colour=MODES.get(report.banner.mode, "#616161"),
         escalations_of=lambda event_id: escalations_of(trail, event_id),
+        notable_ids=[event.event_id for event in trail.notable],
         decisions_on=lambda event_id: decisions_on(trail, event_id),
         bundle=_bundle,
     )
