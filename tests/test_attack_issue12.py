@@ -541,13 +541,6 @@ def test_schedule_units_never_land_in_a_governed_folder(
     assert state_of(project).mode == "OBSERVING"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: refused attempts are in no report: a decision signed by a key nobody in "
-    "AUTHORITY.toml holds (decision_refused), an observation refused while FROZEN, a refused "
-    "review; neither the page nor the trail (nor the content hash a review signs) shows that "
-    "someone tried (Part 11 §11.300(d): attempts at unauthorised use are detected and reported)",
-)
 def test_the_report_shows_a_refused_decision(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     event_id = drift(project)

@@ -193,3 +193,16 @@ def test_a_line_that_is_not_json_is_one_line_and_exit_65(history: History, tmp_p
         65,
         f"sealguard: {project.log_file}:5: not a JSON event; run `sealguard log verify`\n",
     )
+
+
+def test_an_observation_refused_while_frozen_is_in_the_trail(tmp_path: Path) -> None:
+    from .decision_projects import drift, governed, make_team
+    from .decision_projects import run as invoke
+
+    project = governed(tmp_path, make_team(tmp_path / "keys"))
+    drift(project)
+    assert invoke(project, "observe").exit_code == 4  # FROZEN: refused, journaled
+    trail = json.loads(invoke(project, "report", "--json").stdout)["trail"]
+    [refused] = trail["refusals"]
+    assert (refused["type"], refused["reason_code"]) == ("observation_refused", "FROZEN")
+    assert "PRODUCT_DRIFT" in refused["message"]

@@ -159,6 +159,24 @@ class IncidentRecord(msgspec.Struct, frozen=True, kw_only=True):
     report: str = ""
 
 
+class RefusalRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An attempt refused and journaled: a decision, a review, an observation or a
+    certification (21 CFR Part 11 §11.300(d): attempts at unauthorised use are recorded)."""
+
+    seq: int
+    type: str  # decision_refused, review_refused, observation_refused, certification_refused
+    at: str
+    target: str = ""  # what the attempt was on: an event, a proposal, an incident, a period
+    reason_code: str = ""
+    message: str = ""
+    claimed_signers: list[str] = []  # the key fingerprints its signatures claimed
+
+
+REFUSALS = frozenset(
+    {"decision_refused", "review_refused", "observation_refused", "certification_refused"}
+)
+
+
 class Trail(msgspec.Struct, kw_only=True):
     """Everything the period's events determine; `content_sha256` hashes exactly this."""
 
@@ -171,6 +189,7 @@ class Trail(msgspec.Struct, kw_only=True):
     decisions: list[DecisionRecord] = []
     versions: list[VersionRecord] = []
     incidents: list[IncidentRecord] = []
+    refusals: list[RefusalRecord] = []
 
 
 def content_sha256(trail: Trail) -> str:
@@ -403,6 +422,25 @@ def _add(trail: Trail, escalations: _Escalations, event: Event) -> None:
         trail.incidents.append(_incident(event))
     elif str(kind).startswith("escalation_"):
         escalations.add(event)
+    elif kind in REFUSALS:
+        trail.refusals.append(_refusal(event))
+
+
+def _refusal(event: Event) -> RefusalRecord:
+    period = event.get("period")
+    target = event.get("target") or (
+        f"{period.get('since')} – {period.get('until')}" if isinstance(period, dict) else ""
+    )
+    fields = {
+        "seq": event.get("seq"),
+        "type": event.get("type"),
+        "at": event.get("ts"),
+        "target": f"{event.get('decision') or ''} {target}".strip(),
+        "reason_code": event.get("reason_code") or event.get("state") or "",
+        "message": event.get("message") or event.get("reason") or "",
+        "claimed_signers": event.get("claimed_signers") or [],
+    }
+    return _typed(event, RefusalRecord, fields)
 
 
 # -- views of a trail --------------------------------------------------------------------------
