@@ -147,12 +147,6 @@ def test_report_into_a_sealed_path_does_not_halt_the_product(tmp_path: Path, tea
     assert state_of(project).mode == "OBSERVING"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report: an acknowledgement (and any delivery, overdue hand-off or grouping) made in "
-    "a period for an escalation created before it is in no period's report: the period's trail "
-    "and its content hash (what a review signs) leave it out",
-)
 def test_an_acknowledgement_shows_in_the_period_it_was_made(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     drift(project)

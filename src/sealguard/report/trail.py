@@ -122,6 +122,8 @@ class EscalationRecord(msgspec.Struct, kw_only=True):
     handed_to: list[str] = []
     grouped: int = 0  # later observations of the same cause grouped into it
     acknowledged: Acknowledgement | None = None
+    # created before the period: shown for what the period's events did to it (an ack, a retry)
+    before_period: bool = False
 
 
 class Signer(msgspec.Struct, frozen=True, kw_only=True):
@@ -325,21 +327,39 @@ def _decision(event: Event) -> DecisionRecord:
 class _Escalations:
     """The escalations created in the period, with what the period's events did to them."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: Iterable[Event] = ()) -> None:
         self.found: dict[str, EscalationRecord] = {}
+        # every creation, also before the period: a later event of the period may answer one
+        self.created = {
+            str(e.get("escalation_id")): e for e in events if e.get("type") == "escalation_created"
+        }
 
     def add(self, event: Event) -> None:
         kind = event.get("type")
         if kind == "escalation_created":
-            fields = {
-                k: event.get(k)
-                for k in ("escalation_id", "event_id", "classification", "channels", "deadline")
-            }
-            fields.update(created_at=event.get("created_at"), deadline_at=event.get("deadline_at"))
-            created = _typed(event, EscalationRecord, fields)
+            created = _created(event)
             self.found[created.escalation_id] = created
-        elif (record := self.found.get(str(event.get("escalation_id")))) is not None:
+            return
+        escalation_id = str(event.get("escalation_id"))
+        record = self.found.get(escalation_id)
+        if record is None and escalation_id in self.created:
+            record = _created(self.created[escalation_id], before_period=True)
+            self.found[escalation_id] = record
+        if record is not None:
             _apply(record, str(kind), event)
+
+
+def _created(event: Event, before_period: bool = False) -> EscalationRecord:
+    fields = {
+        k: event.get(k)
+        for k in ("escalation_id", "event_id", "classification", "channels", "deadline")
+    }
+    fields.update(
+        created_at=event.get("created_at"),
+        deadline_at=event.get("deadline_at"),
+        before_period=before_period,
+    )
+    return _typed(event, EscalationRecord, fields)
 
 
 def _apply(record: EscalationRecord, kind: str, event: Event) -> None:
@@ -396,7 +416,8 @@ def fold(
         trail.observations = list(rows)  # no time to read: a long history is kept whole
     else:
         trail.observations = [r for r in rows if period.holds(_parsed(r.observed_at))]
-    escalations = _Escalations()
+    events = list(events)
+    escalations = _Escalations(events)
     for event in in_period(period, events):
         _add(trail, escalations, event)
     trail.escalations = list(escalations.found.values())
