@@ -67,11 +67,6 @@ def _second() -> datetime:
 # -- guard -------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: a commit that edits governance/BASELINE_REF.sha256 (INV-D-01's file) is "
-    "let through: the baseline file is neither in seal.paths nor in its own manifest",
-)
 def test_guard_refuses_a_commit_editing_the_baseline_file(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     _hooked(project)
