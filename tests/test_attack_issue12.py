@@ -633,13 +633,6 @@ def test_the_report_shows_a_refused_decision(tmp_path: Path, team: Team) -> None
     assert refused["seq"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: git runs no pre-commit hook for a merge commit (nor a cherry-pick, nor a "
-    "fast-forward): a branch made in a clone without the hook merges a sealed change in "
-    "unchecked; the shipped pre-commit example runs only at the pre-commit stage (git's "
-    "pre-merge-commit hook would see the merge; README should say what the guard cannot see)",
-)
 def test_a_merge_bringing_a_sealed_change_is_refused(tmp_path: Path, team: Team) -> None:
     import yaml
 
