@@ -82,12 +82,6 @@ def test_guard_refuses_a_commit_editing_the_baseline_file(tmp_path: Path, team: 
     assert "governance/BASELINE_REF.sha256" in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: false refusal when git's eol/clean filters make the index blob differ from "
-    "the working-tree file the baseline hashed (`*.bat text eol=crlf`, git-lfs): the commit of "
-    "the exact sealed tree, which `verify` finds INTACT, is refused",
-)
 def test_guard_lets_the_sealed_tree_be_committed_through_git_filters(
     tmp_path: Path, team: Team
 ) -> None:
@@ -355,13 +349,6 @@ def test_a_period_at_the_calendar_edge_is_a_usage_error(
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: a commit of a .gitattributes alone (`src/** text eol=crlf`; also `ident`, "
-    "`working-tree-encoding`) touches no sealed blob and is let through, yet every checkout of "
-    "it writes different bytes into sealed files: `verify` then finds INV-D-02 (an INCIDENT "
-    "on the next deployment)",
-)
 def test_guard_refuses_attributes_that_rewrite_sealed_files_on_checkout(
     tmp_path: Path, team: Team
 ) -> None:
