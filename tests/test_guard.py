@@ -277,3 +277,17 @@ def test_a_change_is_named_with_its_mode_or_kind() -> None:
     assert _Diff("p", "modified", "120000", "100644", a, b).how() == "a symlink replaced by a file"
     assert _Diff("p", "modified", "100644", "100644", a, b).how() == "modified"
     assert _Diff("p", "added", "000000", "100644", z, b).how() == "added"
+
+
+def test_a_commit_of_many_sealed_files_is_read_in_batches(repo: Project) -> None:
+    """More paths than one git command line takes (staged.py reads them 500 at a time)."""
+    folder = repo.root / "src" / "gen"
+    folder.mkdir()
+    for n in range(1201):
+        (folder / f"m{n:04}.py").write_text(f"N = {n}\n")
+    done = _commit(repo)
+    lines = done.stderr.splitlines()
+    assert done.returncode != 0 and len(lines) == 1202, lines[-3:]
+    assert lines[1200] == (
+        "src/gen/m1200.py: added, a sealed path: the baseline in force (v1) does not hold it"
+    )

@@ -26,6 +26,7 @@ from sealguard.seal.guard import Change, Staged
 _STATUS: dict[str, Change] = {"A": "added", "M": "modified", "T": "modified", "D": "deleted"}
 _SYMLINK, _EXECUTABLE, _GITLINK = "120000", "100755", "160000"
 _ATTRIBUTES = ".gitattributes"
+_BATCH = 500
 _REWRITTEN = "written differently on checkout (a staged .gitattributes applies to it)"
 NOT_A_REPOSITORY = "not a git repository: {root} (run it from the repository's hook, or --project)"
 
@@ -104,15 +105,21 @@ def _scopes(diffs: list[_Diff], prefix: str) -> list[str]:
     return scopes
 
 
+def _batches(paths: list[str]) -> list[list[str]]:
+    """`paths` in slices short enough for one command line (a commit may touch many)."""
+    return [paths[i : i + _BATCH] for i in range(0, len(paths), _BATCH)] or [[]]
+
+
 def _index(root: Path, pathspecs: list[str]) -> dict[str, tuple[str, str]]:
     """path -> (mode, blob id) in the index, for the paths under the pathspecs (relative to
     the root; none: everything under it)."""
-    out = _git(root, "ls-files", "--stage", "-z", "--", *pathspecs)
     found = {}
-    for record in out.decode("utf-8", "surrogateescape").split("\0")[:-1]:
-        meta, _, path = record.partition("\t")
-        mode, blob, _stage = meta.split()
-        found[path] = (mode, blob)
+    for batch in _batches(pathspecs):
+        out = _git(root, "ls-files", "--stage", "-z", "--", *batch)
+        for record in out.decode("utf-8", "surrogateescape").split("\0")[:-1]:
+            meta, _, path = record.partition("\t")
+            mode, blob, _stage = meta.split()
+            found[path] = (mode, blob)
     return found
 
 
@@ -121,7 +128,8 @@ def _checked_out(root: Path, prefix: str, paths: list[str]) -> dict[str, str]:
     if not paths:
         return {}
     with tempfile.TemporaryDirectory(prefix="sealguard-guard-") as folder:
-        _git(root, "checkout-index", "-f", f"--prefix={folder}/", "--", *paths)
+        for batch in _batches(paths):
+            _git(root, "checkout-index", "-f", f"--prefix={folder}/", "--", *batch)
         return {p: sha256_of(Path(folder) / f"{prefix}{p}") for p in paths}
 
 
@@ -142,8 +150,8 @@ def staged(root: Path, sealed: Callable[[str], bool]) -> list[Staged]:
     scopes = _scopes(diffs, prefix)
     kept = [path for path, d in changed.items() if d.change != "deleted"]
     index = _index(root, kept) if kept else {}
-    if scopes:
-        wider = _index(root, [s for s in scopes if s]) if "" not in scopes else _index(root, [])
+    if scopes:  # one scope "" is the whole project: no pathspec at all
+        wider = _index(root, [] if "" in scopes else scopes)
         index |= {path: entry for path, entry in wider.items() if sealed(path)}
     files = [p for p, (mode, _blob_id) in index.items() if mode not in (_SYMLINK, _GITLINK)]
     digests = _checked_out(root, prefix, files)
