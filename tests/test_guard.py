@@ -291,3 +291,17 @@ def test_a_commit_of_many_sealed_files_is_read_in_batches(repo: Project) -> None
     assert lines[1200] == (
         "src/gen/m1200.py: added, a sealed path: the baseline in force (v1) does not hold it"
     )
+
+
+def test_a_deletion_names_the_baselines_that_still_hold_the_path() -> None:
+    from sealguard.seal.guard import Cover, Staged, refusals
+    from sealguard.seal.manifest import Entry
+
+    entry = Entry("src/a.py", "file", "0" * 64, 0o644)
+    held = [Cover("the baseline in force (v1)", {"src/a.py": entry}), Cover("v2", {})]
+    assert refusals([Staged("src/a.py", "deleted")], lambda _: True, held) == []
+    both = [held[0], Cover("the planned change v2", {"src/a.py": entry})]
+    [refusal] = refusals([Staged("src/a.py", "deleted")], lambda _: True, both)
+    assert refusal.line() == (
+        "src/a.py: deleted, but the baseline in force (v1) and the planned change v2 hold it"
+    )
