@@ -305,3 +305,15 @@ def test_a_deletion_names_the_baselines_that_still_hold_the_path() -> None:
     assert refusal.line() == (
         "src/a.py: deleted, but the baseline in force (v1) and the planned change v2 hold it"
     )
+
+
+def test_a_staged_gitattributes_applies_below_its_folder() -> None:
+    from sealguard.seal.staged import _Diff, _scopes
+
+    def change(path: str) -> _Diff:
+        return _Diff(path, "modified", "100644", "100644", "a" * 40, "b" * 40)
+
+    diffs = [change(p) for p in (".gitattributes", "other/.gitattributes", "app/src/x.py")]
+    assert _scopes(diffs, "app/") == [""]  # the repository's top: the whole project
+    assert _scopes([change("app/data/.gitattributes")], "app/") == ["data/"]
+    assert _scopes([change("app/data/.gitattributes"), diffs[1]], "") == ["app/data/", "other/"]
