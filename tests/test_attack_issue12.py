@@ -67,11 +67,6 @@ def _second() -> datetime:
 # -- guard -------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: a commit that edits governance/BASELINE_REF.sha256 (INV-D-01's file) is "
-    "let through: the baseline file is neither in seal.paths nor in its own manifest",
-)
 def test_guard_refuses_a_commit_editing_the_baseline_file(tmp_path: Path, team: Team) -> None:
     project = governed(tmp_path, team)
     _hooked(project)
@@ -87,12 +82,6 @@ def test_guard_refuses_a_commit_editing_the_baseline_file(tmp_path: Path, team: 
     assert "governance/BASELINE_REF.sha256" in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: false refusal when git's eol/clean filters make the index blob differ from "
-    "the working-tree file the baseline hashed (`*.bat text eol=crlf`, git-lfs): the commit of "
-    "the exact sealed tree, which `verify` finds INTACT, is refused",
-)
 def test_guard_lets_the_sealed_tree_be_committed_through_git_filters(
     tmp_path: Path, team: Team
 ) -> None:
@@ -316,13 +305,6 @@ def test_a_period_at_the_calendar_edge_is_a_usage_error(
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: a commit of a .gitattributes alone (`src/** text eol=crlf`; also `ident`, "
-    "`working-tree-encoding`) touches no sealed blob and is let through, yet every checkout of "
-    "it writes different bytes into sealed files: `verify` then finds INV-D-02 (an INCIDENT "
-    "on the next deployment)",
-)
 def test_guard_refuses_attributes_that_rewrite_sealed_files_on_checkout(
     tmp_path: Path, team: Team
 ) -> None:
@@ -553,13 +535,6 @@ def test_the_report_shows_a_refused_decision(tmp_path: Path, team: Team) -> None
     assert refused["seq"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="guard: git runs no pre-commit hook for a merge commit (nor a cherry-pick, nor a "
-    "fast-forward): a branch made in a clone without the hook merges a sealed change in "
-    "unchecked; the shipped pre-commit example runs only at the pre-commit stage (git's "
-    "pre-merge-commit hook would see the merge; README should say what the guard cannot see)",
-)
 def test_a_merge_bringing_a_sealed_change_is_refused(tmp_path: Path, team: Team) -> None:
     import yaml
 

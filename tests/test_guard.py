@@ -85,12 +85,13 @@ def test_paths_outside_the_seal_commit_freely(repo: Project) -> None:
 def test_deleting_renaming_or_making_a_sealed_file_executable_is_refused(repo: Project) -> None:
     (repo.root / "src/app.py").chmod(0o755)
     done = _commit(repo)
-    assert done.stderr.startswith("src/app.py: modified, a sealed path:"), done.stderr
+    assert done.stderr.startswith("src/app.py: made executable, a sealed path: the baseline in "
+                                  "force (v1) does not hold it"), done.stderr  # fmt: skip
     (repo.root / "src/app.py").chmod(0o644)
     _git(repo.root, "mv", "src/app.py", "src/main.py")
     done = _git(repo.root, "commit", "-q", "-m", "rename")
     assert done.stderr.splitlines()[:2] == [
-        "src/app.py: deleted, a sealed path: the baseline in force (v1) does not hold it",
+        "src/app.py: deleted, but the baseline in force (v1) holds it",
         "src/main.py: added, a sealed path: the baseline in force (v1) does not hold it",
     ]
 
@@ -218,8 +219,9 @@ def test_outside_a_repository_the_guard_says_so(tmp_path: Path, team: Team, invo
     project = governed(tmp_path, team)
     result = invoke("--project", str(project.root), "guard")
     assert result.exit_code == 64
-    assert result.stderr.startswith(f"sealguard: git diff failed in {project.root}: "), (
-        result.stderr
+    assert result.stderr == (
+        f"sealguard: not a git repository: {project.root} (run it from the repository's hook, "
+        "or --project)\n"
     )
 
 
@@ -233,3 +235,85 @@ def test_a_symlink_is_held_to_its_target_and_a_deletion_to_an_absent_entry() -> 
     assert not holds(link, Staged("src/l", "modified", "0" * 64))
     assert holds(None, Staged("src/l", "deleted")) and not holds(link, Staged("src/l", "deleted"))
     assert not holds(None, Staged("src/l", "added", "0" * 64))
+
+
+def test_attributes_above_a_project_in_a_subfolder_are_read_as_its_checkout(
+    tmp_path: Path, team: Team
+) -> None:
+    """A .gitattributes at the repository's top applies to the project below it: the sealed
+    files a checkout of the commit would write differently are named; one in an unsealed folder
+    changes nothing sealed."""
+    project = governed(tmp_path, team)  # tmp_path/product, a subfolder of the repository
+    assert _git(tmp_path, "init", "-q", "-b", "main").returncode == 0
+    hook = tmp_path / ".git" / "hooks" / "pre-commit"
+    hook.write_text(f"#!/bin/sh\nexec {SCRIPT} --project {project.root.name} guard\n")
+    hook.chmod(0o755)
+    (tmp_path / ".gitignore").write_text("runtime/\n")
+    _git(tmp_path, "add", "-A")
+    assert _git(tmp_path, "commit", "-q", "-m", "sealed").returncode == 0
+    (project.root / "data" / ".gitattributes").write_text("* text eol=crlf\n")
+    _git(tmp_path, "add", "-A")
+    done = _git(tmp_path, "commit", "-q", "-m", "data only")
+    assert done.returncode == 0, done.stderr
+    (tmp_path / ".gitattributes").write_text("*.py text eol=crlf\n")
+    _git(tmp_path, "add", "-A")
+    done = _git(tmp_path, "commit", "-q", "-m", "line endings")
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0] == (
+        "src/app.py: written differently on checkout (a staged .gitattributes applies to it), "
+        "a sealed path: the baseline in force (v1) does not hold it"
+    )
+
+
+def test_a_change_is_named_with_its_mode_or_kind() -> None:
+    from sealguard.seal.staged import _Diff
+
+    a, b, z = "a" * 40, "b" * 40, "0" * 40
+    assert _Diff("p", "modified", "100644", "100755", a, a).how() == "made executable"
+    assert _Diff("p", "modified", "100755", "100644", a, b).how() == (
+        "modified and no longer executable"
+    )
+    assert _Diff("p", "modified", "100644", "120000", a, b).how() == "replaced by a symlink"
+    assert _Diff("p", "modified", "120000", "100644", a, b).how() == "a symlink replaced by a file"
+    assert _Diff("p", "modified", "100644", "100644", a, b).how() == "modified"
+    assert _Diff("p", "added", "000000", "100644", z, b).how() == "added"
+
+
+def test_a_commit_of_many_sealed_files_is_read_in_batches(repo: Project) -> None:
+    """More paths than one git command line takes (staged.py reads them 500 at a time)."""
+    folder = repo.root / "src" / "gen"
+    folder.mkdir()
+    for n in range(1201):
+        (folder / f"m{n:04}.py").write_text(f"N = {n}\n")
+    done = _commit(repo)
+    lines = done.stderr.splitlines()
+    assert done.returncode != 0 and len(lines) == 1202, lines[-3:]
+    assert lines[1200] == (
+        "src/gen/m1200.py: added, a sealed path: the baseline in force (v1) does not hold it"
+    )
+
+
+def test_a_deletion_names_the_baselines_that_still_hold_the_path() -> None:
+    from sealguard.seal.guard import Cover, Staged, refusals
+    from sealguard.seal.manifest import Entry
+
+    entry = Entry("src/a.py", "file", "0" * 64, 0o644)
+    held = [Cover("the baseline in force (v1)", {"src/a.py": entry}), Cover("v2", {})]
+    assert refusals([Staged("src/a.py", "deleted")], lambda _: True, held) == []
+    both = [held[0], Cover("the planned change v2", {"src/a.py": entry})]
+    [refusal] = refusals([Staged("src/a.py", "deleted")], lambda _: True, both)
+    assert refusal.line() == (
+        "src/a.py: deleted, but the baseline in force (v1) and the planned change v2 hold it"
+    )
+
+
+def test_a_staged_gitattributes_applies_below_its_folder() -> None:
+    from sealguard.seal.staged import _Diff, _scopes
+
+    def change(path: str) -> _Diff:
+        return _Diff(path, "modified", "100644", "100644", "a" * 40, "b" * 40)
+
+    diffs = [change(p) for p in (".gitattributes", "other/.gitattributes", "app/src/x.py")]
+    assert _scopes(diffs, "app/") == [""]  # the repository's top: the whole project
+    assert _scopes([change("app/data/.gitattributes")], "app/") == ["data/"]
+    assert _scopes([change("app/data/.gitattributes"), diffs[1]], "") == ["app/data/", "other/"]

@@ -18,11 +18,12 @@ from sealguard.config import Config
 from sealguard.decide import proposals
 from sealguard.decide.audit import check_decisions
 from sealguard.errors import RefusedError
+from sealguard.globs import GOVERNANCE_DIR
 from sealguard.ledger.view import leaves
 from sealguard.project import BASELINE_NAME, Project
 from sealguard.seal.guard import Cover
 from sealguard.seal.manifest import Entry, Manifest, parse_manifest
-from sealguard.seal.versions import deployable_entries, read_manifest
+from sealguard.seal.versions import deployable_entries
 from sealguard.state import ObservationState, fold
 
 UNTRUSTED = "the governance log's decisions or baseline do not hold (run `sealguard verify`)"
@@ -35,8 +36,14 @@ class Guarded:
     trusted: bool  # False: the log's decisions or the baseline in force do not hold
 
 
-def _entries(manifest: Manifest) -> dict[str, Entry]:
-    return {e.path: e for e in deployable_entries(manifest).entries}
+BASELINE_PATH = f"{GOVERNANCE_DIR}/{BASELINE_NAME}"
+
+
+def _entries(manifest: Manifest, data: bytes) -> dict[str, Entry]:
+    """The baseline's entries, and the baseline file itself (`data`): it holds no entry of
+    its own, yet a commit that edits it changes what every deployment is held to (INV-D-01)."""
+    own = Entry(BASELINE_PATH, "file", hashlib.sha256(data).hexdigest(), 0o644)
+    return {e.path: e for e in deployable_entries(manifest).entries} | {BASELINE_PATH: own}
 
 
 def _planned(
@@ -46,11 +53,11 @@ def _planned(
     if planned is None or (found := proposals.find(events, planned.proposal)) is None:
         return None
     try:
-        manifest = read_manifest(found.files(project)[BASELINE_NAME])
+        data = found.files(project)[BASELINE_NAME].read_bytes()
     except RefusedError:
         return None  # the proposal was edited since it was decided: INV-D-04 says so
     name = f"the planned change v{planned.version} ({planned.proposal}, {planned.decision})"
-    return Cover(name, _entries(manifest))
+    return Cover(name, _entries(parse_manifest(data, BASELINE_NAME), data))
 
 
 def guarded(project: Project, config: Config) -> Guarded:
@@ -58,11 +65,11 @@ def guarded(project: Project, config: Config) -> Guarded:
     events = ledger.read_events(ledger_.log)  # all of them: every decision is checked
     state = fold(events)
     data = project.baseline_file.read_bytes()
-    in_force = _entries(parse_manifest(data, BASELINE_NAME))
+    in_force = _entries(parse_manifest(data, BASELINE_NAME), data)
     selector = config.selector()
 
     def sealed(path: str) -> bool:
-        return selector.selects(path) or path in in_force
+        return selector.selects(path) or path in in_force  # in_force holds the baseline file
 
     trusted = hashlib.sha256(data).hexdigest() == state.baseline_sha256 and not check_decisions(
         project.root, events, leaves(ledger_.log)

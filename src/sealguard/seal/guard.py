@@ -27,6 +27,7 @@ class Staged:
     sha256: str | None = None
     executable: bool = False
     symlink: str | None = None  # the target, when the commit holds a symlink
+    how: str = ""  # the change in words, when they say more than `change` (a mode, a kind)
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class Refusal:
     path: str
     change: Change
     why: str
+    how: str = ""
 
     def line(self) -> str:
-        return f"{self.path}: {self.change}, a sealed path: {self.why}"
+        return f"{self.path}: {self.how or self.change}, {self.why}"
 
 
 def holds(entry: Entry | None, staged: Staged) -> bool:
@@ -60,11 +62,15 @@ def holds(entry: Entry | None, staged: Staged) -> bool:
     )
 
 
-def _why(covers: list[Cover]) -> str:
+def _why(covers: list[Cover], change: Change) -> str:
     if not covers:
-        return "no baseline can be trusted to cover it"
+        return "a sealed path: no baseline can be trusted to cover it"
+    if change == "deleted":  # refused because every cover still holds it
+        names = " and ".join(c.name for c in covers)
+        return f"but {names} {'hold' if len(covers) > 1 else 'holds'} it"
     names = " nor ".join(c.name for c in covers)
-    return f"neither {names} holds it" if len(covers) > 1 else f"{names} does not hold it"
+    holds = f"neither {names} holds it" if len(covers) > 1 else f"{names} does not hold it"
+    return f"a sealed path: {holds}"
 
 
 def refusals(
@@ -72,7 +78,7 @@ def refusals(
 ) -> list[Refusal]:
     """The staged changes of sealed paths that no cover holds, in path order."""
     return [
-        Refusal(s.path, s.change, _why(covers))
+        Refusal(s.path, s.change, _why(covers, s.change), s.how)
         for s in sorted(staged, key=lambda s: s.path)
         if sealed(s.path) and not any(holds(c.entries.get(s.path), s) for c in covers)
     ]
