@@ -1,6 +1,7 @@
 """init: a starter config that seals the tracked files, minus governance/ and caches."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,21 @@ def test_unreadable_or_unusual_project_files_only_change_what_is_found(
 
     write_tree(tmp_path / "p", files)
     assert [p.runner for p in proposals(tmp_path / "p")] == runners
+
+
+def test_the_starters_schedule_and_silence_row_parse_once_uncommented(
+    tmp_path: Path, invoke
+) -> None:
+    write_tree(tmp_path / "p", {"a.txt": ""})
+    invoke("--project", str(tmp_path / "p"), "init")
+    config_file = tmp_path / "p/governance/sealguard.toml"
+    lines = config_file.read_text().splitlines()
+    start = lines.index("# [channels.email]")
+    end = next(i for i, line in enumerate(lines) if line.startswith("# grace"))
+    for i in range(start, end + 1):  # the channels, the matrix and the schedule, as a user would
+        if re.match(r"# (\[|[A-Za-z_]+ *=)", lines[i]):
+            lines[i] = lines[i].removeprefix("# ")
+    config_file.write_text("\n".join(lines) + "\n")
+    config = load_config(config_file)
+    assert config.schedule is not None and config.schedule.every_seconds == 900
+    assert config.escalation.SILENCE.fallback == ["pagerduty"]

@@ -76,6 +76,14 @@ exclude = [
 # TOOLING_DRIFT = {{ channels = ["email"], deadline = "24h" }}
 # PRODUCT_DRIFT = {{ channels = ["slack", "email"], deadline = "15m" }}
 # INCIDENT      = {{ channels = ["pagerduty", "slack"], deadline = "0s" }}
+# SILENCE       = {{ channels = ["slack", "email"], deadline = "1h", fallback = ["pagerduty"] }}
+
+# How often an observation is expected (README: "Running on a schedule"): `status`, the report
+# and /metrics say when the next one is due, and `sealguard heartbeat` escalates a silence
+# through the SILENCE row; `sealguard schedule systemd|cron` prints timers for it.
+# [schedule]
+# every = "15m"
+# grace = "7m30s"                        # default: half of `every`, at least a minute
 
 # Who may decide after a drift: governance/AUTHORITY.toml, sealed with the build when it is
 # there at `seal` (README: "Authority"). Without it nobody can sign a decision, and a drift
