@@ -248,7 +248,13 @@ def _signers(
 ) -> list[dict[str, Any]]:
     """Each distinct person who signed, as journaled: id, printed name, role, key, signature."""
     if not signatures:
-        raise log.refuse(payload.period, "unsigned", "the review carries no signature", claimed)
+        raise log.refuse(
+            payload.period,
+            "unsigned",
+            "the review carries no signature (sign it: --key PATH, --agent, or --payload FILE "
+            "--signature FILE)",
+            claimed,
+        )
     authority = _authority(log, payload.period, claimed)
     signers: dict[str, dict[str, Any]] = {}
     for armored in signatures:

@@ -37,6 +37,7 @@ class Verification(msgspec.Struct, frozen=True, kw_only=True):
     problems: list[str]
     lines: int
     full: bool  # the whole log was recomputed (else: only what is new since the verified state)
+    how: str = ""  # how it was come by, where not by this report's own audit (the dashboard)
     checkpoint: Checkpoint | None
     witness: str  # where the witness is, or that there is none
 
@@ -85,6 +86,7 @@ class Gap(msgspec.Struct, frozen=True, kw_only=True):
 class Report(msgspec.Struct, kw_only=True):
     format: str = "sealguard-report/1"
     generated_at: str
+    made_by: str = "sealguard report"
     project: str
     content_sha256: str  # of `trail`
     trail: Trail

@@ -187,12 +187,14 @@ def assemble(
     *,
     schedule: Due | None,
     now: datetime,
+    made_by: str = "sealguard report",
 ) -> Report:
     """The report of a trail, with what is known now: the state, the log's verification (the
     caller's: `report` audits, `serve` shows the last audit), the reviews and the schedule."""
     trail, rows, events = read
     return Report(
         generated_at=iso_utc(now),
+        made_by=made_by,
         project=str(project.root),
         content_sha256=content_sha256(trail),
         trail=trail,

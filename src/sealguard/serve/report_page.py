@@ -54,13 +54,14 @@ def last_audit(ledger: Ledger) -> Verification:
     return Verification(
         intact=True,
         summary=(
-            f"INTACT as the last audit found it: {state.lines:,} lines against the checkpoint, "
-            f"and only sealguard has written the log since (last full audit: "
-            f"{state.full_at or 'none'}; the dashboard does not audit: `sealguard verify` does)"
+            f"INTACT as the last audit found it: its first {state.lines:,} lines against the "
+            f"checkpoint, and only sealguard has appended since (last full audit: "
+            f"{state.full_at or 'none'})"
         ),
         problems=[],
         lines=state.lines,
         full=False,
+        how="the last audit's: the dashboard does not audit; `sealguard verify` does",
         checkpoint=Checkpoint(
             origin=signed.origin, size=signed.size, root=base64.b64encode(signed.root).decode()
         ),
@@ -76,9 +77,11 @@ def report_of(reading: Reading) -> Report:
     trail = fold(period_of(None, None), origin, rows, events)
     read = (trail, rows, events)
     now = datetime.now(UTC)
+    checked = last_audit(ledger)
     return assemble(
-        reading.project, ledger, read, last_audit(ledger), schedule=reading.schedule, now=now
-    )
+        reading.project, ledger, read, checked, schedule=reading.schedule, now=now,
+        made_by="sealguard serve",
+    )  # fmt: skip
 
 
 class Pages:
