@@ -177,10 +177,10 @@ def heartbeat(
     Heartbeat that is `stuck` (69), having journaled nothing. `wait` tries the lock again until
     it is free or its holder is stuck."""
     every, grace = _schedule(config, project)
-    start, waited = now or datetime.now(UTC), 0.0
+    start = moment = now or datetime.now(UTC)
+    clock = time.monotonic()
     ledger_ = project.ledger(config)
     while True:
-        moment = start + timedelta(seconds=waited)
         with ExitStack() as held:
             try:
                 held.enter_context(observer_lock(ledger_.folder))
@@ -193,7 +193,7 @@ def heartbeat(
                 held.enter_context(ledger.one_checkpoint(ledger_))
                 return _beat(project, config, (every, grace), moment)
         time.sleep(POLL_SECONDS)
-        waited += POLL_SECONDS
+        moment = start + timedelta(seconds=time.monotonic() - clock)
 
 
 def _holder(folder: Path) -> Holder | None:
