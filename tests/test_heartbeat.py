@@ -335,3 +335,24 @@ def test_a_heartbeat_that_waits_acts_once_the_lock_is_free(rig: Rig) -> None:
     out, _ = waiting.communicate(timeout=120)
     assert waiting.returncode == 69 and "(escalated now)" in out
     assert rig.types().count("heartbeat_silence") == 1
+
+
+def test_behind_an_unreadable_log_a_holder_is_counted_from_when_it_took_the_lock(
+    rig: Rig,
+) -> None:
+    """Read without the lock, a log with a line that is no event cannot say when the last
+    observation was; none was journaled since the holder took the lock, though."""
+    holder = _holding(rig.project)
+    try:
+        with rig.project.log_file.open("ab") as log:
+            log.write(b"not an event\n")
+        _took_the_lock_ago(rig.project, 1800)
+        beat = heartbeat(rig.project, rig.config())
+        assert beat.exit_code == 69 and beat.stuck is not None
+        assert beat.stuck.pid == str(holder.pid) and beat.due.last == beat.stuck.since
+        # taken just now, it is at work: alive
+        _took_the_lock_ago(rig.project, 0)
+        with pytest.raises(BusyError):
+            heartbeat(rig.project, rig.config())
+    finally:
+        _release(holder)
