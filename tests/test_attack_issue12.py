@@ -250,22 +250,16 @@ def _holding(project: Project) -> subprocess.Popen[str]:
     return holder
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="timers: `schedule cron|systemd` fire observe and heartbeat at the same instants "
-    "(same */N step; same OnBootSec/OnUnitActiveSec) and run observe without --wait: when the "
-    "heartbeat holds the observer lock, the observation exits 75 and is lost (the observe unit "
-    "fails: 75 is not in its SuccessExitStatus); two lost in a row page a false SILENCE. Seen "
-    "racing the two cron commands: 1 observation in 8 exited 75",
-)
 def test_an_observation_fired_with_the_heartbeat_is_not_lost(tmp_path: Path, team: Team) -> None:
     project = _scheduled(tmp_path, team)
     lines = run(project, "schedule", "cron").output.splitlines()
     observe_line, heartbeat_line = (line for line in lines if line and not line.startswith("#"))
-    assert observe_line.split()[:5] == heartbeat_line.split()[:5]  # the same instants
+    # apart now (the heartbeat half a period later), yet they can still meet: a heartbeat
+    # slow to deliver, a decision, an observation started by hand
+    assert observe_line.split()[:5] != heartbeat_line.split()[:5]
     command = observe_line.split(maxsplit=5)[5]
     before = len(events_of(project, "runtime_event"))
-    holder = _holding(project)  # the heartbeat that the same tick started has the lock
+    holder = _holding(project)  # whatever it is, it has the lock when the observation fires
     fired = subprocess.Popen(["sh", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         code: int | None = fired.wait(timeout=3)
@@ -397,14 +391,6 @@ def _as_cron_runs(line: str) -> str:
     return rest[:cut].replace("\\%", "%")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schedule: a project path holding `%` (a folder named p%20x) breaks both generated "
-    "jobs the same way, so the heartbeat cannot notice: the cron lines escape `%` in the "
-    "sealguard command but not in `cd PATH` (cron cuts the line there), and the systemd units "
-    "leave it unescaped in WorkingDirectory= and Description= (systemd-analyze: 'Unit "
-    "configuration has fatal error, unit will not be started')",
-)
 def test_timers_for_a_project_path_with_a_percent_sign_run(tmp_path: Path, team: Team) -> None:
     project = unsealed_cat_project(
         tmp_path / "p%20x", "product", extra='\n[schedule]\nevery = "15m"\n'
@@ -431,12 +417,6 @@ def test_timers_for_a_project_path_with_a_percent_sign_run(tmp_path: Path, team:
     assert problems == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="heartbeat: whatever holds the observer lock is taken for a live observation: an "
-    "`observe` suspended at a terminal (Ctrl-Z) or hung keeps every timed observe at 75 and "
-    "every heartbeat at 75 (a success for its unit), forever: no SILENCE is ever escalated",
-)
 def test_a_stuck_lock_holder_does_not_hide_a_silence(tmp_path: Path, team: Team) -> None:
     project = _scheduled(tmp_path, team)
     assert run(project, "observe").exit_code == 0
@@ -499,11 +479,6 @@ def test_report_never_overwrites_a_governance_file(tmp_path: Path, team: Team, n
     assert run(project, "verify").exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schedule: `schedule systemd -o DIR` writes its four units into a sealed folder or "
-    "the runtime area, exit 0: the next observation is an INCIDENT (HALTED)",
-)
 @pytest.mark.parametrize("folder", ["src", "governance/runtime"])
 def test_schedule_units_never_land_in_a_governed_folder(
     tmp_path: Path, team: Team, folder: str

@@ -3,8 +3,10 @@ its own row of the matrix, over real channels (an SMTP server and an HTTP receiv
 and closes the escalation when they arrive again. It never changes the state of observation."""
 
 import json
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -264,3 +266,93 @@ def test_the_report_shows_the_schedule_as_status_does(rig: Rig, invoke, tmp_path
     page = tmp_path / "report.html"
     assert invoke("--project", root, "report", "-o", str(page)).exit_code == 0
     assert '<dd id="schedule" class="bad">schedule: every 15m00s' in page.read_text()
+
+
+def _holding(project: Project) -> subprocess.Popen[str]:
+    """Another process holding the observer lock until its stdin closes."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; from sealguard.lock import observer_lock\n"
+         f"with observer_lock(Path({str(project.runtime)!r})):\n"
+         "    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def _release(holder: subprocess.Popen[str]) -> None:
+    assert holder.stdin is not None
+    holder.stdin.close()
+    assert holder.wait(timeout=60) == 0
+
+
+def _took_the_lock_ago(project: Project, seconds: float) -> None:
+    """The lock file is written when the lock is taken: its time says since when it is held."""
+    then = time.time() - seconds
+    os.utime(project.runtime / ".observer.lock", (then, then))
+
+
+def test_a_lock_held_past_a_period_and_the_grace_does_not_hide_a_silence(rig: Rig) -> None:
+    root = str(rig.project.root)
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(hours=2))
+    holder = _holding(rig.project)
+    try:
+        # taken 10 minutes ago: an observation under way, late but alive (15m + 7m30s)
+        _took_the_lock_ago(rig.project, 600)
+        alive = _sealguard("--project", root, "heartbeat")
+        assert alive.returncode == 75, alive.stdout
+        # taken 30 minutes ago: stopped or hung; so is `--wait`, which would wait forever
+        _took_the_lock_ago(rig.project, 1800)
+        before = rig.project.log_file.read_bytes()
+        for args in ((), ("--wait",)):
+            stuck = _sealguard("--project", root, "heartbeat", *args)
+            assert stuck.returncode == 69, stuck.stderr
+            [line] = stuck.stdout.splitlines()
+            assert line.startswith("SILENCE: no observation since ")
+            assert f"the observer lock has been held by pid {holder.pid} since " in line
+            assert line.endswith("nothing journaled or escalated, that needs the lock")
+        # journaling needs the lock: nothing was written, nobody paged
+        assert rig.project.log_file.read_bytes() == before and rig.mails() == 0
+    finally:
+        _release(holder)
+    # the lock free again, the silence is journaled and escalated as usual
+    done = _sealguard("--project", root, "heartbeat")
+    assert done.returncode == 69 and "(escalated now)" in done.stdout
+    assert rig.types().count("heartbeat_silence") == 1
+
+
+def test_a_heartbeat_that_waits_acts_once_the_lock_is_free(rig: Rig) -> None:
+    observe(rig.project, rig.config(), 1, now=datetime.now(UTC) - timedelta(hours=2))
+    holder = _holding(rig.project)
+    argv = [sys.executable, "-m", "sealguard", "--project", str(rig.project.root)]
+    waiting = subprocess.Popen([*argv, "heartbeat", "--wait"], stdout=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=3)  # a fresh holder is alive: it waits its turn
+    finally:
+        _release(holder)
+    out, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 69 and "(escalated now)" in out
+    assert rig.types().count("heartbeat_silence") == 1
+
+
+def test_behind_an_unreadable_log_a_holder_is_counted_from_when_it_took_the_lock(
+    rig: Rig,
+) -> None:
+    """Read without the lock, a log with a line that is no event cannot say when the last
+    observation was; none was journaled since the holder took the lock, though."""
+    holder = _holding(rig.project)
+    try:
+        with rig.project.log_file.open("ab") as log:
+            log.write(b"not an event\n")
+        _took_the_lock_ago(rig.project, 1800)
+        beat = heartbeat(rig.project, rig.config())
+        assert beat.exit_code == 69 and beat.stuck is not None
+        assert beat.stuck.pid == str(holder.pid) and beat.due.last == beat.stuck.since
+        # taken just now, it is at work: alive
+        _took_the_lock_ago(rig.project, 0)
+        with pytest.raises(BusyError):
+            heartbeat(rig.project, rig.config())
+    finally:
+        _release(holder)

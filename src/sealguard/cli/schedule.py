@@ -47,11 +47,13 @@ def schedule(ctx: click.Context, kind: str, folder: Path | None) -> int:
     """Print timers for this project: observe every [schedule] every, and the heartbeat apart
     (systemd: a service and a timer for each; cron: a line for each)."""
     from sealguard.config import error_at
+    from sealguard.observe.heartbeat import no_schedule
+    from sealguard.report.documents import write_documents
     from sealguard.timers import Job, cron_lines, systemd_units
 
     project, config = configured(ctx)
     if config.schedule is None:
-        raise error_at(project.config_file, ["schedule"], 'no [schedule] every = "…" in force')
+        raise no_schedule(project)
     job = Job(str(project.root), _command(), config.schedule.every_seconds)
     if kind == "cron":
         lines = cron_lines(job)
@@ -67,8 +69,7 @@ def schedule(ctx: click.Context, kind: str, folder: Path | None) -> int:
     if folder is None:
         output.write("\n".join(f"# {name}\n{text}" for name, text in units.items()).rstrip())
         return 0
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in units.items():
-        (folder / name).write_text(text, encoding="utf-8")
+    # never into the sealed paths or the runtime area: refused (4) as `runbook -o` is
+    write_documents(folder, units, project, config.selector())
     output.write(f"wrote {', '.join(units)} in {folder}")
     return 0

@@ -8,22 +8,31 @@ the same silence again groups into its escalation while it is unacknowledged
 arrive again, the next heartbeat journals `heartbeat_resumed` and closes the escalation.
 Then it delivers what the outbox has due, as `observe` does. It never touches the state of
 observation: a silence is not a drift and freezes nothing.
+
+Whatever holds the lock (an observation under way) is a sign of life, for as long as an
+observation may take: from when it took the lock, a period and the grace. Past that, the holder
+is stuck (stopped at a terminal, hung): the heartbeat reports the silence and the holder's pid,
+and exits 69, but journals nothing and escalates nothing, since that needs the lock.
 """
 
+import os
+import time
+from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sealguard import ledger
 from sealguard.config import SILENCE, Config
 from sealguard.durations import duration_text
-from sealguard.errors import ConfigError
+from sealguard.errors import BusyError, ConfigError, DataError
 from sealguard.escalation import dispatch
 from sealguard.escalation.outbox import AttemptRecord, Escalation
 from sealguard.events import iso_utc, new_id
 from sealguard.exitcodes import ExitCode
 from sealguard.ledger.journal import notable_events
-from sealguard.lock import observer_lock
+from sealguard.lock import LOCK_NAME, observer_lock
 from sealguard.project import Project
 from sealguard.schedule import (
     SILENCE_CLOSED,
@@ -34,12 +43,22 @@ from sealguard.schedule import (
     last_sign_of_life,
     open_silence,
 )
+from sealguard.schedule import due as due_after
 
 RESUMED_BY = "sealguard heartbeat (observations resumed)"
 NEXT = (
     "find why observations stopped (the timer, the runner, the machine, a lock held), "
     "start them again and run `sealguard observe`; the next `heartbeat` closes this silence"
 )
+POLL_SECONDS = 1.0  # how often `heartbeat --wait` tries the lock again
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What holds the observer lock, as its file says: the pid it wrote on taking it, then."""
+
+    pid: str
+    since: datetime  # naive UTC
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,7 @@ class Heartbeat:
     opened: bool = False  # journaled by this heartbeat
     resumed: str | None = None  # a silence this heartbeat found over
     attempts: tuple[AttemptRecord, ...] = ()
+    stuck: Holder | None = None  # silent, and the lock held too long to journal it
 
     @property
     def exit_code(self) -> int:
@@ -128,12 +148,23 @@ def _silent(
     return silence.event_id, dispatch.create(project, config, again, now), False
 
 
+def no_schedule(project: Project) -> ConfigError:
+    """The config in force has no [schedule]: what to do about it, before and after the seal."""
+    how = (
+        "add it in a staging copy and propose it (`sealguard propose --from STAGING`, then "
+        "`decide PRO_… amend`)"
+        if project.sealed
+        else "add a [schedule] section to this file"
+    )
+    return ConfigError(
+        f"{project.config_file}: schedule: the config in force has no [schedule] "
+        f'(every = "15m"): nothing says when observations are due; {how}'
+    )
+
+
 def _schedule(config: Config, project: Project) -> tuple[float, float | None]:
     if config.schedule is None:
-        raise ConfigError(
-            f"{project.config_file}: schedule: the config in force has no [schedule] "
-            '(every = "15m"): nothing says when observations are due'
-        )
+        raise no_schedule(project)
     return config.schedule.every_seconds, config.schedule.grace_seconds
 
 
@@ -141,24 +172,81 @@ def heartbeat(
     project: Project, config: Config, now: datetime | None = None, wait: bool = False
 ) -> Heartbeat:
     """One heartbeat (see the module's docstring). BusyError (75) when an observation holds
-    the lock and not `wait`: that observation is itself the sign of life."""
+    the lock and not `wait`: that observation is itself the sign of life, unless it has held
+    the lock so long that observations are overdue even counting from its start: then a
+    Heartbeat that is `stuck` (69), having journaled nothing. `wait` tries the lock again until
+    it is free or its holder is stuck."""
     every, grace = _schedule(config, project)
-    now = now or datetime.now(UTC)
+    start = moment = now or datetime.now(UTC)
+    clock = time.monotonic()
     ledger_ = project.ledger(config)
-    with observer_lock(ledger_.folder, wait), ledger.one_checkpoint(ledger_):
-        events = notable_events(ledger_)
-        found = due_in_log(events, every, _naive(now), grace)
-        silence, resumed = open_silence(events), None
-        last = last_sign_of_life(events) or {}
-        if silence and (not found.overdue or silence.since != _since(found)):
-            _close(project, config, silence, last)
-            resumed, silence = silence.event_id, None
-        silence_id, esc_id, opened = None, None, False
-        if found.overdue:
-            silence_id, esc_id, opened = _silent(
-                project, config, found, silence, last=last, now=now
-            )
-        attempts = dispatch.deliver_due(project, config, now)
+    while True:
+        with ExitStack() as held:
+            try:
+                held.enter_context(observer_lock(ledger_.folder))
+            except BusyError:
+                if stuck := _stuck(ledger_, every, grace, moment):
+                    return stuck
+                if not wait:
+                    raise
+            else:
+                held.enter_context(ledger.one_checkpoint(ledger_))
+                return _beat(project, config, (every, grace), moment)
+        time.sleep(POLL_SECONDS)
+        moment = start + timedelta(seconds=time.monotonic() - clock)
+
+
+def _holder(folder: Path) -> Holder | None:
+    """The lock file's pid and when it was written (the lock writes it on being taken)."""
+    try:
+        fd = os.open(folder / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        text = os.read(fd, 64).decode("ascii", "replace").strip()
+        since = datetime.fromtimestamp(os.fstat(fd).st_mtime, UTC)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return Holder(text if text.isdigit() else "?", _naive(since))
+
+
+def _stuck(
+    ledger_: ledger.Ledger, every: float, grace: float | None, now: datetime
+) -> Heartbeat | None:
+    """The lock is taken: a Heartbeat when observations are overdue even counting from when
+    its holder took it (read without the lock, journaling nothing), else None."""
+    holder = _holder(ledger_.folder)
+    if holder is None:
+        return None
+    try:
+        last = due_in_log(notable_events(ledger_), every, _naive(now), grace).last
+    except DataError:
+        last = None  # a line half written, by the holder: count from the holder alone
+    since = holder.since if last is None else max(last, holder.since)
+    if not due_after(every, since, _naive(now), grace).overdue:
+        return None
+    return Heartbeat(due_after(every, last or since, _naive(now), grace), stuck=holder)
+
+
+def _beat(
+    project: Project, config: Config, schedule: tuple[float, float | None], now: datetime
+) -> Heartbeat:
+    """The heartbeat's act, under the lock and its one checkpoint."""
+    every, grace = schedule
+    ledger_ = project.ledger(config)
+    events = notable_events(ledger_)
+    found = due_in_log(events, every, _naive(now), grace)
+    silence, resumed = open_silence(events), None
+    last = last_sign_of_life(events) or {}
+    if silence and (not found.overdue or silence.since != _since(found)):
+        _close(project, config, silence, last)
+        resumed, silence = silence.event_id, None
+    silence_id, esc_id, opened = None, None, False
+    if found.overdue:
+        silence_id, esc_id, opened = _silent(project, config, found, silence, last=last, now=now)
+    attempts = dispatch.deliver_due(project, config, now)
     return Heartbeat(found, silence_id, esc_id, opened, resumed, tuple(attempts))
 
 
@@ -179,6 +267,14 @@ def describe(beat: Heartbeat) -> str:
     if not due.overdue:
         lateness = f"late by {duration_text(due.late_by_seconds)}" if due.late else "on time"
         return head + f"next observation due {at}: {lateness}"
+    if beat.stuck:
+        held = beat.stuck
+        return (
+            f"SILENCE: no observation since {_since(due)}; due {at}, late by "
+            f"{duration_text(due.late_by_seconds)}; the observer lock has been held by pid "
+            f"{held.pid} since {iso_utc(held.since.replace(tzinfo=UTC))} (stopped? hung?): "
+            "nothing journaled or escalated, that needs the lock"
+        )
     now = " (escalated now)" if beat.opened else ""
     return (
         f"SILENCE: no observation since {_since(due)}; due {at}, late by "
