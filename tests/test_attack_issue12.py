@@ -1,6 +1,6 @@
 """Attacks on issue 12's surfaces (report, review, serve, heartbeat, guard): each test is a
-finding, reproduced with real commands on a real sealed project, marked xfail(strict) until it
-is fixed (the lead removes the mark with the fix)."""
+finding of an attacker's pass, reproduced with real commands on a real sealed project; each
+failed on the code it was found on, and holds since its fix."""
 
 import json
 import os
