@@ -24,7 +24,8 @@ from sealguard.seal.integrity import Difference
 INVARIANT = "INV-D-06"
 
 
-def _authority(text: Any) -> Authority | str:
+def authority_of(text: Any) -> Authority | str:
+    """The AUTHORITY.toml journaled with a baseline, parsed; or why nobody may sign under it."""
     if not isinstance(text, str):
         return "no AUTHORITY.toml was sealed with the baseline in force"
     try:
@@ -97,7 +98,7 @@ def check_decisions(
     to `leaves` for decisions from seq `checked_before` on: earlier ones were held when new,
     and the log before the verified state has not moved since (ledger/verified.py)."""
     found: list[Difference] = []
-    authority: Authority | str = _authority(None)
+    authority: Authority | str = authority_of(None)
     valid: dict[str, dict[str, Any]] = {}
     seen: dict[str, Any] = {}  # decision ids and signatures already journaled: their seq
     installed: set[str] = set()  # decisions that already installed their version
@@ -105,7 +106,7 @@ def check_decisions(
         kind = event.get("type")
         where = f"governance log seq {event.get('seq')}"
         if kind == "baseline_sealed":
-            authority = _authority(event.get("authority"))
+            authority = authority_of(event.get("authority"))
         elif kind == "decision":
             # a valid line copied later holds every check below: it is a replay all the same
             bound = int(event.get("seq", 0)) >= checked_before
@@ -141,7 +142,7 @@ def check_decisions(
                     )
                 )
             installed.add(str(event.get("decision")))
-            authority = _authority(event.get("authority"))
+            authority = authority_of(event.get("authority"))
     found += _closed_reports(root, events, valid)
     return found
 

@@ -9,31 +9,20 @@ under it is held by INV-D-07.
 """
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from sealguard.decide.audit import INVARIANT, prefix_problem
-from sealguard.decide.authority import Authority, parse_authority
+from sealguard.decide.audit import INVARIANT, authority_of, prefix_problem
+from sealguard.decide.authority import Authority
 from sealguard.decide.review_payload import encode, from_record
 from sealguard.decide.review_periods import REVIEW_EVENT
 from sealguard.decide.reviews import reviewer
 from sealguard.decide.sshsig import SignatureRefused
-from sealguard.errors import ConfigError
 from sealguard.ledger.view import Leaves
 from sealguard.seal.integrity import Difference
 
 AUTHORITY_EVENTS = ("baseline_sealed", "baseline_installed")  # each journals the file in force
-
-
-def _authority(text: Any) -> Authority | str:
-    if not isinstance(text, str):
-        return "no AUTHORITY.toml was sealed with the baseline in force"
-    try:
-        return parse_authority(text, Path("AUTHORITY.toml"))
-    except ConfigError as exc:
-        return exc.message
 
 
 def _signers_problem(event: dict[str, Any], authority: Authority, data: bytes) -> str | None:
@@ -90,12 +79,12 @@ def check_reviews(
     prefix its signers saw is held to `leaves` for reviews from seq `checked_before` on (as
     `check_decisions` does)."""
     found: list[Difference] = []
-    authority: Authority | str = _authority(None)
+    authority: Authority | str = authority_of(None)
     seen: dict[str, Any] = {}
     for event in events:
         kind = event.get("type")
         if kind in AUTHORITY_EVENTS:
-            authority = _authority(event.get("authority"))
+            authority = authority_of(event.get("authority"))
         elif kind == REVIEW_EVENT:
             bound = int(event.get("seq", 0)) >= checked_before
             problem = _replayed(event, seen) or _review_problem(
