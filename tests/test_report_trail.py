@@ -43,7 +43,7 @@ def test_every_class_is_in_the_timeline_and_each_drift_has_its_cause(history: Hi
     assert set(notable) == {history.ids[k] for k in ("tooling", "drift", "incident")}
     tooling = notable[history.ids["tooling"]]
     assert [r.rule for r in tooling.rules] == ["TD-03"]
-    assert tooling.path[:2] == ["INC-01", "INC-02"] and "TD-03" in tooling.path
+    assert tooling.path[:2] == ["INC-01", "INC-02"] and "TD-03 [fuel-table]" in tooling.path
     drift = notable[history.ids["drift"]]
     assert [r.rule for r in drift.rules] == ["PD-07"]
     assert (drift.state_before, drift.state_after) == ("OBSERVING", "FROZEN")
@@ -217,3 +217,42 @@ def test_the_fast_encoding_gives_the_bytes_rfc8785_gives(history: History) -> No
     large = Trail(observations=[huge])
     assert not _plain(large, msgspec.to_builtins(large))
     assert b'"duration_ms":"1152921504606846976"' in canonical_bytes(large)  # as the log writes it
+
+
+def test_the_reason_puts_the_deciding_rules_first_and_the_path_names_each_probe() -> None:
+    """A PRODUCT_DRIFT on probe b while probe a stayed as sealed: the page's reason starts with
+    b's rule, and the rule path says which probe each rule was tried on."""
+    from sealguard.report.html import render_html
+    from sealguard.report.page import Banner, Report, Verification
+    from sealguard.report.trail import Period, fold
+
+    why = [
+        {"rule": "ST-01", "class": "STABLE", "matched": True, "detail": "as-sealed", "probe": "a"},
+        {"rule": "PD-01", "class": "PRODUCT_DRIFT", "matched": False, "detail": "", "probe": "b"},
+        {
+            "rule": "PD-07",
+            "class": "PRODUCT_DRIFT",
+            "matched": True,
+            "detail": "changed",
+            "probe": "b",
+        },
+    ]
+    event = {
+        "type": "runtime_event", "seq": 3, "ts": "2026-11-27T10:00:00Z", "event_id": "RTE_1",
+        "observed_at": "2026-11-27T10:00:00Z", "classification": "PRODUCT_DRIFT", "why": why,
+        "state_before": "OBSERVING", "state_after": "FROZEN",
+    }  # fmt: skip
+    trail = fold(Period(), "origin", [], [event])
+    [notable] = trail.notable
+    assert notable.path == ["ST-01 [a]", "PD-01 [b]", "PD-07 [b]"]
+    page = render_html(
+        Report(
+            generated_at="2026-11-27T10:00:01Z", project="p", content_sha256="0" * 64, trail=trail,
+            banner=Banner(mode="FROZEN", since=None, because=None, reason="", baseline_version=1,
+                          baseline_sha256=None, next_step=""),
+            verification=Verification(intact=True, summary="INTACT", problems=[], lines=3,
+                                      full=True, checkpoint=None, witness="none"),
+        )
+    )  # fmt: skip
+    reason = page.split('class="reason">')[1].split("</dd>")[0]
+    assert reason.index("PD-07") < reason.index("ST-01")

@@ -297,7 +297,7 @@ def _notable(event: Event) -> Notable:
     fields.update(
         observed_at=event.get("observed_at") or event.get("ts"),
         purpose=event.get("purpose") or "observation",
-        path=[str(s.get("rule")) for s in why if isinstance(s, dict)],
+        path=[_step_name(s) for s in why if isinstance(s, dict)],
         rules=[s for s in why if isinstance(s, dict) and s.get("matched")],
         violations=[
             *(event.get("invariants_before") or []),
@@ -307,6 +307,12 @@ def _notable(event: Event) -> Notable:
         evidence=event.get("snapshot"),
     )
     return _typed(event, Notable, fields)
+
+
+def _step_name(step: dict[str, Any]) -> str:
+    """A rule of the path, with the probe it was tried on (each probe has its own path)."""
+    probe = step.get("probe")
+    return f"{step.get('rule')} [{probe}]" if probe else str(step.get("rule"))
 
 
 def _decision(event: Event) -> DecisionRecord:
