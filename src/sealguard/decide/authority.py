@@ -86,6 +86,24 @@ class Authority(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
         return self.rules.required(kind)
 
 
+def signer(
+    authority: Authority, payload: bytes, armored: str, namespace: str
+) -> tuple[Person, PublicKey]:
+    """The person of `authority` whose key made `armored` over `payload` in `namespace`, and
+    that key. SignatureRefused (exit 4) for a bad signature, and for a key no person holds."""
+    try:
+        key = verify(payload, armored, authority.keys(), namespace)
+    except SignatureRefused as exc:
+        if exc.reason != "unknown-key":
+            raise
+        raise SignatureRefused(
+            f"{exc.message}: no person in AUTHORITY.toml holds it", "unknown-key"
+        ) from None
+    person = authority.person_of(key)
+    assert person is not None  # verify returned one of the authority's own keys
+    return person, key
+
+
 def authorised_signer(
     authority: Authority,
     payload: bytes,
@@ -98,16 +116,7 @@ def authorised_signer(
     Raises SignatureRefused (exit 4) for a bad signature (see `sshsig.verify`), for a key no
     person holds (`unknown-key`), and for a person without the role (`role`).
     """
-    try:
-        key = verify(payload, armored, authority.keys(), namespace)
-    except SignatureRefused as exc:
-        if exc.reason != "unknown-key":
-            raise
-        raise SignatureRefused(
-            f"{exc.message}: no person in AUTHORITY.toml holds it", "unknown-key"
-        ) from None
-    person = authority.person_of(key)
-    assert person is not None  # verify returned one of the authority's own keys
+    person, key = signer(authority, payload, armored, namespace)
     if not person.has(role):
         raise SignatureRefused(
             f"{person.name} ({person.id}) signed with {key.fingerprint}, but is not an {role}",

@@ -32,8 +32,8 @@ from sealguard.decide.payload import (
 )
 from sealguard.decide.payload import decode as decode_payload
 from sealguard.decide.payload import encode as encode_payload
-from sealguard.decide.sshsig import SignatureRefused, signature_key
-from sealguard.errors import BusyError, ConfigError, RefusedError, SealguardError
+from sealguard.decide.sshsig import SignatureRefused, claimed_keys, signature_key
+from sealguard.errors import BusyError, ConfigError, RefusedError
 from sealguard.escalation import outbox
 from sealguard.events import iso_utc, new_id
 from sealguard.ledger import view
@@ -335,16 +335,6 @@ def _request_of(payload: Payload) -> Request:
     return Request(payload.answers.id, payload.decision, payload.reason, payload.meaning, to)
 
 
-def _claimed(signatures: Sequence[str]) -> list[str]:
-    found = []
-    for armored in signatures:
-        try:
-            found.append(signature_key(armored).fingerprint)
-        except SealguardError:
-            found.append("(unreadable signature)")
-    return found
-
-
 def _used_signatures(events: list[dict[str, Any]]) -> dict[str, str]:
     used = {}
     for event in events:
@@ -470,7 +460,7 @@ def _record(
     project: Project, config: Config, data: bytes, signatures: Sequence[str], now: datetime
 ) -> Decided:
     log = _Log.read(project, config)
-    claimed = _claimed(signatures)
+    claimed = claimed_keys(signatures)
     try:
         payload = decode_payload(data)
     except ValueError as exc:

@@ -18,8 +18,7 @@ from typing import Any
 
 from sealguard import ledger
 from sealguard.config import Config
-from sealguard.decide import sshsig
-from sealguard.decide.authority import Authority, Person, Role, parse_authority
+from sealguard.decide.authority import Authority, Person, Role, parse_authority, signer
 from sealguard.decide.payload import LogView
 from sealguard.decide.review_payload import (
     DOMAIN,
@@ -34,8 +33,8 @@ from sealguard.decide.review_payload import (
     to_record,
 )
 from sealguard.decide.review_periods import REVIEW_EVENT
-from sealguard.decide.sshsig import SignatureRefused, signature_key
-from sealguard.errors import BusyError, ConfigError, RefusedError, SealguardError
+from sealguard.decide.sshsig import SignatureRefused, claimed_keys, signature_key
+from sealguard.errors import BusyError, ConfigError, RefusedError
 from sealguard.events import iso_utc, new_id
 from sealguard.ledger import view
 from sealguard.lock import observer_lock
@@ -158,16 +157,7 @@ def reviewer(authority: Authority, data: bytes, armored: str) -> tuple[Person, R
     the review namespace. SignatureRefused (exit 4) for a bad signature, a signature made for
     another use (a decision's), a key no person holds, a person who is no operator or
     architect."""
-    try:
-        key = sshsig.verify(data, armored, authority.keys(), NAMESPACE)
-    except SignatureRefused as exc:
-        if exc.reason != "unknown-key":
-            raise
-        raise SignatureRefused(
-            f"{exc.message}: no person in AUTHORITY.toml holds it", "unknown-key"
-        ) from None
-    person = authority.person_of(key)
-    assert person is not None  # verify returned one of the authority's own keys
+    person, key = signer(authority, data, armored, NAMESPACE)
     role = next((r for r in REVIEWER_ROLES if person.has(r)), None)
     if role is None:
         raise SignatureRefused(
@@ -176,16 +166,6 @@ def reviewer(authority: Authority, data: bytes, armored: str) -> tuple[Person, R
             "role",
         )
     return person, role
-
-
-def _claimed(signatures: Sequence[str]) -> list[str]:
-    found = []
-    for armored in signatures:
-        try:
-            found.append(signature_key(armored).fingerprint)
-        except SealguardError:
-            found.append("(unreadable signature)")
-    return found
 
 
 def _journaled_ids(events: list[dict[str, Any]]) -> set[str]:
@@ -286,7 +266,7 @@ def record(
     act, one checkpoint. Returns the journaled `audit_review` event."""
     with _alone(project, config), ledger.one_checkpoint(project.ledger(config)):
         log = _Log.read(project, config)
-        claimed = _claimed(signatures)
+        claimed = claimed_keys(signatures)
         try:
             payload = decode(data)
         except ValueError as exc:

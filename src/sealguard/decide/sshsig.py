@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sealguard.decide.agent import Agent, AgentError, agent_socket
 from sealguard.decide.keys import ED25519, PublicKey, SshKeyError, public_key_of
 from sealguard.decide.wire import Reader, WireError, string, uint32
-from sealguard.errors import RefusedError
+from sealguard.errors import RefusedError, SealguardError
 
 NAMESPACE = "sealguard-decision"
 HASH = "sha512"  # what ssh-keygen uses by default
@@ -107,6 +107,17 @@ def verify(
 def signature_key(armored: str) -> PublicKey:
     """The (ed25519) key a signature names, unverified: to say who claims to have signed."""
     return _signing_key(_parse(_dearmor(armored)).key_blob)
+
+
+def claimed_keys(signatures: Iterable[str]) -> list[str]:
+    """The fingerprint each signature claims (unverified), for the record of a refused act."""
+    found = []
+    for armored in signatures:
+        try:
+            found.append(signature_key(armored).fingerprint)
+        except SealguardError:
+            found.append("(unreadable signature)")
+    return found
 
 
 class _Parts:
