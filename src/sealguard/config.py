@@ -14,6 +14,7 @@ from sealguard.classes import ESCALATED
 from sealguard.durations import parse_duration
 from sealguard.errors import ConfigError
 from sealguard.filekind import NotRegularFile, read_regular
+from sealguard.fleet.urls import url_problem
 from sealguard.globs import PathSelector, glob_problem, make_selector
 from sealguard.tomlpos import line_of
 
@@ -27,6 +28,11 @@ class SealConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froze
 class LedgerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
     key_file: str | None = None  # default: governance/runtime/keys/log_ed25519.pem
     witness: str | None = None  # a witness folder (ledger/witness.py) that cosigns checkpoints
+    # the fleet database (fleet/): every act is shipped there; no password (PGPASSWORD, .pgpass)
+    url: str | None = None
+    project: str | None = None  # the project's name in the fleet (default: the folder's name)
+    host: str | None = None  # this host's name in the fleet (default: the machine's host name)
+    build: str | None = None  # the build it runs, for decisions that apply to every host of it
     # the audit of the log is incremental between full ones (ledger/incremental.py): a full
     # audit after this many audits (an observation audits twice), or when the last is this old
     full_audit_every: int = 288
@@ -290,6 +296,14 @@ def _check_schedule(config: Config, file: Path, text: str) -> None:
 
 
 def _check_ledger(config: Config, file: Path, text: str) -> None:
+    if config.ledger.url is not None:
+        problem = url_problem(config.ledger.url)
+        if problem is not None:
+            raise _error(file, text, ["ledger", "url"], problem)
+    for key in ("project", "host", "build"):
+        value = getattr(config.ledger, key)
+        if value is not None and (not value.strip() or any(ord(c) < 32 for c in value)):
+            raise _error(file, text, ["ledger", key], "must be a non-empty name on one line")
     if config.ledger.full_audit_every < 1:
         raise _error(
             file, text, ["ledger", "full_audit_every"], "must be 1 or more (1: always full)"

@@ -53,3 +53,9 @@ class LedgerFileError(IntegrityError, DataError):
     """A governance log file replaced by a symlink or a special file (a FIFO, a folder): never
     opened through; an INCIDENT (exit 3). Also a DataError, so that a check that reports
     unreadable data (verify) reports it in place."""
+
+
+class FleetError(SealguardError):
+    """The fleet database could not be reached, or refused a statement."""
+
+    exit_code = ExitCode.UNAVAILABLE

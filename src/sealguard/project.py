@@ -1,12 +1,13 @@
 """Where a governed project keeps its files (the default layout of ../shared/SPEC.md)."""
 
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sealguard.errors import ConfigError, UsageError
 from sealguard.globs import GOVERNANCE_DIR
-from sealguard.ledger.layout import LOG_NAME, NOT_SEALED, Ledger
+from sealguard.ledger.layout import LOG_NAME, NOT_SEALED, FleetPlace, Ledger
 
 if TYPE_CHECKING:
     from sealguard.config import Config
@@ -83,7 +84,17 @@ class Project:
         key_file = self.root / config.ledger.key_file if config.ledger.key_file else None
         witness = self.root / config.ledger.witness if config.ledger.witness else None
         starts = start or self.baseline_file.exists()
-        return replace(Ledger.in_folder(self.runtime, key_file, witness), starts=starts)
+        ledger = replace(Ledger.in_folder(self.runtime, key_file, witness), starts=starts)
+        settings = config.ledger
+        if settings.url is None:
+            return ledger
+        place = FleetPlace(
+            settings.url,
+            settings.project or self.root.resolve().name,
+            settings.host or socket.gethostname(),
+            settings.build,
+        )
+        return replace(ledger, fleet=place)
 
     @property
     def sealed(self) -> bool:

@@ -9,6 +9,7 @@ HISTORY_NAME = "checkpoint.history"
 STATE_NAME = ".ledger-state.json"
 PENDING_NAME = ".ledger-pending"
 VERIFIED_NAME = ".ledger-verified"
+SHIPPED_NAME = ".ledger-shipped"  # how far the fleet database holds the log (fleet/shipping.py)
 INDEX_NAME = ".ledger-index"  # a folder of caches recomputable from the log (ledger/journal.py)
 KEY_NAME = "keys/log_ed25519.pem"
 
@@ -20,13 +21,25 @@ NOT_SEALED = (
 
 
 @dataclass(frozen=True)
+class FleetPlace:
+    """Where a log is kept in the fleet database: its URL (no password) and the log's names."""
+
+    url: str
+    project: str
+    host: str
+    build: str | None = None
+
+
+@dataclass(frozen=True)
 class Ledger:
-    """A governance log in `folder`, its log key, and an optional witness folder."""
+    """A governance log in `folder`, its log key, an optional witness folder, and the fleet
+    database it is shipped to, if any."""
 
     folder: Path
     key_file: Path
     witness: Path | None = None
     starts: bool = True  # may write a log's first line; a project's ledger does only for `seal`
+    fleet: FleetPlace | None = None
 
     @classmethod
     def in_folder(
@@ -59,6 +72,10 @@ class Ledger:
         return self.folder / VERIFIED_NAME
 
     @property
+    def shipped(self) -> Path:
+        return self.folder / SHIPPED_NAME
+
+    @property
     def index(self) -> Path:
         return self.folder / INDEX_NAME
 
@@ -66,4 +83,5 @@ class Ledger:
         """Files the ledger's own checks hold (not listed as runtime files in the log)."""
         files = {self.log, self.checkpoint, self.history, self.state, self.pending, self.key_file}
         files.add(self.verified)
+        files.add(self.shipped)
         return files | {self.key_file.parent / ".gitignore"}

@@ -28,6 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.errors import EvidenceWriteError, IntegrityError, LedgerFileError, UsageError
+from sealguard.fleet import shipping
 from sealguard.fsio import write_atomic
 from sealguard.ledger import anchor, files, note, pending, verified
 from sealguard.ledger.canonical import encode_event
@@ -285,6 +286,7 @@ def _publish_owed(ledger: Ledger, act: _Act) -> None:
         _publish(ledger, checkpoint)
         tree.published, tree.published_end = tree.range.size, tree.end
         verified.carry(ledger, before, key, fd)
+        _ship(ledger, fd, public, checkpoint, tree.end)
         link = anchor.contact(ledger, origin, note.verifier_key(origin, public))
         if link is not None and act.base is not None:
             link.submit(
@@ -295,6 +297,18 @@ def _publish_owed(ledger: Ledger, act: _Act) -> None:
         _save_cache(ledger, tree)
     finally:
         os.close(fd)
+
+
+def _ship(ledger: Ledger, fd: int, public: bytes, checkpoint: note.Checkpoint, end: int) -> None:
+    """Hand the checkpointed lines to the fleet database, if one is configured; a failure is a
+    warning (the lines wait in this log, the spool, for the next act)."""
+    if ledger.fleet is None:
+        return
+    origin = checkpoint.origin
+    closing = shipping.Closing(
+        origin, note.verifier_key(origin, public), checkpoint.note(), checkpoint.size, end
+    )
+    shipping.ship_quietly(lambda: shipping.ship(ledger, fd, closing), str(ledger.log))
 
 
 def _key(ledger: Ledger, first: bool) -> Ed25519PrivateKey:
@@ -442,6 +456,7 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
         _publish(ledger, checkpoint)
         tree.published, tree.published_end = tree.range.size, tree.end
         verified.carry(ledger, before, key, fd)
+        _ship(ledger, fd, public, checkpoint, tree.end)
         if link is not None:
             link.submit(
                 checkpoint,

@@ -1,0 +1,100 @@
+"""The connection to the fleet's PostgreSQL database, and its schema.
+
+The password never goes in the URL (nor in sealguard.toml): libpq reads it from PGPASSWORD or
+~/.pgpass. Every failure to reach or use the database is one `FleetError` line; an observer treats
+it as "cut off" and keeps its lines in its own log until the next act ships them.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+
+from sealguard.errors import FleetError
+from sealguard.fleet.urls import shown, url_problem
+
+SCHEMA = "sealguard"
+ROLES = ("sealguard_observer", "sealguard_auditor")
+CONNECT_TIMEOUT = 3  # seconds: a host cut off must not hold its observer's lock for long
+STATEMENT_TIMEOUT_MS = 30_000
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A connection, closed on leaving; every database failure as one FleetError line."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise FleetError(f"{shown(url)}: {problem}")
+    try:
+        conn = psycopg.connect(
+            url,
+            connect_timeout=CONNECT_TIMEOUT,
+            autocommit=autocommit,
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            application_name="sealguard",
+        )
+    except psycopg.Error as exc:
+        raise FleetError(f"{shown(url)}: cannot connect ({_message(exc)})") from None
+    try:
+        yield conn
+    except psycopg.Error as exc:
+        raise FleetError(f"{shown(url)}: {_message(exc)}") from None
+    finally:
+        conn.close()
+
+
+def _sql_files() -> list[tuple[int, str, str]]:
+    found = []
+    for item in resources.files("sealguard.fleet").joinpath("sql").iterdir():
+        name = item.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            found.append((int(name[:3]), name, item.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def installed_versions(conn: psycopg.Connection) -> set[int]:
+    exists = conn.execute("SELECT to_regclass('sealguard.schema_versions')").fetchone()
+    if exists is None or exists[0] is None:
+        return set()
+    return {row[0] for row in conn.execute("SELECT version FROM sealguard.schema_versions")}
+
+
+def install(conn: psycopg.Connection) -> list[str]:
+    """Create the roles, the schema and every SQL file not applied yet, in one transaction;
+    the names of the files applied."""
+    applied: list[str] = []
+    with conn.transaction():
+        for role in ROLES:
+            found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            if found is None:
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS sealguard.schema_versions ("
+            " version int PRIMARY KEY, name text NOT NULL,"
+            " applied timestamptz NOT NULL DEFAULT clock_timestamp())"
+        )
+        conn.execute("GRANT SELECT ON sealguard.schema_versions TO sealguard_observer")
+        conn.execute("GRANT SELECT ON sealguard.schema_versions TO sealguard_auditor")
+        done = installed_versions(conn)
+        for version, name, text in _sql_files():
+            if version in done:
+                continue
+            conn.execute(text.encode())  # several statements: the simple query protocol
+            conn.execute(
+                "INSERT INTO sealguard.schema_versions (version, name) VALUES (%s, %s)",
+                (version, name),
+            )
+            applied.append(name)
+    return applied
+
+
+def expected_versions() -> set[int]:
+    return {version for version, _, _ in _sql_files()}

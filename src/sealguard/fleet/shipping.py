@@ -1,0 +1,192 @@
+"""Shipping a host's log to the fleet database: after each local checkpoint, under its lock.
+
+The local log is the spool. Each act ships the lines the database lacks, from its size to the new
+checkpoint's, with that checkpoint, in one call of `sealguard.append` (one transaction). A host cut
+off from the database keeps observing: the act is written and checkpointed locally, one warning
+line says the database could not be reached, and the next act ships everything owed, in order.
+The database accepts only the next seq, so nothing can be lost, doubled or reordered on the way.
+
+`.ledger-shipped` (in the runtime folder) remembers how far the database held the log and where
+that line starts, so that an act reads only its own lines. It is a cache: the database's answer
+is the truth, and a cursor that disagrees with it is found again by reading the log.
+"""
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sealguard.errors import FleetError, SealguardError
+from sealguard.fleet.urls import shown
+from sealguard.fsio import write_atomic
+from sealguard.ledger.layout import FleetPlace, Ledger
+
+CHUNK_LINES = 5_000  # lines per call when catching up: bounded memory, one transaction
+
+
+class ShipRefused(SealguardError):
+    """The database refused the log's lines or checkpoint (kept there as a refusal)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    origin: str
+    size: int  # lines the database holds (as last answered)
+    offset: int  # where line `size` starts in the log
+
+
+@dataclass(frozen=True)
+class Closing:
+    """The local checkpoint a shipment ends with."""
+
+    origin: str
+    log_key: str  # the log's verifier key, for enrolment
+    note: str  # the signed note
+    size: int
+    end: int  # the byte offset where its last line ends
+
+
+@dataclass(frozen=True)
+class Shipped:
+    size: int  # lines the database holds now
+    sent: int  # lines this call sent
+
+
+def read_cursor(ledger: Ledger, origin: str) -> Cursor | None:
+    try:
+        with open(ledger.shipped, "rb") as handle:
+            value = json.loads(handle.read())
+        cursor = Cursor(str(value["origin"]), int(value["size"]), int(value["offset"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return cursor if cursor.origin == origin and cursor.size >= 0 <= cursor.offset else None
+
+
+def _save_cursor(ledger: Ledger, cursor: Cursor) -> None:
+    data = {"origin": cursor.origin, "size": cursor.size, "offset": cursor.offset}
+    with contextlib.suppress(OSError):  # a cache: the next act finds the place again
+        write_atomic(ledger.shipped, json.dumps(data).encode(), durable=False)
+
+
+def _offset_of(fd: int, line: int) -> int:
+    """Where line `line` (0-based) starts, read from the log."""
+    if line == 0:
+        return 0
+    seen, offset = 0, 0
+    while True:
+        data = os.pread(fd, 1 << 20, offset)
+        if not data:
+            raise ShipRefused(f"the log holds fewer than {line} lines")
+        start = 0
+        while True:
+            found = data.find(b"\n", start)
+            if found < 0:
+                break
+            seen += 1
+            if seen == line:
+                return offset + found + 1
+            start = found + 1
+        offset += len(data)
+
+
+def _chunks(fd: int, offset: int, count: int) -> Iterator[tuple[list[bytes], int]]:
+    """`count` lines from `offset`, in chunks, each with the offset after it."""
+    buffer, position = b"", offset
+    while count > 0:
+        while buffer.count(b"\n") < min(count, CHUNK_LINES):
+            data = os.pread(fd, 1 << 20, position + len(buffer))
+            if not data:
+                raise ShipRefused(f"the log ends before the {count} lines its checkpoint covers")
+            buffer += data
+        lines = buffer.split(b"\n", min(count, CHUNK_LINES))
+        rest = lines.pop()
+        position += len(buffer) - len(rest)
+        buffer = rest
+        count -= len(lines)
+        yield lines, position
+
+
+def _call(conn: Any, origin: str, first: int, lines: list[bytes], note: str | None) -> Any:
+    return conn.execute(
+        "SELECT status, reason, size FROM sealguard.append(%s, %s, %s::bytea[], %s)",
+        (origin, first, lines, note),
+    ).fetchone()
+
+
+def _enrol(conn: Any, place: FleetPlace, origin: str, log_key: str) -> None:
+    status, reason, _ = conn.execute(
+        "SELECT status, reason, size FROM sealguard.enrol(%s, %s, %s, %s, %s)",
+        (origin, log_key, place.project, place.host, place.build),
+    ).fetchone()
+    if status not in (200, 201):
+        raise ShipRefused(f"{shown(place.url)} refused to keep log {origin}: {reason}")
+
+
+def ship(ledger: Ledger, fd: int, closing: Closing) -> Shipped:
+    """Ship the log up to its checkpoint."""
+    from sealguard.fleet.database import connect  # psycopg loads only where a fleet is set
+
+    place = ledger.fleet
+    assert place is not None
+    origin, size, end = closing.origin, closing.size, closing.end
+    cursor = read_cursor(ledger, origin)
+    with connect(place.url, autocommit=True) as conn:
+        if cursor is None:
+            _enrol(conn, place, origin, closing.log_key)
+            held = conn.execute(
+                "SELECT size FROM sealguard.logs WHERE origin = %s", (origin,)
+            ).fetchone()
+            start = min(held[0], size) if held else 0
+            cursor = Cursor(origin, start, _offset_of(fd, start))
+        for _attempt in range(2):
+            answer = _send(conn, cursor, fd, closing)
+            if isinstance(answer, Shipped):
+                _save_cursor(ledger, Cursor(origin, answer.size, end))
+                return answer
+            status, reason, held_size = answer
+            if status == 409 and held_size != cursor.size and reason.startswith("the database"):
+                if held_size > size:
+                    break  # the database holds more than this log: cut back, or another writer
+                cursor = Cursor(origin, held_size, _offset_of(fd, held_size))
+                continue
+            raise ShipRefused(f"{shown(place.url)} refused log {origin}: {reason}")
+    raise ShipRefused(
+        f"{shown(place.url)} holds more lines of log {origin} than its {size} lines here"
+    )
+
+
+def _send(conn: Any, cursor: Cursor, fd: int, closing: Closing) -> Shipped | tuple[int, str, int]:
+    note, size, end = closing.note, closing.size, closing.end
+    count = size - cursor.size
+    if count <= 0:
+        answer = _call(conn, cursor.origin, size, [], note)
+        return Shipped(answer[2], 0) if answer[0] == 200 else tuple(answer)
+    first, sent = cursor.size, 0
+    with conn.transaction():
+        for lines, after in _chunks(fd, cursor.offset, count):
+            last = first + len(lines) == size
+            answer = _call(conn, cursor.origin, first, lines, note if last else None)
+            if answer[0] != 200:
+                return tuple(answer)
+            if last and after != end:
+                raise ShipRefused(f"the log's lines end at byte {after}, not {end}")
+            first += len(lines)
+            sent += len(lines)
+    return Shipped(first, sent)
+
+
+def warn(message: str) -> None:
+    print(f"sealguard: {message}", file=sys.stderr, flush=True)
+
+
+def ship_quietly(ship_now: Callable[[], Shipped], where: str) -> Shipped | None:
+    """Ship; a failure is one warning line, never the act's failure (the lines wait locally)."""
+    try:
+        return ship_now()
+    except (FleetError, ShipRefused, OSError) as exc:
+        text = getattr(exc, "message", None) or str(exc)
+        warn(f"{text}; the log here keeps every line ({where}), the next act ships what is owed")
+        return None
