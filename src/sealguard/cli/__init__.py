@@ -9,6 +9,7 @@ from sealguard.cli import (  # noqa: F401 (registers)
     build,
     decide,
     escalation,
+    fleet,
     guard,
     log,
     observation,

@@ -125,6 +125,16 @@ def _enrol(conn: Any, place: FleetPlace, origin: str, log_key: str) -> None:
         raise ShipRefused(f"{shown(place.url)} refused to keep log {origin}: {reason}")
 
 
+def _enrolled(conn: Any, place: FleetPlace, fd: int, closing: Closing) -> Cursor:
+    """Enrol the log (a no-op for a known one); where the database's copy ends."""
+    _enrol(conn, place, closing.origin, closing.log_key)
+    held = conn.execute(
+        "SELECT size FROM sealguard.logs WHERE origin = %s", (closing.origin,)
+    ).fetchone()
+    start = min(held[0], closing.size) if held else 0
+    return Cursor(closing.origin, start, _offset_of(fd, start))
+
+
 def ship(ledger: Ledger, fd: int, closing: Closing) -> Shipped:
     """Ship the log up to its checkpoint."""
     from sealguard.fleet.database import connect  # psycopg loads only where a fleet is set
@@ -135,18 +145,16 @@ def ship(ledger: Ledger, fd: int, closing: Closing) -> Shipped:
     cursor = read_cursor(ledger, origin)
     with connect(place.url, autocommit=True) as conn:
         if cursor is None:
-            _enrol(conn, place, origin, closing.log_key)
-            held = conn.execute(
-                "SELECT size FROM sealguard.logs WHERE origin = %s", (origin,)
-            ).fetchone()
-            start = min(held[0], size) if held else 0
-            cursor = Cursor(origin, start, _offset_of(fd, start))
-        for _attempt in range(2):
+            cursor = _enrolled(conn, place, fd, closing)
+        for _attempt in range(3):
             answer = _send(conn, cursor, fd, closing)
             if isinstance(answer, Shipped):
                 _save_cursor(ledger, Cursor(origin, answer.size, end))
                 return answer
             status, reason, held_size = answer
+            if status == 404:  # a cursor left from another database: enrol there
+                cursor = _enrolled(conn, place, fd, closing)
+                continue
             if status == 409 and held_size != cursor.size and reason.startswith("the database"):
                 if held_size > size:
                     break  # the database holds more than this log: cut back, or another writer

@@ -22,6 +22,5 @@ def url_problem(url: str) -> str | None:
 
 
 def shown(url: str) -> str:
-    """The URL as messages show it: without any user name's password (there is none) or query."""
-    parts = urlsplit(url)
-    return parts._replace(query="", fragment="").geturl()
+    """The URL as messages show it: without its query (which may name files or options)."""
+    return url.split("#", 1)[0].split("?", 1)[0]

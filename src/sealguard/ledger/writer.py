@@ -469,6 +469,36 @@ def append_many(ledger: Ledger, items: Sequence[tuple[str, Mapping[str, Any]]]) 
         os.close(fd)
 
 
+def ship_owed(ledger: Ledger) -> "shipping.Shipped":
+    """Ship to the fleet database what it lacks up to the last checkpoint, under the log's lock
+    (`sealguard fleet push`); a failure is raised, not warned."""
+    if ledger.fleet is None:
+        raise UsageError("no fleet database is configured here ([ledger] url in sealguard.toml)")
+    if _empty(ledger.log):
+        raise UsageError(NOT_SEALED.format(command="fleet push"))
+    fd = files.open_fd(ledger.log, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        public = public_bytes(load_key(ledger.key_file))
+        checkpoint = _read_note(ledger, public)
+        if checkpoint is None:
+            raise IntegrityError(f"{ledger.checkpoint}: no checkpoint signed by the log key")
+        published = checkpoint.size
+        tree = _catch_up(ledger, fd, published, public)
+        if tree.published != published or tree.published_end < 0:
+            raise IntegrityError(f"{ledger.log}: holds fewer lines than its checkpoint covers")
+        closing = shipping.Closing(
+            checkpoint.origin,
+            note.verifier_key(checkpoint.origin, public),
+            checkpoint.note(),
+            published,
+            tree.published_end,
+        )
+        return shipping.ship(ledger, fd, closing)
+    finally:
+        os.close(fd)
+
+
 def append(ledger: Ledger, event_type: str, fields: Mapping[str, Any]) -> Event:
     """Append one event; it counts as written when this returns."""
     return append_many(ledger, [(event_type, fields)])[-1]

@@ -1,0 +1,54 @@
+"""Commands on the fleet database: make its schema and roles, and ship a host's owed lines."""
+
+import click
+
+from sealguard import output
+from sealguard.cli.root import cli
+
+
+@cli.group()
+def fleet() -> None:
+    """The fleet ledger: many projects on many hosts, one PostgreSQL database."""
+
+
+@fleet.command("init")
+@click.option(
+    "--url", required=True, metavar="URL",
+    help="postgresql://ADMIN@HOST/DB as a role that may create schemas and roles (password in "
+    "PGPASSWORD or ~/.pgpass).",
+)  # fmt: skip
+def fleet_init(url: str) -> int:
+    """Create (or bring up to date) the fleet ledger's schema and its two roles,
+    sealguard_observer and sealguard_auditor; nothing existing is changed."""
+    from sealguard.fleet.database import connect, install
+    from sealguard.fleet.urls import shown
+
+    with connect(url) as conn:
+        applied = install(conn)
+        conn.commit()
+    if applied:
+        output.write(f"{shown(url)}: applied {', '.join(applied)}")
+    else:
+        output.write(f"{shown(url)}: the fleet ledger's schema is up to date")
+    output.write(
+        "grant a host's login role the observer's rights: "
+        "GRANT sealguard_observer TO <role>; an auditor's: GRANT sealguard_auditor TO <role>"
+    )
+    return 0
+
+
+@fleet.command("push")
+@click.pass_context
+def fleet_push(ctx: click.Context) -> int:
+    """Ship this project's owed lines to the fleet database now (each act also does); exit 0
+    shipped, 69 unreachable, 4 refused."""
+    from sealguard.cli.root import configured
+    from sealguard.fleet.urls import shown
+    from sealguard.ledger.writer import ship_owed
+
+    project, config = configured(ctx)
+    ledger = project.ledger(config)
+    shipped = ship_owed(ledger)
+    where = shown(ledger.fleet.url) if ledger.fleet else "?"
+    output.write(f"{where} holds {shipped.size} lines of this log ({shipped.sent} sent now)")
+    return 0
