@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sealguard.fleet import held
 from sealguard.ledger import anchor, files, note, pending
 from sealguard.ledger.compact import Span
 from sealguard.ledger.layout import Ledger
@@ -457,21 +458,44 @@ def _checkpoint_checks(
     return key, found
 
 
+@dataclass(frozen=True)
+class Witnesses:
+    """What the log's witnesses keep of it, read before the log: the witness folder's, and the
+    fleet database's."""
+
+    folder: anchor.View | None
+    fleet: held.Held | None
+
+    @classmethod
+    def read(cls, ledger: Ledger, origin: str | None) -> "Witnesses":
+        return cls(anchor.view(ledger, origin), held.view(ledger, origin))
+
+    def sizes(self) -> set[int]:
+        """The sizes the log's tree must give a root at."""
+        found = {self.folder.record.size} if self.folder and self.folder.record else set()
+        if self.fleet is not None and self.fleet.size:
+            found.add(self.fleet.size)
+        return found
+
+
 def _witness_checks(
-    seen: anchor.View | None,
+    seen: Witnesses,
     first: dict[str, Any] | None,
     key: tuple[str, bytes] | None,
     tree: _Tree,
     found: _Lines,
 ) -> list[Problem]:
+    origin = _origin(first) if key else None
     facts = anchor.LogFacts(
-        _origin(first) if key else None,
+        origin,
         _verifier_key(first) if key else None,
         tree.tree.size,
         tree.roots.get,
         found.witnesses,
     )
-    return anchor.hold(seen, facts)
+    return anchor.hold(seen.folder, facts) + held.hold(
+        seen.fleet, origin, tree.tree.size, tree.roots.get
+    )
 
 
 def audit(ledger: Ledger, jobs: int = 1, full: bool = True) -> LogReport:
@@ -487,9 +511,8 @@ def audit(ledger: Ledger, jobs: int = 1, full: bool = True) -> LogReport:
     with appends_held(ledger):
         local = _read_checkpoints(ledger, report)
         first = _first_event(ledger)
-        seen = anchor.view(ledger, _origin(first))  # what the witness keeps, before the log
-        witnessed = {seen.record.size} if seen and seen.record else set()
-        tree = _Tree({s.checkpoint.size for s in local.sources} | witnessed)
+        seen = Witnesses.read(ledger, _origin(first))  # what the witnesses keep, before the log
+        tree = _Tree({s.checkpoint.size for s in local.sources} | seen.sizes())
         published = max((s.checkpoint.size for s in local.sources), default=0)
         light_below = 0 if full or report.problems else published
         warm = lambda: _warm_signatures(local, first)  # noqa: E731

@@ -22,9 +22,10 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.errors import IntegrityError, LedgerFileError
-from sealguard.ledger import anchor, files, journal, note, verified
+from sealguard.ledger import files, journal, note, verified
 from sealguard.ledger.auditor import (
     LogReport,
+    Witnesses,
     _checkpoint_checks,
     _first_event,
     _keep_published,
@@ -191,11 +192,12 @@ def _incremental(ledger: Ledger, state: verified.State) -> LogReport | None:
         return None
     local = _new_notes(ledger, state, report)
     first = _first_event(ledger)
-    seen = anchor.view(ledger, _origin(first))
-    if local is None or (seen and seen.record and seen.record.size < state.lines):
-        return None
-    witnessed = {seen.record.size} if seen and seen.record else set()
-    tree = _Tree({s.checkpoint.size for s in local.sources} | witnessed, state.range, state.length)
+    seen = Witnesses.read(ledger, _origin(first))
+    if local is None or min(seen.sizes(), default=state.lines) < state.lines:
+        return None  # a witness holds a tree older than the state: only a full audit has it
+    tree = _Tree(
+        {s.checkpoint.size for s in local.sources} | seen.sizes(), state.range, state.length
+    )
     checker = LineChecker(first=state.lines)
     tail: list[bytes] = []
     for lines, offset in batches(ledger.log, tail, state.length):

@@ -1,0 +1,128 @@
+"""The fleet database as the log's witness: what it holds of this log, and the log held against it.
+
+The auditor reads the database's view before the log (`view`), then `hold` compares: the lines
+the database accepted must be the log's first lines (a log cut back is TRUNCATION, other lines
+a FORK: the history was rewritten here), a refusal since its last acceptance is REFUSED, and a
+project x host the database keeps under another origin means the project was re-sealed or
+re-keyed. A database that cannot be reached is no problem: the host is cut off, its lines wait in
+its log, and the next audit that reaches the database holds them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sealguard.errors import FleetError
+from sealguard.fleet.urls import shown
+from sealguard.ledger.layout import Ledger
+from sealguard.ledger.problem import Problem
+
+
+@dataclass(frozen=True)
+class Refusal:
+    at: str
+    status: int
+    reason: str
+
+
+@dataclass
+class Held:
+    """What the fleet database keeps of one log."""
+
+    where: str
+    size: int = 0  # lines of the last accepted checkpoint (0: none accepted yet)
+    root: bytes | None = None
+    accepted: str = "?"
+    known: bool = False  # the origin is enrolled
+    other: tuple[str, int] | None = None  # (origin, lines) kept for this project x host instead
+    refusals: list[Refusal] = field(default_factory=list)  # since the last acceptance
+    error: str | None = None  # why it could not be read
+
+
+def _utc(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def view(ledger: Ledger, origin: str | None) -> Held | None:
+    """The database's view of the log, or None where no fleet database is configured."""
+    place = ledger.fleet
+    if place is None:
+        return None
+    held = Held(shown(place.url))
+    try:
+        from sealguard.fleet.database import connect  # psycopg loads only where a fleet is set
+
+        with connect(place.url, autocommit=True) as conn:
+            _read(conn, held, origin, (place.project, place.host))
+    except FleetError as exc:
+        held.error = exc.message
+    return held
+
+
+def _read(conn: object, held: Held, origin: str | None, name: tuple[str, str]) -> None:
+    execute = conn.execute  # type: ignore[attr-defined]
+    row = execute("SELECT size FROM sealguard.logs WHERE origin = %s", (origin,)).fetchone()
+    if row is None:
+        other = execute(
+            "SELECT origin, size FROM sealguard.logs WHERE project = %s AND host = %s", name
+        ).fetchone()
+        held.other = (other[0], other[1]) if other else None
+        return
+    held.known = True
+    last = execute(
+        "SELECT size, root, accepted FROM sealguard.checkpoints WHERE origin = %s "
+        "ORDER BY size DESC LIMIT 1",
+        (origin,),
+    ).fetchone()
+    if last is not None:
+        held.size, held.root, held.accepted = last[0], bytes(last[1]), _utc(last[2])
+    refused = execute(
+        "SELECT at, status, reason FROM sealguard.refusals WHERE origin = %s AND after = %s "
+        "ORDER BY id",
+        (origin, row[0]),
+    ).fetchall()
+    held.refusals = [Refusal(_utc(at), status, reason) for at, status, reason in refused]
+
+
+def hold(
+    held: Held | None, origin: str | None, lines: int, root_at: Callable[[int], bytes | None]
+) -> list[Problem]:
+    """Every way the log departs from what the fleet database keeps of it."""
+    if held is None or held.error is not None:
+        return []
+    where = held.where
+    if not held.known:
+        if held.other is None or held.other[0] == origin:
+            return []  # not shipped yet: the next act enrols it
+        other, size = held.other
+        return [
+            Problem(
+                "WITNESS",
+                f"{where} keeps this project on this host as log {other} ({size} lines), but "
+                f"this log is {origin}: the project was re-sealed or re-keyed",
+                1,
+            )
+        ]
+    found: list[Problem] = []
+    if held.size > lines:
+        found.append(
+            Problem(
+                "TRUNCATION",
+                f"{where} accepted {held.size} lines of this log at {held.accepted} but the log "
+                f"holds {lines}: the log was cut back",
+                lines + 1,
+            )
+        )
+    elif held.size and root_at(held.size) != held.root:
+        found.append(
+            Problem(
+                "FORK",
+                f"the log's first {held.size} lines are not the ones {where} accepted at "
+                f"{held.accepted}: the history was rewritten",
+            )
+        )
+    found += [
+        Problem("REFUSED", f"{where} refused this log's lines at {r.at}: {r.reason}")
+        for r in held.refusals
+    ]
+    return found
