@@ -44,6 +44,15 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
         raise FleetError(f"{shown(url)}: cannot connect ({_message(exc)})") from None
     try:
         yield conn
+    except (
+        psycopg.errors.InvalidSchemaName,
+        psycopg.errors.UndefinedFunction,
+        psycopg.errors.UndefinedTable,
+    ) as exc:
+        raise FleetError(
+            f"{shown(url)}: {_message(exc)}: the fleet ledger's schema is not there (or older "
+            "than this sealguard); its owner runs `sealguard fleet init --url …`"
+        ) from None
     except psycopg.Error as exc:
         raise FleetError(f"{shown(url)}: {_message(exc)}") from None
     finally:
