@@ -361,6 +361,8 @@ def test_a_project_wiped_and_resealed_is_caught_by_the_database(
     assert sealed.exit_code == 0 and "re-sealed or re-keyed" in sealed.stderr
     verified = _run(invoke, project, "verify")
     assert verified.exit_code == 3 and "re-sealed or re-keyed" in verified.output
+    pushed = _run(invoke, project, "fleet", "push")
+    assert pushed.exit_code == 4 and "refused to keep log" in pushed.stderr
     code, event = _observe_json(invoke, project)
     assert code == 3 and event["classification"] == "INCIDENT"
 

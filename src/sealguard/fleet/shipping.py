@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sealguard.errors import FleetError, SealguardError
+from sealguard.exitcodes import ExitCode
 from sealguard.fleet.urls import shown
 from sealguard.fsio import write_atomic
 from sealguard.ledger.layout import FleetPlace, Ledger
@@ -30,6 +31,8 @@ CHUNK_LINES = 5_000  # lines per call when catching up: bounded memory, one tran
 
 class ShipRefused(SealguardError):
     """The database refused the log's lines or checkpoint (kept there as a refusal)."""
+
+    exit_code = ExitCode.REFUSED
 
 
 @dataclass(frozen=True)
