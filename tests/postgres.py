@@ -169,6 +169,11 @@ class PgServer:
             return False
         return True
 
+    def ensure_running(self) -> None:
+        """Start it if a test stopped it (and failed before starting it again)."""
+        if not self.running():
+            self.start()
+
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 30
         while not self.running():
@@ -317,8 +322,7 @@ def _roles(conn: Connection) -> set[str]:
 
 def _drop(database: PgDatabase, roles_before: set[str]) -> None:
     """Drop the database (ending its sessions) and every role made since it was created."""
-    if not database.server.running():  # the test stopped it and failed before starting it again
-        database.server.start()
+    database.server.ensure_running()
     with database.server.connect() as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database.name))
@@ -339,6 +343,7 @@ def _drop(database: PgDatabase, roles_before: set[str]) -> None:
 def pg_database(pg_server: PgServer) -> Iterator[PgDatabase]:
     """A fresh database (sg_<random>), dropped after the test with the roles it made."""
     database = PgDatabase(pg_server, f"sg_{secrets.token_hex(6)}")
+    pg_server.ensure_running()
     with pg_server.connect() as conn:
         roles_before = _roles(conn)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database.name)))
