@@ -118,7 +118,7 @@ class PgServer:
 
     def admin_url(self, database: str = "postgres") -> str:
         """The superuser's URL over the socket: peer authentication, no password."""
-        return f"postgresql://{self.superuser}@/{database}?host={self.folder}&port={self.port}"
+        return f"postgresql://{self.superuser}@/{database}?port={self.port}&host={self.folder}"
 
     def connect(self, database: str = "postgres") -> Connection:
         """A superuser connection in autocommit mode."""
