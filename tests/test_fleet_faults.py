@@ -1,0 +1,494 @@
+"""Faults of the fleet ledger, done for real: real `sealguard` processes on real projects ship to
+a real PostgreSQL as hosts do (a LOGIN role IN ROLE sealguard_observer, over TCP, its password in
+PGPASSWORD), while the test restarts the server, kills an observer with -9, cuts the observer's
+network, or races two observers of one host.
+
+After each fault the same things must hold: the database holds a prefix of the host's log that
+ends at a checkpoint the host signed (byte for byte, in order, no line without its checkpoint),
+one more act (or `fleet push`) makes it the whole log, no refusal was kept, `verify` on the host
+exits 0, and no act failed for the fault (one warning line at most).
+
+Each test first makes sure its fault really happened where it means to (a shipment in flight, seen
+from the server's side in pg_stat_activity; the connection attempts counted in the namespace).
+"""
+
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sealguard.ledger import Ledger, note
+from sealguard.ledger.keys import load_key, public_bytes
+from sealguard.ledger.merkle import CompactRange, leaf_hash
+
+from .conftest import write_tree
+from .ledger_helpers import TEXT_PROBE
+from .netns import Netns
+from .postgres import PgDatabase, PgRole, PgServer
+
+SEALGUARD = [sys.executable, "-m", "sealguard"]
+GUARD = 300  # seconds: a hung process fails the test instead of hanging it (not a measure)
+WARNING = "the next act ships what is owed"
+
+# A host that appends acts in a row, as a busy observer does: act k appends PER_ACT events in two
+# calls of append_many inside one_checkpoint (one checkpoint and one shipment per act), and prints
+# "act k" once the act returned, until the file argv[3] exists or argv[4] acts are done. argv:
+# project root, events per act, the stop file, the most acts. The fleet module's
+# 60-second memory of an unreachable URL is cleared before each act, so that every act tries the
+# database, as every act of a host does when each is its own process.
+DRIVING = """
+import os
+import sys
+from pathlib import Path
+from sealguard.fleet import database
+from sealguard.ledger.writer import append_many, one_checkpoint
+from sealguard.project import Project
+from sealguard.seal.settings import config_in_force
+
+project = Project(Path(sys.argv[1]))
+ledger = project.ledger(config_in_force(project))
+per_act, stop, most = int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+pad, me = "x" * 200, os.getpid()
+act = 0
+while act < most and not stop.exists():
+    database._UNREACHABLE.clear()
+    with one_checkpoint(ledger):
+        half = per_act // 2
+        for part in (range(half), range(half, per_act)):
+            append_many(ledger, [("fault_test", {"act": act, "n": n, "by": me, "pad": pad})
+                                 for n in part])
+    print(f"act {act}", flush=True)
+    act += 1
+"""
+DRIVER = [sys.executable, "-c", DRIVING]
+
+
+# --- the fleet and its hosts -----------------------------------------------------------------
+
+
+@dataclass
+class Fleet:
+    """A database made by `sealguard fleet init`, and a host's login role in sealguard_observer."""
+
+    database: PgDatabase
+    role: PgRole
+
+    @property
+    def server(self) -> PgServer:
+        return self.database.server
+
+    def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
+        with self.database.connect() as conn:
+            return conn.execute(query, params or None).fetchall()
+
+    def lines(self) -> list[bytes]:
+        """Every line the database holds, of every log, in seq order (one log per test)."""
+        rows = self.rows("SELECT seq, line FROM sealguard.entries ORDER BY origin, seq")
+        assert [seq for seq, _ in rows] == list(range(len(rows))), "seq is not gap-free"
+        return [bytes(line) for _, line in rows]
+
+    def refusals(self) -> list[tuple[Any, ...]]:
+        return self.rows("SELECT status, reason FROM sealguard.refusals ORDER BY id")
+
+    def shipping(self) -> bool:
+        """A sealguard backend is running an append, or waits inside its transaction."""
+        found = self.rows(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sealguard' "
+            "AND datname = current_database() AND (state = 'idle in transaction' OR "
+            "(state = 'active' AND position('sealguard.append' in query) > 0))"
+        )
+        return bool(found[0][0])
+
+
+def sealguard(
+    root: Path, env: dict[str, str], *args: str, netns: Netns | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [*SEALGUARD, "--project", str(root), *args]
+    run = netns.run if netns else subprocess.run
+    return run(argv, env=env, capture_output=True, text=True, timeout=GUARD, check=False)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def fleet(pg_database: PgDatabase) -> Fleet:
+    made = subprocess.run(
+        [*SEALGUARD, "fleet", "init", "--url", pg_database.admin_url],
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    return Fleet(pg_database, pg_database.login_role(member_of=["sealguard_observer"]))
+
+
+@dataclass
+class Host:
+    """A sealed project whose [ledger] url is the observer role's."""
+
+    root: Path
+    env: dict[str, str]
+    netns: Netns | None = None
+    results: list[subprocess.CompletedProcess[str]] = field(default_factory=list)
+
+    @property
+    def runtime(self) -> Path:
+        return self.root / "governance" / "runtime"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = sealguard(self.root, self.env, *args, netns=self.netns)
+        self.results.append(done)
+        return done
+
+    @property
+    def stop_file(self) -> Path:
+        return self.root.parent / f"stop-{self.root.name}"
+
+    def lines(self) -> list[bytes]:
+        return (self.runtime / "GOVERNANCE_LOG.ndjson").read_bytes().split(b"\n")[:-1]
+
+    @property
+    def public(self) -> bytes:
+        """The host's log key (public half)."""
+        return public_bytes(load_key(Ledger.in_folder(self.runtime).key_file))
+
+    def signed(self, text: str) -> note.Checkpoint | None:
+        """The checkpoint `text`, if the host's log key signed it."""
+        checkpoint = note.parse(text)
+        return checkpoint if note.signed_by(checkpoint, checkpoint.origin, self.public) else None
+
+    def signed_sizes(self) -> set[int]:
+        """The sizes of the checkpoints in the host's history that its log key signed."""
+        history = Ledger.in_folder(self.runtime).history.read_text()
+        found = [self.signed(text) for text in note.split_history(history)]
+        return {checkpoint.size for checkpoint in found if checkpoint is not None}
+
+    def driver(self, per_act: int, most: int = 1_000_000) -> subprocess.Popen[str]:
+        """Acts in a row until the stop file exists or `most` are done (see DRIVER)."""
+        argv = [*DRIVER, str(self.root), str(per_act), str(self.stop_file), str(most)]
+        if self.netns is not None:
+            argv = self.netns.command(argv)
+        return subprocess.Popen(
+            argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+
+def make_host(base: Path, fleet: Fleet, url: str | None = None, netns: Netns | None = None) -> Host:
+    root = base / "project"
+    config = TEXT_PROBE + f'\n[ledger]\nurl = "{url or fleet.role.url}"\nhost = "h1"\n'
+    write_tree(
+        root,
+        {
+            "src/app.py": "print('hello')\n",
+            "data/value.txt": "1\n",
+            "governance/sealguard.toml": config,
+        },
+    )
+    host = Host(root, fleet.role.env(), netns)
+    sealed = host.run("seal")
+    assert sealed.returncode == 0, sealed.stderr
+    return host
+
+
+def warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if WARNING in line]
+
+
+# --- what must hold after any fault ------------------------------------------------------------
+
+
+def assert_a_signed_prefix(fleet: Fleet, host: Host) -> int:
+    """The database holds the log's first lines, up to a checkpoint the host signed, and each
+    checkpoint it accepted is the root of its lines; how many lines it holds."""
+    held, log = fleet.lines(), host.lines()
+    assert held == log[: len(held)], "the database holds other lines than the log's first"
+    sizes = [size for (size,) in fleet.rows("SELECT size FROM sealguard.logs")]
+    assert sizes in ([], [len(held)])
+    if held:
+        assert len(held) in host.signed_sizes(), f"{len(held)} lines end at no host checkpoint"
+    tree, roots = CompactRange(), {0: CompactRange().root()}
+    for line in held:
+        tree.push(leaf_hash(line))
+        roots[tree.size] = tree.root()
+    accepted = fleet.rows("SELECT size, root, note FROM sealguard.checkpoints ORDER BY size")
+    for size, root, text in accepted:
+        assert roots.get(size) == bytes(root), f"the checkpoint at {size} is not its lines' root"
+        checkpoint = host.signed(text)
+        assert checkpoint is not None and (checkpoint.size, checkpoint.root) == (size, root)
+    if held:
+        assert accepted and accepted[-1][0] == len(held), "lines without their checkpoint"
+    assert fleet.refusals() == []
+    return len(held)
+
+
+def assert_caught_up(fleet: Fleet, host: Host) -> None:
+    """The database holds the whole log, the host's last checkpoint last; all is verified."""
+    assert assert_a_signed_prefix(fleet, host) == len(host.lines())
+    last = (host.runtime / "checkpoint").read_text()
+    assert fleet.rows("SELECT note FROM sealguard.checkpoints ORDER BY size DESC LIMIT 1") == [
+        (last,)
+    ]
+    verified = host.run("verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    for command in (["log", "verify", "--url"], ["fleet", "verify", "--url"]):
+        if _has(command[:2]):  # the database's own verification, once it is on this branch
+            checked = host.run(*command, fleet.database.admin_url)
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def _has(command: Sequence[str]) -> bool:
+    helped = subprocess.run(
+        [*SEALGUARD, *command, "--help"], capture_output=True, text=True, check=False
+    )
+    return helped.returncode == 0 and "--url" in helped.stdout
+
+
+# --- 1. the server restarted in the middle of an append ----------------------------------------
+
+
+def _when_shipping(fleet: Fleet, process: subprocess.Popen[str]) -> bool:
+    """Wait until a shipment is in flight (True), or the process ended (False)."""
+    while process.poll() is None:
+        if fleet.shipping():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def _restart_during_shipments(
+    fleet: Fleet, host: Host, mode: str, restarts: int, per_act: int
+) -> tuple[subprocess.Popen[str], int]:
+    """Restart the server `restarts` times, each while the driver's shipment is in flight."""
+    driver = host.driver(acts=10_000, per_act=per_act)
+    hits = 0
+    try:
+        while hits < restarts and _when_shipping(fleet, driver):
+            fleet.server.restart(mode)
+            hits += 1
+    finally:
+        driver.send_signal(signal.SIGTERM)  # between acts or not: the next act accounts for it
+        driver.wait(timeout=GUARD)
+    return driver, hits
+
+
+def _stopped(host: Host, driver: subprocess.Popen[str]) -> tuple[list[str], list[str]]:
+    """Ask the driver to stop after its act; its acts done and its stderr lines."""
+    host.stop_file.touch()
+    out, err = driver.communicate(timeout=GUARD)
+    assert driver.returncode == 0, err
+    return out.splitlines(), err.splitlines()
+
+
+def _restarts_in_flight(fleet: Fleet, host: Host, mode: str, restarts: int, per_act: int) -> int:
+    """Restart the server `restarts` times, each while a shipment of the driver is in flight
+    (seen in pg_stat_activity); how many acts the driver did meanwhile, each one exiting as
+    expected: at most one warning line, no other output on stderr."""
+    driver = host.driver(per_act)
+    hits = 0
+    while hits < restarts and _when_shipping(fleet, driver):
+        fleet.server.restart(mode)
+        hits += 1
+    acts, errors = _stopped(host, driver)
+    assert hits == restarts
+    assert acts == [f"act {k}" for k in range(len(acts))]
+    assert [line for line in errors if WARNING not in line] == []
+    broken = [line for line in errors if "cannot connect" not in line]
+    assert len(errors) <= len(acts) and broken, "no restart hit a connection in use"
+    return len(acts)
+
+
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_a_server_restarted_in_the_middle_of_shipments_loses_nothing(
+    tmp_path: Path, fleet: Fleet, mode: str
+) -> None:
+    host = make_host(tmp_path, fleet)
+    _restarts_in_flight(fleet, host, mode, restarts=2, per_act=2_000)
+    assert_a_signed_prefix(fleet, host)
+    pushed = host.run("fleet", "push")
+    assert pushed.returncode == 0, pushed.stderr
+    assert_caught_up(fleet, host)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_a_server_restarted_in_the_middle_of_shipments_many_times(
+    tmp_path: Path, fleet: Fleet, mode: str
+) -> None:
+    host = make_host(tmp_path, fleet)
+    _restarts_in_flight(fleet, host, mode, restarts=12, per_act=5_000)
+    assert_a_signed_prefix(fleet, host)
+    acted = host.run("observe")
+    assert acted.returncode == 0 and acted.stderr == ""
+    assert_caught_up(fleet, host)
+
+
+def _observing(host: Host, rounds: int, *args: str) -> threading.Thread:
+    thread = threading.Thread(target=lambda: [host.run("observe", *args) for _ in range(rounds)])
+    thread.start()
+    return thread
+
+
+def _acted_as_expected(results: Sequence[subprocess.CompletedProcess[str]]) -> int:
+    """Every act exited 0 with one warning line at most and nothing else on stderr; how many
+    warned."""
+    for done in results:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert len(warnings(done.stderr)) == len(done.stderr.splitlines()) <= 1, done.stderr
+    return sum(1 for done in results if done.stderr)
+
+
+@pytest.mark.parametrize(
+    ("rounds", "restarts"), [(6, 2), pytest.param(40, 14, marks=pytest.mark.slow)]
+)
+def test_observations_through_restarts_fail_no_act_and_lose_nothing(
+    tmp_path: Path, fleet: Fleet, rounds: int, restarts: int
+) -> None:
+    """`sealguard observe` in a loop while the server restarts at random moments, fast and
+    immediate in turns: no observation fails for it, and the next one ships what is owed."""
+    host = make_host(tmp_path, fleet)
+    rng = random.Random(restarts)
+    observing = _observing(host, rounds)
+    for k in range(restarts):
+        time.sleep(rng.uniform(0.3, 2.0))
+        fleet.server.restart(("fast", "immediate")[k % 2])
+    observing.join(GUARD)
+    assert len(host.results) == rounds + 1
+    assert _acted_as_expected(host.results[1:]) >= 1, "no observation met a restart"
+    assert_a_signed_prefix(fleet, host)
+    acted = host.run("observe")
+    assert acted.returncode == 0 and acted.stderr == ""
+    assert_caught_up(fleet, host)
+
+
+# --- 2. an observer killed with -9 in the middle of a shipment ---------------------------------
+
+
+def _gone(fleet: Fleet) -> None:
+    """Wait until the server has ended the killed observer's transaction (a guard, not a
+    measure)."""
+    deadline = time.monotonic() + GUARD
+    while fleet.shipping():
+        assert time.monotonic() < deadline, "the killed observer's transaction stays open"
+        time.sleep(0.01)
+
+
+def _kill_rounds(fleet: Fleet, host: Host, rounds: int, per_act: int) -> int:
+    """Start a driver and kill -9 it, most rounds in the middle of a shipment, the others at
+    any moment; after each, the database holds a signed prefix of the log. How many kills cut
+    a shipment short (the database kept none of it though the host had signed its checkpoint)."""
+    rng = random.Random(rounds)
+    cut_short = 0
+    for _ in range(rounds):
+        before = assert_a_signed_prefix(fleet, host)
+        driver = host.driver(per_act)
+        in_flight = rng.random() < 0.75
+        if in_flight:
+            assert _when_shipping(fleet, driver), driver.communicate()
+            time.sleep(rng.uniform(0, 0.05))
+        else:
+            time.sleep(rng.uniform(0, 1.5))
+        driver.kill()
+        driver.wait(GUARD)
+        _gone(fleet)
+        after = assert_a_signed_prefix(fleet, host)
+        signed = max(host.signed_sizes())
+        cut_short += in_flight and after == before and signed > after
+    return cut_short
+
+
+@pytest.mark.parametrize(
+    ("rounds", "per_act"), [(4, 3_000), pytest.param(25, 12_000, marks=pytest.mark.slow)]
+)
+def test_an_observer_killed_in_the_middle_of_a_shipment_ships_all_or_nothing(
+    tmp_path: Path, fleet: Fleet, rounds: int, per_act: int
+) -> None:
+    host = make_host(tmp_path, fleet)
+    assert _kill_rounds(fleet, host, rounds, per_act) >= 1, "no kill cut a shipment short"
+    acted = host.run("observe")
+    assert acted.returncode == 0 and acted.stderr == ""
+    assert_caught_up(fleet, host)
+
+
+# --- 3. an observer cut off by its network -----------------------------------------------------
+
+
+def _connection_attempts(netns: Netns) -> int:
+    """TCP connections begun from inside the namespace so far (its own counters)."""
+    snmp = netns.run(["cat", "/proc/net/snmp"], capture_output=True, text=True).stdout
+    names, values = [line.split() for line in snmp.splitlines() if line.startswith("Tcp:")]
+    return int(values[names.index("ActiveOpens")])
+
+
+@pytest.mark.parametrize("acts", [2, pytest.param(6, marks=pytest.mark.slow)])
+def test_an_observer_cut_off_keeps_observing_and_catches_up_in_order(
+    tmp_path: Path, fleet: Fleet, netns: Netns, acts: int
+) -> None:
+    url = fleet.role.url_at(netns.host_address)
+    host = make_host(tmp_path, fleet, url=url, netns=netns)
+    first = host.run("observe")
+    assert first.returncode == 0 and first.stderr == ""
+    held = fleet.lines()
+    assert held == host.lines()
+    netns.cut()
+    for _ in range(acts):
+        attempts = _connection_attempts(netns)
+        cut_off = host.run("observe")
+        assert _acted_as_expected([cut_off]) == 1
+        assert url.split("@")[1] in cut_off.stderr
+        assert _connection_attempts(netns) - attempts == 1  # one wait per command, not per use
+        assert fleet.lines() == held
+    assert len(host.lines()) > len(held)
+    netns.restore()
+    back = host.run("observe")
+    assert back.returncode == 0 and back.stderr == ""
+    assert_caught_up(fleet, host)
+
+
+# --- 4. two observers of one host racing -------------------------------------------------------
+
+
+@pytest.mark.parametrize("rounds", [4, pytest.param(25, marks=pytest.mark.slow)])
+def test_two_observers_of_one_host_racing_ship_every_line_once_in_order(
+    tmp_path: Path, fleet: Fleet, rounds: int
+) -> None:
+    host = make_host(tmp_path, fleet)
+    racing = [_observing(host, rounds, "--wait") for _ in range(2)]
+    for thread in racing:
+        thread.join(GUARD)
+    assert len(host.results) == 2 * rounds + 1
+    assert _acted_as_expected(host.results[1:]) == 0
+    assert_caught_up(fleet, host)
+
+
+def _writers(log: list[bytes]) -> list[int]:
+    """The driver (pid) of each of its lines, in log order, runs collapsed."""
+    import json
+
+    found: list[int] = []
+    for line in log:
+        event = json.loads(line)
+        if event.get("type") == "fault_test" and (not found or found[-1] != event["by"]):
+            found.append(event["by"])
+    return found
+
+
+@pytest.mark.parametrize("acts", [30, pytest.param(300, marks=pytest.mark.slow)])
+def test_two_writers_of_one_host_racing_ship_every_line_once_in_order(
+    tmp_path: Path, fleet: Fleet, acts: int
+) -> None:
+    """Two processes appending acts to one host's log at once, each shipping under the log's
+    lock: their acts interleave in the log, and the database holds the log as it is."""
+    host = make_host(tmp_path, fleet)
+    drivers = [host.driver(per_act=20, most=acts) for _ in range(2)]
+    for driver in drivers:
+        out, err = driver.communicate(timeout=GUARD)
+        assert (driver.returncode, err, len(out.splitlines())) == (0, "", acts)
+    assert len(_writers(host.lines())) > 2, "the two writers never interleaved"
+    assert_caught_up(fleet, host)
