@@ -20,6 +20,22 @@ SCHEMA = "sealguard"
 ROLES = ("sealguard_observer", "sealguard_auditor")
 CONNECT_TIMEOUT = 3  # seconds: a host cut off must not hold its observer's lock for long
 STATEMENT_TIMEOUT_MS = 30_000
+# A link cut while a connection is open: each end gives up after about LINK_TIMEOUT_S seconds
+# without an answer (TCP keepalives while it waits, TCP_USER_TIMEOUT while its data is unacked)
+# instead of TCP's own 15 minutes of retries (2 hours idle, for the server): the act ends with
+# its warning, and the server ends the transaction, which holds the log's row, so that the
+# host's next act is not kept waiting.
+LINK_TIMEOUT_S = 10
+_KEEPALIVE = {"idle": 4, "interval": 2, "count": 3}  # 4 + 2 x 3 = LINK_TIMEOUT_S
+_CLIENT_LINK = {f"keepalives_{k}": v for k, v in _KEEPALIVE.items()} | {
+    "keepalives": 1,
+    "tcp_user_timeout": LINK_TIMEOUT_S * 1000,
+}
+_SERVER_LINK = " ".join(f"-c tcp_keepalives_{k}={v}" for k, v in _KEEPALIVE.items())
+_OPTIONS = (
+    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} {_SERVER_LINK} "
+    f"-c tcp_user_timeout={LINK_TIMEOUT_S * 1000}"
+)
 
 
 def _message(exc: BaseException) -> str:
@@ -46,8 +62,9 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
             url,
             connect_timeout=CONNECT_TIMEOUT,
             autocommit=autocommit,
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            options=_OPTIONS,
             application_name="sealguard",
+            **_CLIENT_LINK,
         )
     except psycopg.Error as exc:
         message = f"{shown(url)}: cannot connect ({_message(exc)})"
