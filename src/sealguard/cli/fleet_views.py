@@ -101,7 +101,7 @@ def fleet_report(ctx: click.Context, target: Path, url: str | None, silent_after
     drifts, incidents and decisions. Exit 3 when the database refused any log since it last
     accepted it (the page is written all the same)."""
     from sealguard.fleet.database import connect
-    from sealguard.fleet.rendering import page
+    from sealguard.fleet.rendering import page, totals
     from sealguard.fleet.status import read_report
     from sealguard.fleet.urls import shown
     from sealguard.report.writing import write_page
@@ -117,8 +117,5 @@ def fleet_report(ctx: click.Context, target: Path, url: str | None, silent_after
     with connect(where, autocommit=True) as conn:
         found = read_report(conn, utc_now(), seconds, shown(where))
     write_page(page(found), target, pdf=False)
-    output.write(
-        f"{target}: {len(found.status.rows)} logs, {found.status.incidents} refused by the "
-        f"database (INCIDENT), {found.status.silent} silent"
-    )
+    output.write(f"{target}: {totals(found.status)}")
     return found.status.exit_code

@@ -98,19 +98,20 @@ def _flag_lines(row: LogStatus) -> list[str]:
     return lines
 
 
+def totals(status: FleetStatus) -> str:
+    refused = f"{status.incidents} refused by the database" + (
+        " since their last acceptance: INCIDENT" if status.incidents else ""
+    )
+    return f"{len(status.rows)} logs, {refused}, {status.silent} silent"
+
+
 def text(status: FleetStatus) -> str:
     if not status.rows:
         return f"{status.where}: no log yet (a host enrols at its first shipment)"
     lines = [_table(status), ""]
     for row in status.rows:
         lines += _flag_lines(row)
-    refused = f"{status.incidents} refused by the database" + (
-        " since their last acceptance: INCIDENT" if status.incidents else ""
-    )
-    lines.append(
-        f"{len(status.rows)} logs in {status.where} at {stamp(status.generated_at)}: "
-        f"{refused}, {status.silent} silent"
-    )
+    lines.append(f"{status.where} at {stamp(status.generated_at)}: {totals(status)}")
     return "\n".join(lines)
 
 
@@ -177,4 +178,5 @@ def page(report: FleetReport, made_by: str = "sealguard fleet report") -> str:
         duration=duration_text,
         kept=KEPT,
         made_by=made_by,
+        totals=totals(report.status),
     )
