@@ -247,6 +247,13 @@ def test_the_url_comes_from_the_project_or_is_a_usage_error(
     assert [r["project"] for r in json.loads(done.stdout)["logs"]] == ["calc"]
 
 
+def test_a_wrong_url_or_duration_is_a_usage_error() -> None:
+    done = sg("fleet", "status", "--url", "postgresql://me:secret@db.example/fleet")
+    assert done.exit_code == 64 and "PGPASSWORD" in done.stderr and "secret" not in done.stderr
+    done = sg("fleet", "status", "--url", "postgresql:///x", "--silent-after", "soon")
+    assert done.exit_code == 64 and "--silent-after" in done.stderr
+
+
 def test_an_unreachable_database_is_one_line_and_69(tmp_path: Path) -> None:
     url = f"postgresql:///nothing_here?host={tmp_path}"
     done = sg("fleet", "status", "--url", url)

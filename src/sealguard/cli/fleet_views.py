@@ -39,7 +39,7 @@ def _project(ctx: click.Context) -> Project | None:
 def _url(ctx: click.Context, given: str | None, command: str) -> str:
     """--url, else the project's [ledger] url; a usage error (64) when there is neither."""
     from sealguard.errors import UsageError
-    from sealguard.fleet.urls import shown, url_problem
+    from sealguard.fleet.urls import url_problem
     from sealguard.seal.settings import config_in_force
 
     url = given
@@ -50,8 +50,8 @@ def _url(ctx: click.Context, given: str | None, command: str) -> str:
         url = config_in_force(project).ledger.url
         if url is None:
             raise UsageError(NO_URL.format(command=command) + f" ({project.root} has none)")
-    if problem := url_problem(url):
-        raise UsageError(f"--url {shown(url)}: {problem}")
+    if problem := url_problem(url):  # not shown: it may hold the password it is refused for
+        raise UsageError(f"fleet {command} --url: {problem}")
     return url
 
 
