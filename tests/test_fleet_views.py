@@ -336,3 +336,27 @@ def test_the_report_is_never_written_where_sealguard_keeps_watch(
     assert not target.exists()
     done = sg("--project", str(root), "fleet", "report", "-o", str(root / "src" / "f.html"))
     assert done.exit_code == 4 and "sealed path" in done.stderr
+
+
+def test_an_empty_fleet_says_so(fleet_url: str) -> None:  # noqa: F811
+    done = sg("fleet", "status", "--url", fleet_url)
+    assert done.exit_code == 0
+    assert done.stdout.strip().endswith("no log yet (a host enrols at its first shipment)")
+
+
+def test_the_columns_stay_aligned_with_wide_and_control_characters() -> None:
+    moment = datetime(2026, 1, 1)
+    rows = [
+        fleet_status.LogStatus(
+            origin=f"o{n}", project=name, host="h1", build=None, lines=10, enrolled=moment,
+            checkpoint=None, head_at=None, head=None, last_report=moment, escalations=[],
+            refused=[], silent=None,
+        )
+        for n, name in enumerate(("計算", "calc\x1b[2J", "cafe\u0301"))
+    ]  # fmt: skip
+    text = rendering.text(fleet_status.FleetStatus("postgresql:///x", moment, rows))
+    table = text.splitlines()[2:5]
+    assert [line.split()[0] for line in table] == ["計算", "calc\\x1B[2J", "cafe\u0301"]
+    # the terminal column of the host: two columns for each wide character, none for a combining
+    hosts = [line.index("h1") + line.count("計算") * 2 - line.count("\u0301") for line in table]
+    assert len(set(hosts)) == 1
