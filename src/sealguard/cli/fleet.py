@@ -52,3 +52,6 @@ def fleet_push(ctx: click.Context) -> int:
     where = shown(ledger.fleet.url) if ledger.fleet else "?"
     output.write(f"{where} holds {shipped.size} lines of this log ({shipped.sent} sent now)")
     return 0
+
+
+from sealguard.cli import fleet_decide  # noqa: E402, F401 (registers `fleet pull`)
