@@ -28,6 +28,7 @@ from psycopg import sql
 from sealguard import ledger
 from sealguard.config import load_config
 from sealguard.decide.audit import check_decisions
+from sealguard.fleet import database
 from sealguard.fleet.database import install
 from sealguard.ledger.view import leaves
 from sealguard.project import Project
@@ -91,6 +92,7 @@ class Host:
 
 def on(monkeypatch: pytest.MonkeyPatch, host: Host, *args: str) -> Result:
     """The CLI run on `host`: its project, under its host name."""
+    getattr(database, "_UNREACHABLE", {}).clear()  # each command is a process of its own
     with monkeypatch.context() as patched:
         patched.setattr(socket, "gethostname", lambda: host.name)
         return run(host.project, *args)
@@ -415,3 +417,110 @@ def test_where_a_proposal_applies_is_checked_before_anything_is_written(
     assert not events_of(project, "proposal_made")
     pulled = on(monkeypatch, host, "fleet", "pull")
     assert pulled.exit_code == 64 and "[ledger] url" in pulled.output, pulled.output
+
+
+def test_a_host_of_the_build_whose_baseline_is_another_refuses_it_as_stale(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fleet_db: FleetDb, team: Team
+) -> None:
+    h1 = make_host(
+        monkeypatch, tmp_path, fleet_db, "h1", build="calc-1", authority=authority_text(team)
+    )
+    other = authority_text(team) + "# sealed apart\n"  # another AUTHORITY.toml: another baseline
+    h2 = make_host(monkeypatch, tmp_path, fleet_db, "h2", build="calc-1", authority=other)
+    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
+    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    pulled = on(monkeypatch, h2, "fleet", "pull")
+    assert pulled.exit_code == 0 and "refused (stale)" in pulled.output, pulled.output
+    assert [e["reason_code"] for e in refusals(h2)] == ["stale"]
+    assert state_of(h2.project).authorised is None
+
+
+def test_a_decision_its_rule_needs_more_signers_for_is_refused_and_not_published(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fleet_db: FleetDb, team: Team
+) -> None:
+    two = authority_text(team, "reseal = 2")
+    h1 = make_host(monkeypatch, tmp_path, fleet_db, "h1", build="calc-1", authority=two)
+    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
+    alone = decide(monkeypatch, h1, pro, team)
+    assert alone.exit_code == 4 and "(too-few)" in alone.output, alone.output
+    assert fleet_db.execute("SELECT count(*) FROM sealguard.decisions") == [(0,)]
+    assert [e["reason_code"] for e in refusals(h1)] == ["too-few"]
+    both = on(monkeypatch, h1, "decide", pro, "reseal", "--reason", "two of us",
+              *key_args(team.alice, team.bob))  # fmt: skip
+    assert both.exit_code == 0, both.output
+    assert len(events_of(h1.project, "decision")[-1]["signers"]) == 2
+
+
+def test_a_decision_made_while_the_database_is_out_of_reach_is_neither_published_nor_journaled(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hosts: tuple[Host, Host, Host], team: Team
+) -> None:
+    h1, _, _ = hosts
+    staging = staged(h1, tmp_path / "staging")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    with monkeypatch.context() as cut:
+        cut.setenv("PGPORT", str(closed.getsockname()[1]))
+        proposed = on(monkeypatch, h1, "propose", "--from", str(staging), "--build", "calc-1")
+        pro = proposed.stdout.split(":")[0]
+        decided = decide(monkeypatch, h1, pro, team)
+    closed.close()
+    assert proposed.exit_code == 0, proposed.output  # journaled here; published with a decision
+    assert "is published with its decision" in proposed.stderr
+    assert decided.exit_code == 69, decided.output
+    assert "neither published nor journaled" in decided.output
+    assert not events_of(h1.project, "decision") and not refusals(h1)
+    assert decide(monkeypatch, h1, pro, team).exit_code == 0  # reached again
+
+
+def test_a_published_row_that_holds_no_fleet_payload_is_refused_once(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fleet_db: FleetDb,
+    hosts: tuple[Host, Host, Host],
+    team: Team,
+) -> None:
+    h1, h2, _ = hosts
+    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
+    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    fleet_db.execute(
+        "INSERT INTO sealguard.decisions (decision_id, project, proposal_id, payload, signatures)"
+        " SELECT 'DEC_20990101_000000_0000000a', project, proposal_id, %s, signatures"
+        " FROM sealguard.decisions",
+        (b'{"domain":"sealguard-decision/1"}\n',),
+    )
+    for _ in range(2):
+        assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
+    assert [(e["fleet_id"], e["reason_code"]) for e in refusals(h2)] == [
+        ("DEC_20990101_000000_0000000a", "payload")
+    ]
+    assert len(events_of(h2.project, "decision")) == 1  # the real one, taken
+
+
+def test_the_published_tables_refuse_changes_and_observers_write_only_through_functions(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fleet_db: FleetDb,
+    hosts: tuple[Host, Host, Host],
+    team: Team,
+) -> None:
+    h1, _, _ = hosts
+    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
+    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    for table in ("proposals", "proposal_files", "decisions"):
+        for statement in (f"UPDATE sealguard.{table} SET proposal_id = proposal_id",
+                          f"DELETE FROM sealguard.{table} WHERE false",
+                          f"TRUNCATE sealguard.{table} CASCADE"):  # fmt: skip
+            with (
+                psycopg.connect(fleet_db.admin) as conn,
+                pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+            ):
+                conn.execute(statement.encode())  # the owner too, triggers on
+    observer = fleet_db.url.replace("@127.0.0.1", "@127.0.0.1:5432")
+    with psycopg.connect(observer) as conn:
+        assert conn.execute("SELECT count(*) FROM sealguard.decisions").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO sealguard.decisions (decision_id, project, proposal_id, payload,"
+                " signatures) VALUES ('x', 'calc', %s, '', '{}')",
+                (pro,),
+            )

@@ -248,8 +248,13 @@ def propose(
     )
     if scope is not None:
         from sealguard.decide.fleet_decisions import publish_quietly
+        from sealguard.decide.fleet_payload import describe, scope_from
 
-        publish_quietly(project, config, made)
+        published = ", published" if publish_quietly(project, config, made) else ""
+        output.write(
+            f"{made.proposal_id} is for {describe(scope_from(scope))}{published}: once decided "
+            "here, each of them takes it from the fleet database"
+        )
     return 0
 
 

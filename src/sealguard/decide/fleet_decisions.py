@@ -175,9 +175,15 @@ def record(
         item = PublishedDecision(
             payload.decision_id, payload.proposal.id, data, [s.strip() + "\n" for s in signatures]
         )
-        with connect(place.url, autocommit=True) as conn:
-            scope = payload.scope
-            publication.publish(conn, offered, item, scope.build, scope.hosts)
+        try:
+            with connect(place.url, autocommit=True) as conn:
+                scope = payload.scope
+                publication.publish(conn, offered, item, scope.build, scope.hosts)
+        except FleetError as exc:
+            raise FleetError(
+                f"{exc.message}; {payload.decision_id} was neither published nor journaled: "
+                "decide again once the fleet database is reached"
+            ) from None
         here = _apply(project, config, place, item, offered=lambda _: offered, now=now)
     return Published(payload, signers, place.url, place.host, here)
 

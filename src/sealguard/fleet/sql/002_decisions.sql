@@ -40,17 +40,15 @@ CREATE TABLE sealguard.decisions (
 );
 CREATE INDEX decisions_project ON sealguard.decisions (project, id);
 
-CREATE TRIGGER proposals_append_only BEFORE UPDATE OR DELETE ON sealguard.proposals
-    FOR EACH ROW EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER proposals_no_truncate BEFORE TRUNCATE ON sealguard.proposals
+-- Statement triggers, as 001's: they fire even when no row matches.
+CREATE TRIGGER proposals_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON sealguard.proposals
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER proposal_files_append_only BEFORE UPDATE OR DELETE ON sealguard.proposal_files
-    FOR EACH ROW EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER proposal_files_no_truncate BEFORE TRUNCATE ON sealguard.proposal_files
+CREATE TRIGGER proposal_files_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON sealguard.proposal_files
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER decisions_append_only BEFORE UPDATE OR DELETE ON sealguard.decisions
-    FOR EACH ROW EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER decisions_no_truncate BEFORE TRUNCATE ON sealguard.decisions
+CREATE TRIGGER decisions_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON sealguard.decisions
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
 
 -- Publish a proposal and its files. The same proposal again (same content hash) is a no-op
