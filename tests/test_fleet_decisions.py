@@ -318,28 +318,37 @@ def test_a_decision_row_edited_in_the_database_is_refused_by_the_host(
     assert state_of(h2.project).authorised is None
 
 
+EDITS = {
+    # the proposal's manifest now lets a backdoor in
+    "manifest": "UPDATE sealguard.proposal_files SET content = content || "
+    "'0000000000000000000000000000000000000000000000000000000000000000  src/backdoor.py\n'"
+    " WHERE path = 'BASELINE_REF.sha256'",
+    "a file gone": "DELETE FROM sealguard.proposal_files WHERE path LIKE 'baseline/%%/probe.json'",
+    "the diff read": "UPDATE sealguard.proposals SET diff = 'nothing changes'",
+    "its record": 'UPDATE sealguard.proposals SET record = record || \'{"reason": "other"}\'',
+}
+
+
+@pytest.mark.parametrize("edit", EDITS)
 def test_a_proposal_edited_in_the_database_is_refused_by_the_host(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    *,
     fleet_db: FleetDb,
     hosts: tuple[Host, Host, Host],
     team: Team,
+    edit: str,
 ) -> None:
     h1, h2, _ = hosts
     staging = staged(h1, tmp_path / "staging")
     pro = propose(monkeypatch, h1, staging, "--build", "calc-1")
     assert decide(monkeypatch, h1, pro, team).exit_code == 0
-    # the signed decision is intact; the proposal's manifest now lets a backdoor in
-    fleet_db.execute(
-        "UPDATE sealguard.proposal_files SET content = content || %s"
-        " WHERE path = 'BASELINE_REF.sha256'",
-        (b"0" * 64 + b"  src/backdoor.py\n",),
-    )
+    fleet_db.execute(EDITS[edit])  # the signed decision is intact
     assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
     [refused] = refusals(h2)
     assert refused["reason_code"] == "evidence", refused
     assert state_of(h2.project).authorised is None
-    assert not (h2.project.proposal_folder(pro)).exists()
+    assert not (h2.project.proposal_folder(pro)).exists()  # nothing of it written
 
 
 def test_a_host_cut_off_picks_the_decision_up_when_it_reaches_the_database_again(
@@ -397,6 +406,20 @@ def test_verify_refuses_a_fleet_decision_whose_signed_payload_was_edited_in_the_
     decision["reason"] = "something else"  # the host's fields say other than what was signed
     [found] = check_decisions(h2.project.root, events, bound)
     assert "not those of the fleet payload" in found.detail, found
+    decision["reason"] = signed["reason"]
+    assert check_decisions(h2.project.root, events, bound) == []
+    proposal = next(e for e in events if e.get("type") == "proposal_made")
+    summary, proposal["summary"] = proposal["summary"], {}  # not the proposal signed
+    [found] = check_decisions(h2.project.root, events, bound)
+    assert "the proposal it answers" in found.detail, found
+    proposal["summary"] = summary
+    sealed = next(e for e in events if e.get("type") == "baseline_sealed")
+    sealed["baseline_sha256"] = "0" * 64  # journaled where the baseline was another
+    [found] = check_decisions(h2.project.root, events, bound)
+    assert "the one it replaces" in found.detail, found
+    decision["fleet"]["payload"] = {"domain": "sealguard-fleet-decision/1"}
+    [found] = check_decisions(h2.project.root, events, bound)
+    assert "not a fleet decision record" in found.detail, found
 
 
 def test_where_a_proposal_applies_is_checked_before_anything_is_written(
@@ -524,3 +547,24 @@ def test_the_published_tables_refuse_changes_and_observers_write_only_through_fu
                 " signatures) VALUES ('x', 'calc', %s, '', '{}')",
                 (pro,),
             )
+
+
+def test_a_stopped_host_installs_the_decision_at_once_then_certifies_as_with_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hosts: tuple[Host, Host, Host], team: Team
+) -> None:
+    h1, h2, _ = hosts
+    (h2.project.root / "data" / "value.txt").write_text("43\n")
+    assert on(monkeypatch, h2, "observe").exit_code == 2  # PRODUCT_DRIFT: FROZEN
+    staging = staged(h1, tmp_path / "staging")
+    pro = propose(monkeypatch, h1, staging, "--build", "calc-1")
+    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    refused = on(monkeypatch, h2, "observe")  # takes it, installs v2; the build is not yet
+    assert refused.exit_code == 4, refused.output
+    state = state_of(h2.project)
+    assert state.version == 2 and state.awaiting is not None and state.mode == "FROZEN"
+    deploy(staging, h2)
+    (h2.project.root / "data" / "value.txt").write_text("42\n")
+    certified = on(monkeypatch, h2, "certify")
+    assert certified.exit_code == 0, certified.output
+    assert state_of(h2.project).mode == "OBSERVING"
+    assert on(monkeypatch, h2, "verify").exit_code == 0
