@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
@@ -223,10 +224,10 @@ def _pull(project: Project, config: Config, place: FleetPlace, now: datetime) ->
         if not published:
             return pulled
         seen = _seen(notable_events(project.ledger(config)))
+        offered: Offered = partial(publication.proposal, conn)
         for decision_id in published:
             item = None if decision_id in seen else publication.decision(conn, decision_id)
             if item is not None:
-                offered: Offered = lambda pid: publication.proposal(conn, pid)  # noqa: E731
                 pulled.append(_apply(project, config, place, item, offered=offered, now=now))
     return pulled
 
