@@ -222,7 +222,7 @@ def propose(
     proposal and its diff against the baseline in force. Nothing changes until a decision.
     With --hosts or --build, a proposal for hosts of the fleet (README: Decisions for many
     hosts)."""
-    from sealguard.cli.fleet_decide import fleet_scope
+    from sealguard.cli.fleet_decide import announce, fleet_scope
     from sealguard.decide import proposals
     from sealguard.errors import RefusedError
     from sealguard.lock import observer_lock
@@ -247,14 +247,7 @@ def propose(
         + f"\nnext: sealguard decide {made.proposal_id} {made.kind} --reason … --key …"
     )
     if scope is not None:
-        from sealguard.decide.fleet_decisions import publish_quietly
-        from sealguard.decide.fleet_payload import describe, scope_from
-
-        published = ", published" if publish_quietly(project, config, made) else ""
-        output.write(
-            f"{made.proposal_id} is for {describe(scope_from(scope))}{published}: once decided "
-            "here, each of them takes it from the fleet database"
-        )
+        announce(project, config, made)
     return 0
 
 

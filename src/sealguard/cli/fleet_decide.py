@@ -1,7 +1,7 @@
 """Decisions for many hosts on the command line: `sealguard fleet pull`, and where a proposal
 applies (`propose --hosts H1,H2` or `--build NAME`)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -9,6 +9,11 @@ from sealguard import output
 from sealguard.cli.fleet import fleet
 from sealguard.cli.root import sealed, utc_now
 from sealguard.ledger.layout import Ledger
+
+if TYPE_CHECKING:
+    from sealguard.config import Config
+    from sealguard.decide.proposals import Proposal
+    from sealguard.project import Project
 
 
 def fleet_scope(ledger: Ledger, hosts: str | None, build: str | None) -> dict[str, Any] | None:
@@ -34,6 +39,20 @@ def fleet_scope(ledger: Ledger, hosts: str | None, build: str | None) -> dict[st
         raise UsageError(f"{given}: {problem}")
     data: dict[str, Any] = msgspec.to_builtins(scope)
     return data
+
+
+def announce(project: "Project", config: "Config", made: "Proposal") -> None:
+    """Say where a proposal for hosts of the fleet applies; publish it now for people to read
+    in the database (one warning line when it cannot be: its decision publishes it)."""
+    from sealguard.decide.fleet_decisions import publish_quietly
+    from sealguard.decide.fleet_payload import describe, scope_from
+
+    published = ", published" if publish_quietly(project, config, made) else ""
+    where = describe(scope_from(made.record["fleet"]["scope"]))
+    output.write(
+        f"{made.proposal_id} is for {where}{published}: once decided here, each of them takes "
+        "it from the fleet database"
+    )
 
 
 @fleet.command("pull")
