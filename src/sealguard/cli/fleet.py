@@ -55,3 +55,4 @@ def fleet_push(ctx: click.Context) -> int:
 
 
 from sealguard.cli import fleet_views  # noqa: E402, F401 (registers fleet status and fleet report)
+from sealguard.cli import fleet_decide  # noqa: E402, F401 (registers `fleet pull`)
