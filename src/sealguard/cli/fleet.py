@@ -54,5 +54,5 @@ def fleet_push(ctx: click.Context) -> int:
     return 0
 
 
-from sealguard.cli import fleet_views  # noqa: E402, F401 (registers fleet status and fleet report)
-from sealguard.cli import fleet_decide  # noqa: E402, F401 (registers `fleet pull`)
+# the group's other commands, in modules of their own; importing them registers them
+from sealguard.cli import fleet_decide, fleet_views  # noqa: E402, F401
