@@ -26,14 +26,10 @@ STATEMENT_TIMEOUT_MS = 30_000
 # its warning, and the server ends the transaction, which holds the log's row, so that the
 # host's next act is not kept waiting.
 LINK_TIMEOUT_S = 10
-_KEEPALIVE = {"idle": 4, "interval": 2, "count": 3}  # 4 + 2 x 3 = LINK_TIMEOUT_S
-_CLIENT_LINK = {f"keepalives_{k}": v for k, v in _KEEPALIVE.items()} | {
-    "keepalives": 1,
-    "tcp_user_timeout": LINK_TIMEOUT_S * 1000,
-}
-_SERVER_LINK = " ".join(f"-c tcp_keepalives_{k}={v}" for k, v in _KEEPALIVE.items())
+KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT = 4, 2, 3  # 4 + 2 x 3 = LINK_TIMEOUT_S
 _OPTIONS = (
-    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} {_SERVER_LINK} "
+    f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c tcp_keepalives_idle={KEEPALIVE_IDLE_S} "
+    f"-c tcp_keepalives_interval={KEEPALIVE_INTERVAL_S} -c tcp_keepalives_count={KEEPALIVE_COUNT} "
     f"-c tcp_user_timeout={LINK_TIMEOUT_S * 1000}"
 )
 
@@ -70,7 +66,11 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
             autocommit=autocommit,
             options=_OPTIONS,
             application_name="sealguard",
-            **_CLIENT_LINK,
+            keepalives=1,
+            keepalives_idle=KEEPALIVE_IDLE_S,
+            keepalives_interval=KEEPALIVE_INTERVAL_S,
+            keepalives_count=KEEPALIVE_COUNT,
+            tcp_user_timeout=LINK_TIMEOUT_S * 1000,
         )
     except psycopg.Error as exc:
         message = f"{shown(url)}: cannot connect ({_message(exc)})"
