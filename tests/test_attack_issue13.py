@@ -249,3 +249,29 @@ def test_one_more_line_does_not_erase_a_refusal_from_fleet_status(
 )
 def test_a_percent_encoded_password_parameter_is_refused() -> None:
     assert url_problem("postgresql://u@db.example/x?pass%77ord=secret") is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a port that is not a number passes url_problem: the URL is accepted in "
+    "sealguard.toml and every act reports the database as unreachable (exit 69) instead",
+)
+def test_a_port_that_is_not_a_number_is_a_usage_error() -> None:
+    assert url_problem("postgresql://u@db.example:notaport/x") is not None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a wrong password is taken for a host cut off: verify exits 0 and the host is "
+    "never witnessed, though the database answered and refused it",
+)
+def test_a_database_that_refuses_the_hosts_password_is_not_cut_off(
+    tmp_path: Path, invoke: Any, pg_database: PgDatabase, fleet: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    role = pg_database.login_role(member_of=["sealguard_observer"])
+    monkeypatch.setenv("PGPASSWORD", role.password + "-typo")
+    project = _project(tmp_path, role.url)
+    assert _run(invoke, project, "seal").exit_code == 0
+    verified = _run(invoke, project, "verify")
+    assert verified.exit_code != 0, verified.output
