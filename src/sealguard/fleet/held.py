@@ -8,6 +8,7 @@ re-keyed. A database that cannot be reached is no problem: the host is cut off, 
 its log, and the next audit that reaches the database holds them.
 """
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,15 +57,29 @@ def view(ledger: Ledger, origin: str | None) -> Held | None:
             _read(conn, held, origin, (place.project, place.host))
     except FleetError as exc:
         held.error = exc.message
+        _say_once(f"not held against the fleet database: {exc.message}")
     return held
+
+
+_SAID: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    """One line on stderr per process: a check that could not reach its witness says so (a host
+    cut off, or refused its login), though that is no problem of the log's."""
+    if message not in _SAID:
+        _SAID.add(message)
+        print(f"sealguard: {message}", file=sys.stderr, flush=True)
 
 
 def _read(conn: object, held: Held, origin: str | None, name: tuple[str, str]) -> None:
     execute = conn.execute  # type: ignore[attr-defined]
     row = execute("SELECT size FROM sealguard.logs WHERE origin = %s", (origin,)).fetchone()
     if row is None:
-        other = execute(
-            "SELECT origin, size FROM sealguard.logs WHERE project = %s AND host = %s", name
+        other = execute(  # another role's log of that name is its own (enrol refuses this host)
+            "SELECT origin, size FROM sealguard.logs WHERE project = %s AND host = %s "
+            "AND owner = session_user",
+            name,
         ).fetchone()
         held.other = (other[0], other[1]) if other else None
         return
@@ -76,10 +91,11 @@ def _read(conn: object, held: Held, origin: str | None, name: tuple[str, str]) -
     ).fetchone()
     if last is not None:
         held.size, held.root, held.accepted = last[0], bytes(last[1]), _utc(last[2])
-    refused = execute(
-        "SELECT at, status, reason FROM sealguard.refusals WHERE origin = %s AND after = %s "
-        "ORDER BY id",
-        (origin, row[0]),
+    refused = execute(  # a refusal stands until the database accepts a checkpoint after it
+        "SELECT at, status, reason FROM sealguard.refusals f WHERE f.origin = %s AND f.at > "
+        "coalesce((SELECT max(k.accepted) FROM sealguard.checkpoints k WHERE k.origin = %s), "
+        "'-infinity') ORDER BY f.id",
+        (origin, origin),
     ).fetchall()
     held.refusals = [Refusal(_utc(at), status, reason) for at, status, reason in refused]
 

@@ -33,7 +33,8 @@ LEFT JOIN sealguard.heads h ON h.origin = l.origin
 LEFT JOIN LATERAL (
     SELECT jsonb_agg(jsonb_build_object('at', f.at, 'status', f.status, 'reason', f.reason)
                      ORDER BY f.id) AS refused
-    FROM sealguard.refusals f WHERE f.origin = l.origin AND f.after = l.size
+    FROM sealguard.refusals f WHERE f.origin = l.origin
+        AND f.at > coalesce(c.accepted, '-infinity')  -- until a checkpoint accepted after it
 ) r ON true
 ORDER BY l.project, l.host, l.origin
 """

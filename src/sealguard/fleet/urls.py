@@ -1,7 +1,7 @@
 """A fleet database's URL: what it may hold, and how messages show it. Pure."""
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 
 def url_problem(url: str) -> str | None:
@@ -17,7 +17,12 @@ def url_problem(url: str) -> str | None:
             "holds a password: put it in PGPASSWORD or ~/.pgpass, never in sealguard.toml "
             "(the URL is journaled and shown)"
         )
-    if "password=" in parts.query:
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    keys = {key.strip().lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if "password" in keys:
         return "holds a password= parameter: put it in PGPASSWORD or ~/.pgpass instead"
     return None
 

@@ -16,7 +16,8 @@ CREATE TABLE sealguard.logs (
     build     text,
     enrolled  timestamptz NOT NULL DEFAULT clock_timestamp(),
     size      bigint NOT NULL DEFAULT 0 CHECK (size >= 0),
-    frontier  bytea[] NOT NULL DEFAULT '{}'  -- the roots of the perfect subtrees, left to right
+    frontier  bytea[] NOT NULL DEFAULT '{}',  -- the roots of the perfect subtrees, left to right
+    owner     name NOT NULL DEFAULT session_user  -- the login role that enrolled it: its only writer
 );
 CREATE UNIQUE INDEX logs_project_host ON sealguard.logs (project, host);
 
@@ -80,7 +81,7 @@ CREATE TRIGGER logs_no_delete BEFORE DELETE OR TRUNCATE ON sealguard.logs
 CREATE FUNCTION sealguard.logs_only_grow() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.origin <> OLD.origin OR NEW.log_key <> OLD.log_key OR NEW.project <> OLD.project
-       OR NEW.host <> OLD.host OR NEW.build IS DISTINCT FROM OLD.build
+       OR NEW.host <> OLD.host OR NEW.build IS DISTINCT FROM OLD.build OR NEW.owner <> OLD.owner
        OR NEW.enrolled <> OLD.enrolled OR NEW.size < OLD.size THEN
         RAISE EXCEPTION 'sealguard.logs: % of % refused: a log only grows', TG_OP, OLD.origin
             USING ERRCODE = 'insufficient_privilege';
@@ -107,6 +108,15 @@ BEGIN
     RETURN r;
 END $$;
 
+-- Whether the session's login role may write a log it owns: the role that enrolled it, or a
+-- superuser (the fleet's administrator). Every observer role is a member of sealguard_observer,
+-- so membership cannot tell hosts apart; the login role can.
+CREATE FUNCTION sealguard.writes(p_owner name) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT session_user = p_owner
+        OR coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false)
+$$;
+
 CREATE FUNCTION sealguard.refused(p_origin text, p_status int, p_reason text, p_submitted text,
                                   p_after bigint)
 RETURNS TABLE (status int, reason text, size bigint)
@@ -128,7 +138,16 @@ DECLARE
     known logs%ROWTYPE;
 BEGIN
     LOCK TABLE logs IN SHARE ROW EXCLUSIVE MODE;  -- one enrolment at a time
+    IF p_origin IS NULL OR p_log_key IS NULL OR p_project IS NULL OR p_host IS NULL THEN
+        RETURN QUERY SELECT 400, 'origin, key, project and host are all needed'::text, 0::bigint;
+        RETURN;
+    END IF;
     SELECT * INTO known FROM logs l WHERE l.origin = p_origin;
+    IF FOUND AND NOT writes(known.owner) THEN  -- not kept as a refusal: it is not the log's
+        RETURN QUERY SELECT 403, format('log %s is kept for the role %s, not %s', p_origin,
+            known.owner, session_user), known.size;
+        RETURN;
+    END IF;
     IF FOUND THEN
         IF known.log_key <> p_log_key THEN
             RETURN QUERY SELECT * FROM refused(p_origin, 403, format(
@@ -140,6 +159,12 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO known FROM logs l WHERE l.project = p_project AND l.host = p_host;
+    IF FOUND AND known.owner <> session_user THEN  -- another role's host name: not its refusal
+        RETURN QUERY SELECT 403, format(
+            'the database keeps %s on %s for the role %s, not %s: give this host another name, '
+            'or its own role', p_project, p_host, known.owner, session_user), 0::bigint;
+        RETURN;
+    END IF;
     IF FOUND THEN
         RETURN QUERY SELECT * FROM refused(known.origin, 409, format(
             'the database keeps %s on %s as log %s (%s lines); a log with origin %s there means '
@@ -172,9 +197,19 @@ DECLARE
     cp_root  bytea;
     cp_orig  text;
 BEGIN
+    IF p_first IS NULL OR p_lines IS NULL OR array_position(p_lines, NULL) IS NOT NULL THEN
+        RETURN QUERY SELECT 400, 'the first line number and every line are needed'::text,
+            0::bigint;
+        RETURN;
+    END IF;
     SELECT * INTO held FROM logs l WHERE l.origin = p_origin FOR UPDATE;  -- the fence
     IF NOT FOUND THEN
         RETURN QUERY SELECT 404, format('unknown log origin %s', p_origin), 0::bigint;
+        RETURN;
+    END IF;
+    IF NOT writes(held.owner) THEN  -- not kept as a refusal: it is not the log's doing
+        RETURN QUERY SELECT 403, format('log %s is kept for the role %s, not %s', p_origin,
+            held.owner, session_user), held.size;
         RETURN;
     END IF;
     n := held.size;
@@ -250,7 +285,14 @@ END $$;
 CREATE FUNCTION sealguard.report_head(p_origin text, p_at_seq bigint, p_summary jsonb)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = sealguard, pg_temp AS $$
+DECLARE
+    held logs%ROWTYPE;
 BEGIN
+    SELECT * INTO held FROM logs l WHERE l.origin = p_origin;
+    IF FOUND AND NOT writes(held.owner) THEN
+        RAISE EXCEPTION 'log % is kept for the role %, not %', p_origin, held.owner, session_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     INSERT INTO heads AS h (origin, at_seq, summary)
         SELECT p_origin, p_at_seq, p_summary FROM logs l
         WHERE l.origin = p_origin AND l.size >= p_at_seq
