@@ -203,12 +203,8 @@ def pull_quietly(project: Project, config: Config, now: datetime) -> bool:
     place = project.ledger(config).fleet
     if place is None:
         return False
-    from sealguard.fleet.database import Unreachable
-
     try:
         pulled = _pull(project, config, place, now)
-    except Unreachable:  # the observation's shipment says so: one warning line, not two
-        return False
     except FleetError as exc:
         warn(
             f"{exc.message}; decisions published for this host are taken when the fleet "

@@ -44,21 +44,15 @@ _UNREACHABLE: dict[str, tuple[float, str]] = {}
 RETRY_AFTER = 60.0  # seconds: then a long-running command (`watch`) tries again
 
 
-class Unreachable(FleetError):
-    """The database could not be reached, or the connection to it was lost (a restart, a cut):
-    an observation says so once, in its shipment's warning."""
-
-
 @contextmanager
 def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A connection, closed on leaving; every database failure as one FleetError line
-    (`Unreachable` when it could not be reached or was lost)."""
+    """A connection, closed on leaving; every database failure as one FleetError line."""
     problem = url_problem(url)
     if problem is not None:
         raise UsageError(f"{shown(url)}: {problem}")
     failed = _UNREACHABLE.get(url)
     if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
-        raise Unreachable(failed[1])
+        raise FleetError(failed[1])
     try:
         conn = psycopg.connect(
             url,
@@ -75,7 +69,7 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
     except psycopg.Error as exc:
         message = f"{shown(url)}: cannot connect ({_message(exc)})"
         _UNREACHABLE[url] = (time.monotonic(), message)
-        raise Unreachable(message) from None
+        raise FleetError(message) from None
     _UNREACHABLE.pop(url, None)
     try:
         yield conn
@@ -89,8 +83,7 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
             "than this sealguard); its owner runs `sealguard fleet init --url …`"
         ) from None
     except psycopg.Error as exc:
-        lost = Unreachable if conn.broken else FleetError
-        raise lost(f"{shown(url)}: {_message(exc)}") from None
+        raise FleetError(f"{shown(url)}: {_message(exc)}") from None
     finally:
         conn.close()
 
