@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import Result
@@ -16,17 +16,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sealguard.errors import EvidenceWriteError
 from sealguard.fleet import verification
 from sealguard.fleet.audit import Facts, check_rows, judge
-from sealguard.fleet.database import connect, install
 from sealguard.fleet.entries import Bounds, CheckpointRow, LogRow
 from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger import writer as writer_module
 from sealguard.ledger.canonical import encode_event
-from sealguard.ledger.compact import leaf_hashes
-from sealguard.ledger.layout import FleetPlace
-from sealguard.ledger.merkle import CompactRange, leaf_hash
+from sealguard.ledger.merkle import leaf_hash
 from sealguard.ledger.note import parse, sign, split_history
 
 from .conftest import MakeTree
+from .fleet_logs import acts, as_superuser, installed, origin_of, shipping, tree_of
 from .ledger_helpers import lines_of
 
 if TYPE_CHECKING:
@@ -34,36 +32,6 @@ if TYPE_CHECKING:
 
 pytest_plugins = ("tests.fleet_db",)  # the pg_database fixture
 Invoke = Callable[..., Result]
-
-
-def installed(database: "PgDatabase") -> str:
-    with connect(database.admin_url) as conn:
-        install(conn)
-        conn.commit()
-    return database.admin_url
-
-
-def shipping(folder: Path, url: str, project: str = "calc", host: str = "h1") -> Ledger:
-    """A log in `folder` whose every append ships to the database at `url`."""
-    return replace(Ledger.in_folder(folder), fleet=FleetPlace(url, project, host))
-
-
-def origin_of(ledger: Ledger) -> str:
-    return str(read_events(ledger.log)[0]["log_key"]["origin"])
-
-
-def acts(ledger: Ledger, count: int) -> Ledger:
-    """`count` appends, each its own act (one checkpoint each, shipped)."""
-    for n in range(count):
-        append(ledger, "test_event", {"n": n, "note": f"event number {n}"})
-    return ledger
-
-
-def as_superuser(database: "PgDatabase", statement: str, *params: Any) -> None:
-    """A statement run past the append-only triggers, as a superuser can."""
-    with database.connect() as conn:
-        conn.execute("SET session_replication_role = replica")
-        conn.execute(statement, params)
 
 
 def verify(invoke: Invoke, url: str, origin: str, *extra: str) -> Result:
@@ -77,20 +45,13 @@ def test_an_intact_log_verifies_from_the_database(
     ledger = acts(shipping(tmp_path / "rt", url), 6)
     result = verify(invoke, url, origin_of(ledger))
     assert result.exit_code == 0, result.output
-    root = base64.b64encode(CompactRange_of(lines_of(ledger)).root()).decode()
+    root = base64.b64encode(tree_of(lines_of(ledger)).root()).decode()
     assert result.output == (
         f"INTACT: log {origin_of(ledger)} (calc on h1) in postgresql:///{pg_database.name}: "
         f"6 lines, tree root {root}; 6 accepted checkpoints hold (the latest covers 6 lines)\n"
     )
     data = json.loads(verify(invoke, url, origin_of(ledger), "--json").output)
     assert data["intact"] is True and data["lines"] == 6 and data["root"] == root
-
-
-def CompactRange_of(lines: list[bytes]) -> CompactRange:
-    tree = CompactRange()
-    for leaf in leaf_hashes(lines):
-        tree.push(leaf)
-    return tree
 
 
 def test_a_line_a_superuser_edited_is_named(
@@ -215,7 +176,7 @@ def test_checkpoints_the_log_key_did_not_sign_or_that_lie_about_their_row(
     url = installed(pg_database)
     ledger = acts(shipping(tmp_path / "rt", url), 4)
     origin = origin_of(ledger)
-    tree = CompactRange_of(lines_of(ledger)[:2])
+    tree = tree_of(lines_of(ledger)[:2])
     forged = sign(origin, 2, tree.root(), origin, Ed25519PrivateKey.generate())
     as_superuser(
         pg_database, "UPDATE sealguard.checkpoints SET note = %s WHERE origin = %s AND size = 2",
@@ -414,7 +375,7 @@ def _facts(ledger: Ledger, size: int | None = None) -> Facts:
     lines = lines_of(ledger)
     events = read_events(ledger.log)
     vkey = events[0]["log_key"]["verifier_key"]
-    tree = CompactRange_of(lines)
+    tree = tree_of(lines)
     notes = [parse(text) for text in split_history(ledger.history.read_text())]
     held = LogRow(
         events[0]["log_key"]["origin"], vkey, "calc", "h1", None, size or len(lines),
@@ -442,7 +403,7 @@ def test_the_checks_on_rows_given_in_ranges(tmp_path: Path) -> None:
         ],
     )
     assert whole == parts and whole.intact and whole.lines == 5 and whole.checkpoints == 5
-    assert whole.root == CompactRange_of(lines).root()
+    assert whole.root == tree_of(lines).root()
 
 
 def test_a_line_holding_a_newline_is_named(tmp_path: Path) -> None:
