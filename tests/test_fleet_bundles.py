@@ -107,3 +107,35 @@ def test_an_export_from_the_database_verifies_offline(
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert invoke("log", "verify", "--dir", str(folder), "--full").exit_code == 0
+
+
+def test_the_log_named_by_host_and_project_name(
+    tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
+) -> None:
+    url = installed(pg_database)
+    ledger = acts(shipping(tmp_path / "rt", url, "calc", "h7"), 2)
+    named = ("--url", url, "--host", "h7", "--project-name", "calc")
+    result = invoke("log", "prove", *named, "1")
+    assert result.exit_code == 0 and json.loads(result.output) == prove(ledger, 1)
+    target = tmp_path / "a.tar.gz"
+    assert invoke("log", "export", *named, "-o", str(target)).exit_code == 0
+    with tarfile.open(target) as archive:
+        member = archive.extractfile("GOVERNANCE_LOG.ndjson")
+        assert member is not None and member.read() == ledger.log.read_bytes()
+
+
+def test_a_database_without_the_fleet_ledger_is_named(
+    pg_database: "PgDatabase", invoke: Invoke
+) -> None:
+    url = pg_database.admin_url  # no `fleet init` there
+    expected = (
+        "sealguard: this database holds no fleet ledger (schema sealguard): "
+        "`sealguard fleet init --url URL` makes it\n"
+    )
+    for args in (
+        ("log", "verify", "--url", url, "--origin", "o"),
+        ("log", "prove", "--url", url, "--host", "h1", "--project-name", "calc", "0"),
+        ("fleet", "verify", "--url", url),
+    ):
+        result = invoke(*args)
+        assert (result.exit_code, result.stderr) == (64, expected), args

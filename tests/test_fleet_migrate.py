@@ -201,3 +201,15 @@ def test_migrate_needs_a_sealed_project_and_a_reachable_database(
     assert result.stderr.startswith(
         "sealguard: postgresql://nobody@127.0.0.1:1/fleet: cannot connect ("
     )
+
+
+def test_migrate_into_a_database_without_the_fleet_ledger(
+    make_project: MakeTree, pg_database: "PgDatabase", invoke: Invoke
+) -> None:
+    project = _sealed(make_project, invoke, 1)
+    result = _migrate(invoke, project, pg_database.admin_url)
+    assert result.exit_code == 64
+    assert result.stderr == (
+        "sealguard: this database holds no fleet ledger (schema sealguard): "
+        "`sealguard fleet init --url URL` makes it\n"
+    )

@@ -58,6 +58,7 @@ def _origin(ctx: click.Context, conn: Any, chosen: "FleetLog") -> str:
 
     if chosen.origin:
         return chosen.origin
+    entries.require_schema(conn)
     if chosen.host and chosen.project_name:
         return entries.origin_of(conn, chosen.project_name, chosen.host)
     project, config = _own(ctx)
@@ -147,8 +148,9 @@ def prove_log(ctx: click.Context, chosen: "FleetLog", seq: int) -> dict[str, Any
     from sealguard.fleet.bundles import prove
     from sealguard.fleet.database import connect
 
+    origin = _resolved(ctx, chosen)
     with connect(chosen.url) as conn:
-        return prove(conn, _origin(ctx, conn, chosen), seq)
+        return prove(conn, origin, seq)
 
 
 def export_log(ctx: click.Context, chosen: "FleetLog", target: Path) -> list[str]:
@@ -161,8 +163,9 @@ def export_log(ctx: click.Context, chosen: "FleetLog", target: Path) -> list[str
     def decisions(log_file: Path) -> dict[str, bytes]:
         return {"DECISIONS.txt": decisions_text(read_events(log_file))}
 
+    origin = _resolved(ctx, chosen)
     with connect(chosen.url) as conn:
-        return export(conn, _origin(ctx, conn, chosen), target, decisions)
+        return export(conn, origin, target, decisions)
 
 
 # ----- fleet verify ---------------------------------------------------------------------------

@@ -87,10 +87,9 @@ class _Scan:
         self.expected = self.result.start
 
     def batch(self, rows: Rows) -> None:
-        seqs, lines, leaves = zip(*rows, strict=True)
-        lines = tuple(map(bytes, lines))
+        seqs, lines, leaves = zip(*rows, strict=True)  # bytea comes as bytes
         for i, j in _runs(seqs):
-            self._stretch(seqs[i], list(lines[i:j]), [bytes(h) for h in leaves[i:j]])
+            self._stretch(seqs[i], list(lines[i:j]), list(leaves[i:j]))
 
     def _stretch(self, first: int, lines: list[bytes], stored: list[bytes]) -> None:
         if first != self.expected:

@@ -76,10 +76,21 @@ def _log_row(row: Any) -> LogRow:
     return LogRow(origin, key, project, host, build, size, tuple(bytes(h) for h in frontier))
 
 
+def require_schema(conn: psycopg.Connection) -> None:
+    """A UsageError unless the database holds the fleet ledger's schema."""
+    row = conn.execute("SELECT to_regclass('sealguard.logs')").fetchone()
+    if row is None or row[0] is None:
+        raise UsageError(
+            "this database holds no fleet ledger (schema sealguard): "
+            "`sealguard fleet init --url URL` makes it"
+        )
+
+
 def begin_snapshot(conn: psycopg.Connection) -> str:
     """Start a repeatable-read transaction on `conn`; its snapshot's id, for other
     connections to read the same moment (`join_snapshot`)."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    require_schema(conn)
     row = conn.execute("SELECT pg_export_snapshot()").fetchone()
     assert row is not None
     return str(row[0])

@@ -159,6 +159,7 @@ def migrate(ledger: Ledger, place: FleetPlace, jobs: int = 1) -> Migration:
     vkey, origin, public = _log_key(ledger)
     where = shown(place.url)
     with connect(place.url) as conn:
+        entries.require_schema(conn)
         why = _other_history(conn, ledger, place, vkey, local.size)
     if why is not None:
         raise RefusedError(f"{where} keeps another history of this log: {why}; nothing was sent")

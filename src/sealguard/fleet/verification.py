@@ -114,18 +114,28 @@ def _ranges(url: str, conn: Any, snapshot: str, seen: Facts, jobs: int) -> list[
     return sorted(checked, key=lambda r: r.start)
 
 
-def verify(url: str, origin: str, jobs: int = 1) -> LogAudit:
-    """Check one log the database keeps, from its rows."""
-    with connect(url) as conn:
+def _verify_on(conn: Any, url: str, origin: str, jobs: int) -> LogAudit:
+    """Check one log in a transaction of its own on `conn` (a log's rows at one moment)."""
+    try:
         snapshot = entries.begin_snapshot(conn)
         seen = facts(conn, origin)
         return judge(seen, _ranges(url, conn, snapshot, seen, jobs))
+    finally:
+        conn.rollback()  # read only: ends the snapshot
+
+
+def verify(url: str, origin: str, jobs: int = 1) -> LogAudit:
+    """Check one log the database keeps, from its rows."""
+    with connect(url) as conn:
+        return _verify_on(conn, url, origin, jobs)
 
 
 def verify_all(url: str, jobs: int = 1) -> Iterator[LogAudit]:
-    """Check every log the database keeps, one after the other."""
+    """Check every log the database keeps, one after the other, on one connection (each log
+    read at its own moment: a log enrolled meanwhile waits for the next run)."""
     with connect(url) as conn:
-        entries.begin_snapshot(conn)
+        entries.require_schema(conn)
         origins = [row.origin for row in entries.logs(conn)]
-    for origin in origins:
-        yield verify(url, origin, jobs)
+        conn.rollback()
+        for origin in origins:
+            yield _verify_on(conn, url, origin, jobs)
