@@ -13,9 +13,10 @@ import pytest
 from click.testing import Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealguard.errors import EvidenceWriteError
-from sealguard.fleet import verification
+from sealguard.errors import EvidenceWriteError, FleetError
+from sealguard.fleet import entries, verification
 from sealguard.fleet.audit import Facts, check_rows, judge
+from sealguard.fleet.database import connect
 from sealguard.fleet.entries import Bounds, CheckpointRow, LogRow
 from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger import writer as writer_module
@@ -427,3 +428,54 @@ def test_rows_past_the_end_and_a_negative_seq(tmp_path: Path) -> None:
     shorter = replace(facts, bounds=Bounds(0, 0))
     report = judge(shorter, [check_rows([_rows(lines_of(ledger)[:1])], 0, 1, [1, 2])])
     assert [p.kind for p in report.problems] == ["TRUNCATION", "SIZE"]
+
+
+def test_ranges_read_in_process_join_as_one(
+    tmp_path: Path, pg_database: "PgDatabase", monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What each forked worker does (forks are not measured), here in this process."""
+    url = installed(pg_database)
+    ledger = _torn(shipping(tmp_path / "rt", url), 3, 4, monkeypatch)
+    origin = origin_of(ledger)
+    with connect(url) as conn:
+        snapshot = entries.begin_snapshot(conn)
+        seen = verification.facts(conn, origin)
+        wanted = [c.size for c in seen.checkpoints]
+        work = verification._worker(url, snapshot, origin, wanted, 9)
+        ranges = [work(span) for span in [(0, 2), (2, 4), (4, 9)]]
+        failed = verification._worker("postgresql://nobody@127.0.0.1:1/x", snapshot, origin, [], 9)
+        assert isinstance(failed((0, 9)), FleetError)
+        whole = judge(seen, [verification.read_range(conn, origin, (0, 9), wanted, 9)])
+    report = judge(seen, ranges)  # type: ignore[arg-type]
+    assert report.intact and report.torn_tails == [4] and report.lines == 9
+    assert whole == report
+
+
+def test_spans_give_each_worker_two_ranges() -> None:
+    assert verification.spans(10, 4) == [(0, 10)]  # fewer lines than PARALLEL_FROM
+    assert verification.spans(200_000, 1) == [(0, 200_000)]
+    assert verification.spans(200_000, 2) == [
+        (0, 50_000), (50_000, 100_000), (100_000, 150_000), (150_000, 200_000)
+    ]  # fmt: skip
+
+
+def test_rows_missing_at_a_range_end_and_unreadable_notes(tmp_path: Path) -> None:
+    ledger = acts(Ledger.in_folder(tmp_path / "rt"), 4)
+    lines = lines_of(ledger)
+    facts = _facts(ledger)
+    facts.checkpoints[1] = replace(facts.checkpoints[1], note="not a note")
+    ranges = [
+        check_rows([_rows(lines[:1])], 0, 2, [1, 2]),
+        check_rows([_rows(lines[2:], 2)], 2, 4, [3, 4]),
+    ]
+    report = judge(replace(facts, first_line=b"{not json"), ranges)
+    assert [(p.kind, p.line) for p in report.problems] == [
+        ("KEY", 1), ("SEQ", 2), ("CHECKPOINT", None)
+    ]  # fmt: skip
+    assert report.problems[1].message == (
+        "line 2 (seq 1) missing: the database's lines are not gap-free"
+    )
+    assert report.problems[2].message.startswith(
+        "the checkpoint accepted at 2 lines: unreadable note: "
+    )
+    assert report.root == b""  # not recomputed past the gap
