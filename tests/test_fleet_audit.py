@@ -479,3 +479,19 @@ def test_rows_missing_at_a_range_end_and_unreadable_notes(tmp_path: Path) -> Non
         "the checkpoint accepted at 2 lines: unreadable note: "
     )
     assert report.root == b""  # not recomputed past the gap
+
+
+def test_names_a_host_enrolled_cannot_forge_a_line(
+    pg_database: "PgDatabase", invoke: Invoke
+) -> None:
+    url = installed(pg_database)
+    with pg_database.connect() as conn:
+        conn.execute(
+            "SELECT sealguard.enrol('o', 'k', 'calc' || chr(10) || 'ok forged', 'h1', NULL)"
+        )
+    result = invoke("fleet", "verify", "--url", url)
+    assert result.exit_code == 3
+    assert result.output.splitlines()[0] == (
+        "INCIDENT o (calc\\nok forged on h1): 1 problem(s); first KEY: the enrolled log key "
+        "'k' is unusable (not a verifier key '<name>+<key id>+<base64 key>')"
+    )

@@ -14,6 +14,7 @@ from sealguard.cli.log import log
 from sealguard.cli.root import configured, jobs_option, sealed
 from sealguard.cpus import default_jobs
 from sealguard.errors import ConfigError, UsageError
+from sealguard.names import terminal_safe as _one
 
 if TYPE_CHECKING:
     from sealguard.cli.fleet_logs import FleetLog
@@ -83,16 +84,21 @@ def _resolved(ctx: click.Context, chosen: "FleetLog") -> str:
 
 
 def _problem_line(origin: str, problem: "Problem") -> str:
-    text = " ".join(problem.message.split())
+    text = _one(problem.message)  # it may quote the database's text: one line, always
     if problem.line is not None and not text.startswith("line"):
-        return f"  {problem.kind} {origin} line {problem.line}: {text}"
-    return f"  {problem.kind} {origin}: {text}"
+        return f"  {problem.kind} {_one(origin)} line {problem.line}: {text}"
+    return f"  {problem.kind} {_one(origin)}: {text}"
+
+
+def _named(report: "LogAudit") -> str:
+    """The log as lines name it: what a host enrolled is data, shown on one line."""
+    return f"{_one(report.origin)} ({_one(report.name)})"
 
 
 def audit_text(report: "LogAudit", where: str) -> str:
     from sealguard.fleet.migration import b64
 
-    named = f"log {report.origin} ({report.name}) in {where}"
+    named = f"log {_named(report)} in {where}"
     if report.intact:
         lines = [
             f"INTACT: {named}: {report.lines:,} lines, tree root {b64(report.root)}; "
@@ -185,7 +191,7 @@ def _fleet_url(ctx: click.Context, url: str | None) -> str:
 
 
 def _log_line(report: "LogAudit") -> str:
-    named = f"{report.origin} ({report.name})"
+    named = _named(report)
     if report.intact:
         return (
             f"ok {named}: {report.lines:,} lines, {report.checkpoints:,} accepted checkpoints hold"
@@ -194,7 +200,7 @@ def _log_line(report: "LogAudit") -> str:
     where = f" line {first.line}" if first.line is not None else ""
     return (
         f"INCIDENT {named}: {len(report.problems)} problem(s); first {first.kind}{where}: "
-        f"{' '.join(first.message.split())}"
+        f"{_one(first.message)}"
     )
 
 
@@ -228,6 +234,13 @@ def fleet_verify(ctx: click.Context, jobs: int | None, url: str | None) -> int:
 # ----- log migrate ----------------------------------------------------------------------------
 
 
+def _toml(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's), to paste as it is printed."""
+    import json
+
+    return json.dumps(text)
+
+
 def _next_step(migration: "Migration", config: "Config") -> list[str]:
     place = migration.place
     if config.ledger.url == place.url:
@@ -236,9 +249,9 @@ def _next_step(migration: "Migration", config: "Config") -> list[str]:
         "next: have every act ship there: in a staging copy of the build, set in "
         "governance/sealguard.toml",
         "  [ledger]",
-        f'  url = "{place.url}"',
-        f'  project = "{place.project}"',
-        f'  host = "{place.host}"',
+        f"  url = {_toml(place.url)}",
+        f"  project = {_toml(place.project)}",
+        f"  host = {_toml(place.host)}",
         "then `sealguard propose --from STAGING`, an Architect signs `sealguard decide PRO_… "
         "amend`, and deploy the file: the next observation installs it. The files here stay "
         "this host's log (its spool and evidence) either way.",
@@ -251,8 +264,8 @@ def migration_text(migration: "Migration", config: "Config") -> str:
     local, held, place = migration.local, migration.held, migration.place
     return "\n".join(
         [
-            f"sent {migration.sent:,} lines of log {migration.origin} ({place.project} on "
-            f"{place.host}) to {migration.where}; it holds {held.size:,}",
+            f"sent {migration.sent:,} lines of log {migration.origin} ({_one(place.project)} on "
+            f"{_one(place.host)}) to {migration.where}; it holds {held.size:,}",
             f"root: the database's tree at {local.size:,} lines is {b64(migration.at_local)}, "
             f"the root of this log's checkpoint at {local.size:,} lines, signed by the log key "
             f"{migration.origin}",

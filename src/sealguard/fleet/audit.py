@@ -10,9 +10,9 @@ line and its leaf together shows here); `logs.size` and `logs.frontier` must be 
 and tree; no line may follow the last accepted checkpoint (nothing signed it). A refusal since
 the last acceptance means a host submitted another history: REFUSED.
 
-The rows are read once, at one moment (a snapshot the workers share), in seq ranges split over
-forked workers, each with its own connection; each returns its span of the tree with a copy at
-the checkpoints' sizes (compact.py), as the file audit's workers do (scan.py).
+Pure: the rows come in seq ranges (fleet/verification.py reads them, in forked workers for a
+large log); each range gives its span of the tree with a copy at the checkpoints' sizes
+(compact.py), as the file audit's ranges do (scan.py), and `judge` joins them in order.
 """
 
 import base64
@@ -27,8 +27,6 @@ from sealguard.ledger.compact import Span, leaf_hashes
 from sealguard.ledger.lines import BATCH_LINES, LineChecker
 from sealguard.ledger.merkle import EMPTY_ROOT, CompactRange
 from sealguard.ledger.problem import Problem
-
-PARALLEL_FROM = 100_000  # lines; fewer are read in-process, faster than forking
 
 
 @dataclass

@@ -14,11 +14,12 @@ from typing import Any
 
 from sealguard.errors import FleetError, UsageError
 from sealguard.fleet import entries
-from sealguard.fleet.audit import PARALLEL_FROM, Facts, LogAudit, SeqRange, check_rows, judge
+from sealguard.fleet.audit import Facts, LogAudit, SeqRange, check_rows, judge
 from sealguard.fleet.database import connect
 from sealguard.workers import forked
 
 Span = tuple[int, int]
+PARALLEL_FROM = 100_000  # lines; fewer are read in-process, faster than forking
 
 
 def _settle(conn: Any, origin: str, result: SeqRange, last: int) -> None:
