@@ -134,12 +134,13 @@ def checkpoints(conn: psycopg.Connection, origin: str) -> list[CheckpointRow]:
 
 
 def refusals_since(conn: psycopg.Connection, held: LogRow) -> list[RefusalRow]:
-    """The refusals made while the database held exactly the lines it holds now: since its
-    last acceptance (as the host's auditor reads them, fleet/held.py)."""
+    """The refusals since the database last accepted a checkpoint of the log: a refusal stands
+    until a checkpoint is accepted after it (as the host's auditor reads them, fleet/held.py)."""
     rows = conn.execute(
-        "SELECT at, status, reason FROM sealguard.refusals WHERE origin = %s AND after = %s "
-        "ORDER BY id",
-        (held.origin, held.size),
+        "SELECT f.at, f.status, f.reason FROM sealguard.refusals f WHERE f.origin = %s AND "
+        "f.at > coalesce((SELECT max(k.accepted) FROM sealguard.checkpoints k "
+        "WHERE k.origin = %s), '-infinity') ORDER BY f.id",
+        (held.origin, held.origin),
     )
     return [RefusalRow(at, status, reason) for at, status, reason in rows]
 
