@@ -282,6 +282,10 @@ class PgRole:
         """base (default: this process's environment) with PGPASSWORD set to its password."""
         return {**(os.environ if base is None else base), "PGPASSWORD": self.password}
 
+    def connect(self) -> Connection:
+        """A connection as this role over TCP on loopback, in autocommit mode."""
+        return psycopg.connect(self.url, password=self.password, autocommit=True)
+
 
 @dataclass
 class PgDatabase:
@@ -298,13 +302,15 @@ class PgDatabase:
         """A superuser connection to this database, in autocommit mode."""
         return self.server.connect(self.name)
 
-    def login_role(self, member_of: Sequence[str] = ()) -> PgRole:
-        """A new LOGIN role with a random password, IN ROLE each of member_of."""
+    def login_role(self, member_of: Sequence[str] = (), *options: str) -> PgRole:
+        """A new LOGIN role with a random password, IN ROLE each of member_of, with any other
+        CREATE ROLE options given (e.g. "CREATEROLE")."""
         role = PgRole(f"sg_role_{secrets.token_hex(6)}", secrets.token_urlsafe(18), self.name, 0)
+        extra = sql.SQL(" ").join(sql.SQL(option) for option in options)
         with self.connect() as conn:
             conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                    sql.Identifier(role.name), sql.Literal(role.password)
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} {}").format(
+                    sql.Identifier(role.name), sql.Literal(role.password), extra
                 )
             )
             for group in member_of:

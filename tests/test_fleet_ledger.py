@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.fleet import database
 from sealguard.fleet.shipping import read_cursor
-from sealguard.ledger import Ledger
+from sealguard.ledger import Ledger, append
 from sealguard.ledger.keys import load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.ledger.note import sign
@@ -384,3 +384,31 @@ def test_fleet_init_never_echoes_a_password_given_in_the_url(invoke) -> None:  #
     result = invoke("fleet", "init", "--url", "postgresql://admin:hunter2@db.example/x")
     assert result.exit_code == 64 and "hunter2" not in result.output
     assert "postgresql://admin:***@db.example/x" in result.output
+
+
+def test_a_refused_backlog_leaves_no_line_without_its_checkpoint(
+    tmp_path: Path, fleet: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forked log with a backlog of several chunks: the database keeps the refusal, and none
+    of the chunks it had accepted before the last one was refused (no unsigned lines)."""
+    from dataclasses import replace
+
+    from sealguard.fleet import shipping
+    from sealguard.ledger.layout import FleetPlace
+
+    monkeypatch.setattr(shipping, "CHUNK_LINES", 2)
+    ledger = replace(Ledger.in_folder(tmp_path / "log"), fleet=FleetPlace(fleet, "p", "h"))
+    for n in range(3):
+        append(ledger, "event", {"n": n})
+    origin = origin_for(public_bytes(load_key(ledger.key_file)))
+    held = len(_held_lines(fleet, origin))
+    lines = lines_of(ledger)
+    lines[0] = lines[0].replace(b'"n":0', b'"n":9') if b'"n":0' in lines[0] else lines[0] + b" "
+    resign(ledger, [*lines, *(b'{"more":%d}' % k for k in range(7))])
+    with pytest.raises(shipping.ShipRefused):
+        from sealguard.ledger.writer import ship_owed
+
+        ship_owed(ledger)
+    assert len(_held_lines(fleet, origin)) == held
+    refusals = _rows(fleet, "SELECT status FROM sealguard.refusals WHERE origin = %s", origin)
+    assert refusals == [(422,)]

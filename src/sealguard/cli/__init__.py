@@ -10,6 +10,7 @@ from sealguard.cli import (  # noqa: F401 (registers)
     decide,
     escalation,
     fleet,
+    fleet_audit,
     guard,
     log,
     observation,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from sealguard import output
+from sealguard.cli.fleet_logs import FleetLog, fleet_log_options
 from sealguard.cli.root import cli, jobs_option, project_of, sealed
 from sealguard.cpus import default_jobs
 from sealguard.report import render
@@ -60,6 +61,7 @@ def _only_regular_files(ledger_: "Ledger") -> None:
 
 
 @log.command("verify")
+@fleet_log_options
 @jobs_option
 @click.option("--json", "as_json", is_flag=True, help="Print the documented JSON report.")
 @click.option(
@@ -87,6 +89,7 @@ def log_verify(
     folder: Path | None,
     witness: Path | None,
     full: bool,
+    fleet: FleetLog | None,
 ) -> int:
     """Recompute the log's tree; hold it against every checkpoint and its witness (INV-D-03)."""
     from dataclasses import replace
@@ -94,6 +97,12 @@ def log_verify(
     from sealguard.errors import IntegrityError, UsageError
     from sealguard.ledger import audit
 
+    if fleet is not None:  # the rows of the fleet database, always checked in full
+        if folder or witness:
+            raise UsageError("--url reads the fleet database: no --dir or --witness with it")
+        from sealguard.cli.fleet_audit import verify_log
+
+        return verify_log(ctx, fleet, jobs, as_json)
     ledger_ = _ledger(ctx, folder)
     if witness is not None:
         ledger_ = replace(ledger_, witness=witness.resolve())
@@ -146,6 +155,7 @@ def log_show(
 
 
 @log.command("prove")
+@fleet_log_options
 @click.argument("seq", type=click.IntRange(min=0))
 @click.option(
     "-o",
@@ -155,13 +165,14 @@ def log_show(
     help="Write the bundle here.",
 )
 @click.pass_context
-def log_prove(ctx: click.Context, seq: int, target: Path | None) -> int:
+def log_prove(ctx: click.Context, seq: int, target: Path | None, fleet: FleetLog | None) -> int:
     """Print an inclusion proof of event SEQ against the latest checkpoint (RFC 9162)."""
     import json
 
+    from sealguard.cli.fleet_audit import prove_log
     from sealguard.ledger.proof import prove
 
-    bundle = prove(_ledger(ctx), seq)
+    bundle = prove_log(ctx, fleet, seq) if fleet else prove(_ledger(ctx), seq)
     if target is None:
         output.write_json(bundle)
     else:
@@ -194,22 +205,27 @@ def log_check_proof(bundle: Path, key: str | None) -> int:
 
 
 @log.command("export")
+@fleet_log_options
 @click.option(
     "-o", "--output", "target", required=True, type=click.Path(path_type=Path, dir_okay=False),
     help="The .tar.gz file to write.",
 )  # fmt: skip
 @click.pass_context
-def log_export(ctx: click.Context, target: Path) -> int:
+def log_export(ctx: click.Context, target: Path, fleet: FleetLog | None) -> int:
     """Write the log, every checkpoint, the public key and an auditor's README to a .tar.gz."""
+    from sealguard.cli.fleet_audit import export_log
     from sealguard.errors import EvidenceWriteError
     from sealguard.ledger import read_events
     from sealguard.ledger.export import export
     from sealguard.report.render import decisions_text
 
-    ledger_ = _ledger(ctx)
-    events = read_events(ledger_.log) if ledger_.log.exists() else []
     try:
-        names = export(ledger_, target, {"DECISIONS.txt": decisions_text(events)})
+        if fleet is not None:
+            names = export_log(ctx, fleet, target)
+        else:
+            ledger_ = _ledger(ctx)
+            events = read_events(ledger_.log) if ledger_.log.exists() else []
+            names = export(ledger_, target, {"DECISIONS.txt": decisions_text(events)})
     except OSError as exc:
         raise EvidenceWriteError(f"{target}: cannot write the export ({exc.strerror})") from None
     output.write(f"wrote {target}: {', '.join(names)}")

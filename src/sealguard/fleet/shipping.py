@@ -188,6 +188,22 @@ def _send(
     """One transaction: every chunk, the checkpoint with the last. With the database's
     `frontier`, the lines are first checked to give the checkpoint's root (else _Misread, and
     nothing is kept); without it, the database judges them, and keeps its refusal."""
+    try:
+        return _chunked(conn, cursor, frontier, fd, closing)
+    except _Undone:  # a refusal after accepted chunks: all undone, then judged in one call
+        lines = [line for chunk, _ in _chunks(fd, cursor.offset, closing.size - cursor.size)
+                 for line in chunk]  # fmt: skip
+        answer = _call(conn, cursor.origin, cursor.size, lines, closing.note)
+        return (answer[0], answer[1], answer[2]) if answer[0] != 200 else Shipped(answer[2], 0)
+
+
+class _Undone(Exception):
+    """A chunk refused after others were accepted in the same transaction."""
+
+
+def _chunked(
+    conn: Any, cursor: Cursor, frontier: list[bytes] | None, fd: int, closing: Closing
+) -> Shipped | tuple[int, str, int]:
     tree = CompactRange(cursor.size, frontier) if frontier is not None else None
     first, sent = cursor.size, 0
     with conn.transaction():
@@ -199,6 +215,8 @@ def _send(
                 if last and (tree.root() != closing.root or after != closing.end):
                     raise _Misread
             answer = _call(conn, cursor.origin, first, lines, closing.note if last else None)
+            if answer[0] != 200 and first > cursor.size:  # the chunks before it must go too
+                raise _Undone
             if answer[0] != 200:
                 return (answer[0], answer[1], answer[2])
             first += len(lines)

@@ -52,6 +52,17 @@ def prove(ledger: Ledger, seq: int) -> dict[str, Any]:
             f"fewer than its checkpoint's {checkpoint.size}"
         )
     first = read_first_event(ledger.log) or {}
+    verifier_key = first.get("log_key", {}).get("verifier_key", "")
+    return bundle(
+        seq, line, inclusion_proof(leaves[: checkpoint.size], seq), checkpoint, verifier_key
+    )
+
+
+def bundle(
+    seq: int, line: bytes, path: list[bytes], checkpoint: note.Checkpoint, verifier_key: str
+) -> dict[str, Any]:
+    """The proof bundle of line `seq` (its audit path `path`) against `checkpoint`; the one
+    format of every proof sealguard writes (from the log's files, or the fleet database)."""
     try:
         event = decode_line(line)
     except DECODE_ERRORS:
@@ -62,11 +73,9 @@ def prove(ledger: Ledger, seq: int) -> dict[str, Any]:
         "tree_size": checkpoint.size,
         "line_b64": base64.b64encode(line).decode(),
         "event": event,
-        "proof": [
-            base64.b64encode(h).decode() for h in inclusion_proof(leaves[: checkpoint.size], seq)
-        ],
+        "proof": [base64.b64encode(h).decode() for h in path],
         "checkpoint": checkpoint.note(),
-        "verifier_key": first.get("log_key", {}).get("verifier_key", ""),
+        "verifier_key": verifier_key,
     }
 
 
