@@ -12,6 +12,7 @@ Each test first makes sure its fault really happened where it means to (a shipme
 from the server's side in pg_stat_activity; the connection attempts counted in the namespace).
 """
 
+import functools
 import json
 import random
 import subprocess
@@ -27,7 +28,7 @@ import pytest
 
 from sealguard.fleet.shipping import CHUNK_LINES
 from sealguard.ledger import Ledger, note
-from sealguard.ledger.keys import load_key, public_bytes
+from sealguard.ledger.keys import load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 
 from .conftest import write_tree
@@ -95,6 +96,21 @@ class Fleet:
     @property
     def server(self) -> PgServer:
         return self.database.server
+
+    @functools.cached_property
+    def auditor(self) -> PgRole:
+        """A login role IN ROLE sealguard_auditor (read only), as an auditor has."""
+        return self.database.login_role(member_of=["sealguard_auditor"])
+
+    def as_auditor(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`sealguard ARGS --url` the auditor's URL (password in PGPASSWORD), on no project."""
+        argv = [*SEALGUARD, *args]
+        if "--url" not in args:
+            argv += ["--url", self.auditor.url]
+        env = self.auditor.env()
+        return subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=GUARD, check=False
+        )
 
     def rows(self, query: str, *params: object) -> list[tuple[Any, ...]]:
         with self.database.connect() as conn:
@@ -166,6 +182,10 @@ class Host:
 
     def lines(self) -> list[bytes]:
         return (self.runtime / "GOVERNANCE_LOG.ndjson").read_bytes().split(b"\n")[:-1]
+
+    @property
+    def origin(self) -> str:
+        return origin_for(self.public)
 
     @property
     def public(self) -> bytes:
@@ -243,7 +263,8 @@ def assert_a_signed_prefix(fleet: Fleet, host: Host) -> int:
 
 
 def assert_caught_up(fleet: Fleet, host: Host) -> None:
-    """The database holds the whole log, the host's last checkpoint last; all is verified."""
+    """The database holds the whole log, the host's last checkpoint last; `verify` on the host,
+    and `log verify --url` and `fleet verify` as an auditor, find everything intact."""
     assert assert_a_signed_prefix(fleet, host) == len(host.lines())
     last = (host.runtime / "checkpoint").read_text()
     assert fleet.rows("SELECT note FROM sealguard.checkpoints ORDER BY size DESC LIMIT 1") == [
@@ -251,17 +272,11 @@ def assert_caught_up(fleet: Fleet, host: Host) -> None:
     ]
     verified = host.run("verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    for command in (["log", "verify", "--url"], ["fleet", "verify", "--url"]):
-        if _has(command[:2]):  # the database's own verification, once it is on this branch
-            checked = host.run(*command, fleet.database.admin_url)
-            assert checked.returncode == 0, checked.stdout + checked.stderr
-
-
-def _has(command: Sequence[str]) -> bool:
-    helped = subprocess.run(
-        [*SEALGUARD, *command, "--help"], capture_output=True, text=True, check=False
-    )
-    return helped.returncode == 0 and "--url" in helped.stdout
+    url = fleet.auditor.url
+    for command in (["log", "verify", "--url", url, "--origin", host.origin], ["fleet", "verify"]):
+        checked = fleet.as_auditor(*command)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert host.origin in checked.stdout
 
 
 # --- 1. the server restarted in the middle of an append ----------------------------------------
@@ -478,7 +493,6 @@ def test_an_observer_cut_off_keeps_observing_and_catches_up_in_order(
     next act ships everything, in order."""
     url = fleet.role.url_at(netns.host_address)
     host = make_host(tmp_path, fleet, url=url, netns=netns)
-    auditor = fleet.database.login_role(member_of=["sealguard_auditor"])
     first = host.run("observe", "--json")
     assert first.returncode == 0 and first.stderr == ""
     held = fleet.lines()
@@ -494,24 +508,17 @@ def test_an_observer_cut_off_keeps_observing_and_catches_up_in_order(
         assert _connection_attempts(netns) - attempts == 1  # one wait per command, not per use
         assert fleet.lines() == held
     assert len(host.lines()) > len(held)
-    assert _last_report(auditor) == (json.loads(first.stdout)["event_id"], len(held))
+    assert _last_report(fleet) == (json.loads(first.stdout)["event_id"], len(held))
     netns.restore()
     back = host.run("observe", "--json")
     assert back.returncode == 0 and back.stderr == ""
     assert_caught_up(fleet, host)
-    assert _last_report(auditor) == (json.loads(back.stdout)["event_id"], len(host.lines()))
+    assert _last_report(fleet) == (json.loads(back.stdout)["event_id"], len(host.lines()))
 
 
-def _last_report(auditor: PgRole) -> tuple[str, int]:
+def _last_report(fleet: Fleet) -> tuple[str, int]:
     """What `fleet status` shows of the one host: its last observation, and the lines held."""
-    shown = subprocess.run(
-        [*SEALGUARD, "fleet", "status", "--url", auditor.url, "--json"],
-        env=auditor.env(),
-        capture_output=True,
-        text=True,
-        timeout=GUARD,
-        check=False,
-    )
+    shown = fleet.as_auditor("fleet", "status", "--json")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     (log,) = json.loads(shown.stdout)["logs"]
     return log["last_observation"]["event_id"], log["lines"]
