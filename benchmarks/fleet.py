@@ -38,6 +38,7 @@ shared; the ratios hold better than the absolute figures).
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import multiprocessing
 import os
@@ -54,6 +55,7 @@ from datetime import UTC, datetime
 from multiprocessing.synchronize import Event as StartSignal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -235,7 +237,7 @@ def _timed_ship(timings: Timings) -> None:
         timings.warnings += 1
         real_warn(message)
 
-    shipping.ship, shipping.warn = ship, warn  # type: ignore[assignment]
+    shipping.ship, shipping.warn = ship, warn
 
 
 def one_act(project: Project, ledger_: Ledger, template: Template) -> None:
@@ -246,32 +248,61 @@ def one_act(project: Project, ledger_: Ledger, template: Template) -> None:
         ledger.append_many(ledger_, [*written, ("runtime_event", data)])
 
 
-def _observer(root: str, acts: int, template: Template, start: StartSignal, out: Any) -> None:
-    project = Project(Path(root))
+def kept(keep: bool) -> contextlib.AbstractContextManager[None]:
+    """`shipping.kept_connections()` when asked for and this sealguard has it (one before it,
+    run through PYTHONPATH for a before/after, has not)."""
+    maker = getattr(shipping, "kept_connections", None)
+    return maker() if keep and maker is not None else contextlib.nullcontext()
+
+
+KEEPS = (False, True) if hasattr(shipping, "kept_connections") else (False,)
+CONNECTION = {False: "a connection each act", True: "one kept connection"}
+
+
+@dataclass(frozen=True)
+class Observer:
+    root: Path
+    acts: int
+    template: Template
+    keep: bool  # one kept connection for all its acts
+
+
+def _observer(job: Observer, start: StartSignal, out: Any) -> None:
+    project = Project(job.root)
     ledger_ = project.ledger(load_config(project.config_file))
     timings = Timings()
     _timed_ship(timings)
     start.wait()
     timings.begin()
-    for _ in range(acts):
-        started = time.perf_counter()
-        one_act(project, ledger_, template)
-        timings.acts.append(time.perf_counter() - started)
+    with kept(job.keep):
+        for _ in range(job.acts):
+            started = time.perf_counter()
+            one_act(project, ledger_, job.template)
+            timings.acts.append(time.perf_counter() - started)
     timings.end()
     out.send(timings)
 
 
-def run_processes(
-    target: Callable[..., None], jobs: Sequence[tuple[Any, ...]]
-) -> tuple[float, list[Timings]]:
-    """Fork one process per job and start them at once: (wall seconds from the start to the
-    last one's end, each one's timings)."""
+@dataclass(frozen=True)
+class Run:
+    """What the processes of one figure did."""
+
+    seconds: float  # wall, from the start to the last process's end
+    acts: int
+    act_times: list[float] = field(default_factory=list)
+    ship_times: list[float] = field(default_factory=list)
+    client_cpu: float = 0.0  # CPU seconds of the processes measured (not the server)
+    warnings: int = 0
+
+
+def run_processes(target: Callable[..., None], jobs: Sequence[object]) -> Run:
+    """Fork one process per job and start them at once."""
     context = multiprocessing.get_context("fork")
     start = context.Event()
     pipes, procs = [], []
     for job in jobs:
         receiver, sender = context.Pipe(duplex=False)
-        proc = context.Process(target=target, args=(*job, start, sender))
+        proc = context.Process(target=target, args=(job, start, sender))
         proc.start()
         pipes.append(receiver)
         procs.append(proc)
@@ -283,7 +314,14 @@ def run_processes(
         proc.join()
         if proc.exitcode != 0:
             raise BenchError(f"a benchmark process exit {proc.exitcode}")
-    return max(r.ended for r in results) - started, results
+    return Run(
+        max(r.ended for r in results) - started,
+        sum(max(len(r.acts), len(r.ships)) for r in results),
+        [t for r in results for t in r.acts],
+        [t for r in results for t in r.ships],
+        sum(r.cpu for r in results),
+        sum(r.warnings for r in results),
+    )
 
 
 # -- the database side alone: the same shipments, without the local file work -----------------
@@ -318,50 +356,34 @@ def shipments(root: Path) -> list[Shipment]:
     return found
 
 
-def _shipper(root: str, url: str, worker: int, start: StartSignal, out: Any) -> None:
+@dataclass(frozen=True)
+class Shipper:
+    root: Path  # a files-only project: its log is shipped again
+    url: str
+    name: str  # its project and host in the database
+    keep: bool
+
+
+def _shipper(job: Shipper, start: StartSignal, out: Any) -> None:
     """Ship the log's acts again, one `shipping.ship` each, into the database at `url`."""
-    project = Project(Path(root))
+    project = Project(job.root)
     ledger_ = dataclasses.replace(
         project.ledger(load_config(project.config_file)),
-        fleet=FleetPlace(url, f"replay-p{worker:02d}", f"h{worker:02d}"),
+        fleet=FleetPlace(job.url, job.name, job.name),
     )
     ledger_.shipped.unlink(missing_ok=True)
-    acts = shipments(Path(root))
+    acts = shipments(job.root)
     timings = Timings()
     fd = os.open(ledger_.log, os.O_RDONLY)
     start.wait()
     timings.begin()
-    for act in acts:
-        started = time.perf_counter()
-        shipping.ship(ledger_, fd, act.closing)
-        timings.ships.append(time.perf_counter() - started)
-    timings.end()
-    os.close(fd)
-    out.send(timings)
-
-
-def _appender(root: str, url: str, worker: int, start: StartSignal, out: Any) -> None:
-    """The same calls of `sealguard.append`, one transaction each, over one kept connection."""
-    acts = shipments(Path(root))
-    first = acts[0].closing
-    timings = Timings()
-    with database.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "SELECT * FROM sealguard.enrol(%s, %s, %s, %s, NULL)",
-            (first.origin, first.log_key, f"append-p{worker:02d}", f"h{worker:02d}"),
-        )
-        start.wait()
-        timings.begin()
+    with kept(job.keep):
         for act in acts:
             started = time.perf_counter()
-            answer = conn.execute(
-                "SELECT status, reason, size FROM sealguard.append(%s, %s, %s::bytea[], %s)",
-                (first.origin, act.first, act.lines, act.closing.note),
-            ).fetchone()
-            if answer is None or answer[0] != 200:
-                raise BenchError(f"{root}: sealguard.append refused: {answer}")
+            shipping.ship(ledger_, fd, act.closing)
             timings.ships.append(time.perf_counter() - started)
-        timings.end()
+    timings.end()
+    os.close(fd)
     out.send(timings)
 
 
@@ -372,30 +394,34 @@ PLAIN_TABLE = (
 )
 
 
-def pgbench(server: Server, clients: int, acts: int, sizes: Sequence[int], connect: bool) -> float:
-    """Seconds pgbench takes to insert `acts` transactions from each of `clients`, each the
-    rows of one act (these line sizes) into a plain table (`connect`: a new connection per
-    transaction, as an observation's own process has)."""
+def pgbench(url: str, clients: int, acts: int, sizes: Sequence[int], connect: bool) -> Run:
+    """pgbench inserting `acts` transactions from each of `clients`, each the rows of one act
+    (lines of these sizes), into a plain table (`connect`: a new connection per transaction,
+    as an observation in its own process has)."""
     rows = "".join(
         f"INSERT INTO plain (origin, line, leaf) VALUES (:client_id, repeat('x', {size})::bytea,"
         f" sha256(repeat('x', {size})::bytea));\n"
         for size in sizes
     )
-    with fresh_database(server, schema=False) as url, tempfile.TemporaryDirectory() as scratch:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(PLAIN_TABLE)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(PLAIN_TABLE)
+    parts = urlsplit(url)
+    options = dict(parse_qsl(parts.query))
+    with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "act.sql"
         script.write_text(f"BEGIN;\n{rows}END;\n")
-        dbname = url.split("///", 1)[1].split("?", 1)[0]
-        argv = [PGBENCH, "-n", "-h", server.host, "-c", str(clients), "-j", "2"]
+        argv = [PGBENCH, "-n", "-h", options["host"], "-c", str(clients), "-j", "2"]
         argv += ["-t", str(acts), "-f", str(script), *(["-C"] if connect else [])]
-        argv += [*(["-p", str(server.port)] if server.port else []), dbname]
+        argv += [*(["-p", options["port"]] if "port" in options else []), parts.path[1:]]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BenchError(f"pgbench exit {done.returncode}: {done.stderr[-800:]}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise BenchError(f"pgbench exit {done.returncode}: {done.stderr[-800:]}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     for line in done.stdout.splitlines():
         if line.startswith("tps = "):
-            return clients * acts / float(line.split()[2])
+            return Run(clients * acts / float(line.split()[2]), clients * acts, client_cpu=cpu)
     raise BenchError(f"pgbench printed no tps: {done.stdout[-800:]}")
 
 
@@ -476,52 +502,42 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every core), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        ticks = [int(n) for n in stat.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # not idle, iowait
+
+
 @dataclass(frozen=True)
 class Figure:
     name: str
-    seconds: float  # wall, from the start to the last process's end
-    acts: int
+    run: Run
     events: int
-    act_times: list[float] = field(default_factory=list)
-    ship_times: list[float] = field(default_factory=list)
-    client_cpu: float | None = None  # CPU seconds of the observer (or shipper) processes
-    server_cpu: float | None = None  # CPU seconds of the server meanwhile
-    load: float = 0.0  # the 1-minute load average when it ended
-    warnings: int = 0
+    server_cpu: float | None  # CPU seconds of the server meanwhile (None: not on this machine)
+    others: float  # cores busy with other work meanwhile (the machine is shared)
 
     @property
     def events_per_second(self) -> float:
-        return self.events / self.seconds
+        return self.events / self.run.seconds
 
     @property
     def acts_per_second(self) -> float:
-        return self.acts / self.seconds
+        return self.run.acts / self.run.seconds
 
 
 def measured(
-    name: str,
-    server: Server,
-    target: Callable[..., None],
-    jobs: Sequence[tuple[Any, ...]],
-    events: Callable[[], int],
+    name: str, server: Server, run: Callable[[], Run], events: Callable[[], int]
 ) -> Figure:
-    """Run the processes; the figure, the server's CPU meanwhile included."""
-    before_events, before_cpu = events(), server_cpu(server)
-    seconds, results = run_processes(target, jobs)
-    after_cpu = server_cpu(server)
-    used = after_cpu - before_cpu if after_cpu is not None and before_cpu is not None else None
-    return Figure(
-        name,
-        seconds,
-        sum(max(len(r.acts), len(r.ships)) for r in results),
-        events() - before_events,
-        [t for r in results for t in r.acts],
-        [t for r in results for t in r.ships],
-        sum(r.cpu for r in results),
-        used,
-        os.getloadavg()[0],
-        sum(r.warnings for r in results),
-    )
+    """Run it; its figure, with the server's CPU and the other work on the machine meanwhile."""
+    before_events, before_server, before_busy = events(), server_cpu(server), machine_busy()
+    done = run()
+    busy, after_server = machine_busy() - before_busy, server_cpu(server)
+    used = None
+    if after_server is not None and before_server is not None:
+        used = after_server - before_server
+    others = max(0.0, busy - done.client_cpu - (used or 0.0)) / done.seconds
+    return Figure(name, done, events() - before_events, used, others)
 
 
 def _ms(values: Sequence[float], fraction: float) -> str:
@@ -533,55 +549,65 @@ def _per_act(cpu: float | None, acts: int) -> str:
 
 
 def print_figures(figures: Sequence[Figure], peer: Figure) -> None:
-    head = (
-        f"{'':46} {'events/s':>8} {'acts/s':>7} {'x files':>7} {'act p50':>7} {'p99':>6}"
-        f" {'ship p50':>8} {'p99':>6} {'cpu/act':>7} {'server':>6} {'load':>5}"
+    """One row per figure; CPU in ms per act (client: the processes measured; server: the
+    whole PostgreSQL server), `others`: cores busy with other work meanwhile."""
+    print(
+        f"\n{'':46} {'events/s':>8} {'acts/s':>7} {'x files':>7} {'act p50':>7} {'p99':>6}"
+        f" {'ship p50':>8} {'p99':>6} {'client':>6} {'server':>6} {'others':>6}"
+        f"\n{'':46} {'':>8} {'':>7} {'':>7} {'ms':>7} {'ms':>6} {'ms':>8} {'ms':>6}"
+        f" {'ms/act':>6} {'ms/act':>6} {'cores':>6}"
     )
-    print(f"\n{head}\n{'':46} {'':>8} {'':>7} {'':>7} {'ms':>7} {'ms':>6} {'ms':>8} {'ms':>6}"
-          f" {'ms':>7} {'ms':>6}")  # fmt: skip
     for f in figures:
+        r = f.run
         print(
             f"{f.name:46} {f.events_per_second:8.0f} {f.acts_per_second:7.0f}"
             f" {f.events_per_second / peer.events_per_second:6.2f}x"
-            f" {_ms(f.act_times, 0.5):>7} {_ms(f.act_times, 0.99):>6}"
-            f" {_ms(f.ship_times, 0.5):>8} {_ms(f.ship_times, 0.99):>6}"
-            f" {_per_act(f.client_cpu, f.acts):>7} {_per_act(f.server_cpu, f.acts):>6}"
-            f" {f.load:5.2f}"
+            f" {_ms(r.act_times, 0.5):>7} {_ms(r.act_times, 0.99):>6}"
+            f" {_ms(r.ship_times, 0.5):>8} {_ms(r.ship_times, 0.99):>6}"
+            f" {_per_act(r.client_cpu, r.acts):>6} {_per_act(f.server_cpu, r.acts):>6}"
+            f" {f.others:6.2f}"
         )
 
 
 def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figure]:
-    """Part 1: the observers with and without the database, and the database side alone."""
+    """Part 1: the observers with and without the database, the database side alone, and
+    plain INSERTs; the files-only figure first (the peer)."""
     acts, count = args.acts, args.observers
     template = observed_template(folder / "template")
     files_roots = make_projects(folder / "files", count, None)
-    total = lambda roots: lambda: sum(len(log_lines(root)) for root in roots)  # noqa: E731
-    jobs = [(str(root), acts, template) for root in files_roots]
-    files = measured("files only (no [ledger] url)", server, _observer, jobs, total(files_roots))
-    figures = [files]
-    with fresh_database(server) as url:
-        roots = make_projects(folder / "fleet", count, url)
-        jobs = [(str(root), acts, template) for root in roots]
-        fleet = measured(
-            "fleet: files + shipment (16 observers)", server, _observer, jobs, total(roots)
-        )
-        check_database(url, roots)
-    figures.insert(0, fleet)
-    # the replays ship every act of the files-only logs, the seal's too: all their lines
-    lines = sum(len(log_lines(root)) for root in files_roots)
-    for name, target in (
-        ("shipments alone: shipping.ship, files' logs", _shipper),
-        ("sealguard.append alone, kept connections", _appender),
-    ):
+
+    def lines(roots: Sequence[Path]) -> Callable[[], int]:
+        return lambda: sum(len(log_lines(root)) for root in roots)
+
+    def observers(roots: Sequence[Path], keep: bool) -> Callable[[], Run]:
+        jobs = [Observer(root, acts, template, keep) for root in roots]
+        return lambda: run_processes(_observer, jobs)
+
+    figures = [
+        measured("observers, files only", server, observers(files_roots, False), lines(files_roots))
+    ]
+    for keep in KEEPS:
         with fresh_database(server) as url:
-            jobs = [(str(root), url, worker) for worker, root in enumerate(files_roots)]
-            figure = measured(name, server, target, jobs, lambda: 0)
-            figures.append(dataclasses.replace(figure, events=lines))
+            roots = make_projects(folder / f"fleet-{keep}", count, url)
+            name = f"observers + database, {CONNECTION[keep]}"
+            figures.append(measured(name, server, observers(roots, keep), lines(roots)))
+            check_database(url, roots)
+    # the replays ship every act of the files-only logs (the seal's too): all their lines
+    shipped = lines(files_roots)()
+    for keep in KEEPS:
+        with fresh_database(server) as url:
+            jobs = [Shipper(root, url, f"r{n:02d}", keep) for n, root in enumerate(files_roots)]
+            name = f"shipments alone, {CONNECTION[keep]}"
+            run = functools.partial(run_processes, _shipper, jobs)
+            figure = measured(name, server, run, lambda: 0)
+            figures.append(dataclasses.replace(figure, events=shipped))
     sizes = [len(line) for line in log_lines(files_roots[0])[-3:]]
-    for name, connect in (("plain INSERTs (pgbench), kept connections", False),
-                          ("plain INSERTs (pgbench), a connection each", True)):  # fmt: skip
-        seconds = pgbench(server, count, acts, sizes, connect)
-        figures.append(Figure(name, seconds, count * acts, count * acts * len(sizes)))
+    for connect in (True, False):
+        with fresh_database(server, schema=False) as url:
+            name = f"pgbench INSERTs, {CONNECTION[not connect].replace(' act', ' transaction')}"
+            bench = functools.partial(pgbench, url, count, acts, sizes, connect)
+            figure = measured(name, server, bench, lambda: 0)
+            figures.append(dataclasses.replace(figure, events=count * acts * len(sizes)))
     return figures
 
 
@@ -604,11 +630,12 @@ def main() -> None:
             f"load {os.getloadavg()[0]:.2f} at the start"
         )
         figures = appends(args, server, folder)
-        print_figures(figures, figures[1])
-        fleet = figures[0]
-        if fleet.warnings:
-            print(f"{fleet.warnings} shipments failed (warned; the next act shipped them)")
-        goal = "reached" if fleet.events_per_second >= EVENTS_GOAL else "NOT reached"
+        print_figures(figures, figures[0])
+        for figure in figures:
+            if figure.run.warnings:
+                print(f"{figure.name}: {figure.run.warnings} shipments failed (warned)")
+        best = max(f.events_per_second for f in figures if f.name.startswith("observers +"))
+        goal = "reached" if best >= EVENTS_GOAL else "NOT reached"
         print(f"\ngoal: at least {EVENTS_GOAL:,} appended events/s in all: {goal}")
     finally:
         if args.dir is None:
