@@ -5,6 +5,7 @@ The password never goes in the URL (nor in sealguard.toml): libpq reads it from 
 it as "cut off" and keeps its lines in its own log until the next act ships them.
 """
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -26,12 +27,20 @@ def _message(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# A host cut off waits CONNECT_TIMEOUT once per command, not at each of its audits and appends.
+_UNREACHABLE: dict[str, tuple[float, str]] = {}
+RETRY_AFTER = 60.0  # seconds: then a long-running command (`watch`) tries again
+
+
 @contextmanager
 def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
     """A connection, closed on leaving; every database failure as one FleetError line."""
     problem = url_problem(url)
     if problem is not None:
         raise FleetError(f"{shown(url)}: {problem}")
+    failed = _UNREACHABLE.get(url)
+    if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
+        raise FleetError(failed[1])
     try:
         conn = psycopg.connect(
             url,
@@ -41,9 +50,21 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
             application_name="sealguard",
         )
     except psycopg.Error as exc:
-        raise FleetError(f"{shown(url)}: cannot connect ({_message(exc)})") from None
+        message = f"{shown(url)}: cannot connect ({_message(exc)})"
+        _UNREACHABLE[url] = (time.monotonic(), message)
+        raise FleetError(message) from None
+    _UNREACHABLE.pop(url, None)
     try:
         yield conn
+    except (
+        psycopg.errors.InvalidSchemaName,
+        psycopg.errors.UndefinedFunction,
+        psycopg.errors.UndefinedTable,
+    ) as exc:
+        raise FleetError(
+            f"{shown(url)}: {_message(exc)}: the fleet ledger's schema is not there (or older "
+            "than this sealguard); its owner runs `sealguard fleet init --url …`"
+        ) from None
     except psycopg.Error as exc:
         raise FleetError(f"{shown(url)}: {_message(exc)}") from None
     finally:

@@ -20,15 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from sealguard.errors import FleetError, SealguardError
+from sealguard.exitcodes import ExitCode
 from sealguard.fleet.urls import shown
 from sealguard.fsio import write_atomic
 from sealguard.ledger.layout import FleetPlace, Ledger
+from sealguard.ledger.merkle import CompactRange, leaf_hash
 
 CHUNK_LINES = 5_000  # lines per call when catching up: bounded memory, one transaction
 
 
 class ShipRefused(SealguardError):
     """The database refused the log's lines or checkpoint (kept there as a refusal)."""
+
+    exit_code = ExitCode.REFUSED
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Closing:
     origin: str
     log_key: str  # the log's verifier key, for enrolment
     note: str  # the signed note
+    root: bytes
     size: int
     end: int  # the byte offset where its last line ends
 
@@ -125,64 +130,84 @@ def _enrol(conn: Any, place: FleetPlace, origin: str, log_key: str) -> None:
         raise ShipRefused(f"{shown(place.url)} refused to keep log {origin}: {reason}")
 
 
-def _enrolled(conn: Any, place: FleetPlace, fd: int, closing: Closing) -> Cursor:
-    """Enrol the log (a no-op for a known one); where the database's copy ends."""
-    _enrol(conn, place, closing.origin, closing.log_key)
-    held = conn.execute(
-        "SELECT size FROM sealguard.logs WHERE origin = %s", (closing.origin,)
+def _held(conn: Any, place: FleetPlace, closing: Closing) -> tuple[int, list[bytes]]:
+    """How many lines the database holds of the log, and its frontier; enrolled if new."""
+    row = conn.execute(
+        "SELECT size, frontier FROM sealguard.logs WHERE origin = %s", (closing.origin,)
     ).fetchone()
-    start = min(held[0], closing.size) if held else 0
-    return Cursor(closing.origin, start, _offset_of(fd, start))
+    if row is None:
+        _enrol(conn, place, closing.origin, closing.log_key)
+        return 0, []
+    return row[0], [bytes(h) for h in row[1]]
+
+
+def _start(fd: int, cursor: Cursor | None, size: int) -> int:
+    """Where line `size` starts: the cursor's offset when it says so and a line starts there."""
+    known = cursor is not None and cursor.size == size and cursor.offset > 0
+    if known and cursor is not None and os.pread(fd, 1, cursor.offset - 1) == b"\n":
+        return cursor.offset
+    return _offset_of(fd, size)
+
+
+class _Misread(Exception):
+    """The lines read do not give the checkpoint's root over the database's tree."""
 
 
 def ship(ledger: Ledger, fd: int, closing: Closing) -> Shipped:
-    """Ship the log up to its checkpoint."""
+    """Ship the log up to its checkpoint: the lines the database lacks, and the checkpoint."""
     from sealguard.fleet.database import connect  # psycopg loads only where a fleet is set
 
     place = ledger.fleet
     assert place is not None
-    origin, size, end = closing.origin, closing.size, closing.end
-    cursor = read_cursor(ledger, origin)
     with connect(place.url, autocommit=True) as conn:
-        if cursor is None:
-            cursor = _enrolled(conn, place, fd, closing)
-        for _attempt in range(3):
-            answer = _send(conn, cursor, fd, closing)
-            if isinstance(answer, Shipped):
-                _save_cursor(ledger, Cursor(origin, answer.size, end))
-                return answer
-            status, reason, held_size = answer
-            if status == 404:  # a cursor left from another database: enrol there
-                cursor = _enrolled(conn, place, fd, closing)
-                continue
-            if status == 409 and held_size != cursor.size and reason.startswith("the database"):
-                if held_size > size:
-                    break  # the database holds more than this log: cut back, or another writer
-                cursor = Cursor(origin, held_size, _offset_of(fd, held_size))
-                continue
-            raise ShipRefused(f"{shown(place.url)} refused log {origin}: {reason}")
-    raise ShipRefused(
-        f"{shown(place.url)} holds more lines of log {origin} than its {size} lines here"
-    )
+        held, frontier = _held(conn, place, closing)
+        if held > closing.size:
+            raise ShipRefused(
+                f"{shown(place.url)} holds {held} lines of log {closing.origin}, more than the "
+                f"{closing.size} here: the log here was cut back"
+            )
+        offset = _start(fd, read_cursor(ledger, closing.origin), held)
+        try:
+            answer = _send(conn, Cursor(closing.origin, held, offset), frontier, fd, closing)
+        except _Misread:  # the place read was wrong: read it again from the log itself
+            fresh = Cursor(closing.origin, held, _offset_of(fd, held))
+            try:
+                answer = _send(conn, fresh, frontier, fd, closing)
+            except _Misread:  # the log here is not the database's: let it say so, and keep it
+                answer = _send(conn, fresh, None, fd, closing)
+        if isinstance(answer, Shipped):
+            _save_cursor(ledger, Cursor(closing.origin, answer.size, closing.end))
+            return answer
+        raise ShipRefused(f"{shown(place.url)} refused log {closing.origin}: {answer[1]}")
 
 
-def _send(conn: Any, cursor: Cursor, fd: int, closing: Closing) -> Shipped | tuple[int, str, int]:
-    note, size, end = closing.note, closing.size, closing.end
-    count = size - cursor.size
-    if count <= 0:
-        answer = _call(conn, cursor.origin, size, [], note)
-        return Shipped(answer[2], 0) if answer[0] == 200 else tuple(answer)
+def _send(
+    conn: Any, cursor: Cursor, frontier: list[bytes] | None, fd: int, closing: Closing
+) -> Shipped | tuple[int, str, int]:
+    """One transaction: every chunk, the checkpoint with the last. With the database's
+    `frontier`, the lines are first checked to give the checkpoint's root (else _Misread, and
+    nothing is kept); without it, the database judges them, and keeps its refusal."""
+    tree = CompactRange(cursor.size, frontier) if frontier is not None else None
     first, sent = cursor.size, 0
     with conn.transaction():
-        for lines, after in _chunks(fd, cursor.offset, count):
-            last = first + len(lines) == size
-            answer = _call(conn, cursor.origin, first, lines, note if last else None)
+        for lines, after in _chunks(fd, cursor.offset, closing.size - cursor.size):
+            last = first + len(lines) == closing.size
+            if tree is not None:
+                for line in lines:
+                    tree.push(leaf_hash(line))
+                if last and (tree.root() != closing.root or after != closing.end):
+                    raise _Misread
+            answer = _call(conn, cursor.origin, first, lines, closing.note if last else None)
             if answer[0] != 200:
-                return tuple(answer)
-            if last and after != end:
-                raise ShipRefused(f"the log's lines end at byte {after}, not {end}")
+                return (answer[0], answer[1], answer[2])
             first += len(lines)
             sent += len(lines)
+        if first == cursor.size:  # nothing new: the checkpoint alone, when it is new
+            if tree is not None and tree.root() != closing.root:
+                raise _Misread
+            answer = _call(conn, cursor.origin, first, [], closing.note)
+            if answer[0] != 200:
+                return (answer[0], answer[1], answer[2])
     return Shipped(first, sent)
 
 

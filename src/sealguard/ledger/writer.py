@@ -305,8 +305,9 @@ def _ship(ledger: Ledger, fd: int, public: bytes, checkpoint: note.Checkpoint, e
     if ledger.fleet is None:
         return
     origin = checkpoint.origin
+    log_key = note.verifier_key(origin, public)
     closing = shipping.Closing(
-        origin, note.verifier_key(origin, public), checkpoint.note(), checkpoint.size, end
+        origin, log_key, checkpoint.note(), checkpoint.root, checkpoint.size, end
     )
     shipping.ship_quietly(lambda: shipping.ship(ledger, fd, closing), str(ledger.log))
 
@@ -491,6 +492,7 @@ def ship_owed(ledger: Ledger) -> "shipping.Shipped":
             checkpoint.origin,
             note.verifier_key(checkpoint.origin, public),
             checkpoint.note(),
+            checkpoint.root,
             published,
             tree.published_end,
         )

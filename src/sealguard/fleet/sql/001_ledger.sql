@@ -63,21 +63,16 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege';
 END $$;
 
-CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON sealguard.entries
-    FOR EACH ROW EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON sealguard.entries
+-- Statement triggers: they fire even when no row matches, so a DELETE or UPDATE is refused,
+-- not merely found to touch nothing.
+CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON sealguard.entries
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON sealguard.checkpoints
-    FOR EACH ROW EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON sealguard.checkpoints
+CREATE TRIGGER checkpoints_append_only
+    BEFORE UPDATE OR DELETE OR TRUNCATE ON sealguard.checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER refusals_append_only BEFORE UPDATE OR DELETE ON sealguard.refusals
-    FOR EACH ROW EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER refusals_no_truncate BEFORE TRUNCATE ON sealguard.refusals
+CREATE TRIGGER refusals_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON sealguard.refusals
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER logs_no_delete BEFORE DELETE ON sealguard.logs
-    FOR EACH ROW EXECUTE FUNCTION sealguard.refuse_change();
-CREATE TRIGGER logs_no_truncate BEFORE TRUNCATE ON sealguard.logs
+CREATE TRIGGER logs_no_delete BEFORE DELETE OR TRUNCATE ON sealguard.logs
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
 
 -- A log's row changes only by growing: its name, key and place never change, its size never
