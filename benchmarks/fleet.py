@@ -99,10 +99,19 @@ class BenchError(Exception):
 class Server:
     host: str  # a socket folder or a host name
     port: int | None
+    pooler: str | None = None  # HOST[:PORT] of a connection pooler the observers go through
 
     def url(self, dbname: str) -> str:
         port = f"&port={self.port}" if self.port else ""
         return f"postgresql:///{dbname}?host={self.host}{port}"
+
+    def ship_url(self, url: str) -> str:
+        """The URL observers ship to: through the pooler, if there is one."""
+        if self.pooler is None:
+            return url
+        host, _, port = self.pooler.partition(":")
+        dbname = urlsplit(url).path[1:]
+        return f"postgresql:///{dbname}?host={host}" + (f"&port={port}" if port else "")
 
     def admin(self) -> psycopg.Connection:
         return psycopg.connect(self.url("postgres"), autocommit=True)
@@ -350,7 +359,9 @@ def shipments(root: Path) -> list[Shipment]:
         checkpoint = note.parse(text)
         origin, size = checkpoint.origin, checkpoint.size
         key = note.verifier_key(origin, public)
-        closing = shipping.Closing(origin, key, checkpoint.note(), size, ends[size])
+        closing = shipping.Closing(
+            origin, key, checkpoint.note(), checkpoint.root, size, ends[size]
+        )
         found.append(Shipment(done, lines[done:size], closing))
         done = size
     return found
@@ -588,7 +599,7 @@ def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figu
     ]
     for keep in KEEPS:
         with fresh_database(server) as url:
-            roots = make_projects(folder / f"fleet-{keep}", count, url)
+            roots = make_projects(folder / f"fleet-{keep}", count, server.ship_url(url))
             name = f"observers + database, {CONNECTION[keep]}"
             figures.append(measured(name, server, observers(roots, keep), lines(roots)))
             check_database(url, roots)
@@ -596,7 +607,8 @@ def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figu
     shipped = lines(files_roots)()
     for keep in KEEPS:
         with fresh_database(server) as url:
-            jobs = [Shipper(root, url, f"r{n:02d}", keep) for n, root in enumerate(files_roots)]
+            via = server.ship_url(url)
+            jobs = [Shipper(root, via, f"r{n:02d}", keep) for n, root in enumerate(files_roots)]
             name = f"shipments alone, {CONNECTION[keep]}"
             run = functools.partial(run_processes, _shipper, jobs)
             figure = measured(name, server, run, lambda: 0)
@@ -619,10 +631,16 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where the projects go (kept)")
     parser.add_argument("--pghost", default="/var/run/postgresql")
     parser.add_argument("--pgport", type=int, default=None)
+    parser.add_argument(
+        "--pooler",
+        metavar="HOST[:PORT]",
+        help="observers ship through this connection pooler (PgBouncer: sealguard's startup "
+        "`options` needs ignore_startup_parameters = options)",
+    )
     args = parser.parse_args()
     if args.full:
         args.acts = FULL_ACTS
-    server = Server(args.pghost, args.pgport)
+    server = Server(args.pghost, args.pgport, args.pooler)
     folder = args.dir or Path(tempfile.mkdtemp(prefix="sealguard-bench-fleet-"))
     try:
         print(
