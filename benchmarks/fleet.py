@@ -483,10 +483,21 @@ def _stat(pid: str) -> tuple[int, int, int] | None:
     return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
 
 
+def _pooler_ticks() -> int:
+    """CPU ticks of the local PgBouncer processes (found by name, only read)."""
+    ticks = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "pgbouncer":
+                stat = _stat(pid)
+                ticks += stat[1] if stat else 0
+    return ticks
+
+
 def server_cpu(server: Server) -> float | None:
     """CPU seconds the whole local server has used (its live processes, and the backends that
-    ended, which the postmaster reaped); None when the server is not on this machine. Other
-    databases' work on the same server counts too."""
+    ended, which the postmaster reaped), and the pooler's when there is one; None when the
+    server is not on this machine. Other databases' work on the same server counts too."""
     try:
         with server.admin() as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
@@ -502,6 +513,8 @@ def server_cpu(server: Server) -> float | None:
             ticks += stat[1] + stat[2]
         elif stat is not None and stat[0] == postmaster:
             ticks += stat[1]
+    if server.pooler is not None:
+        ticks += _pooler_ticks()
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
