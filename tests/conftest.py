@@ -14,6 +14,13 @@ from sealguard.cli import cli
 from sealguard.project import Project
 
 from .browser import browser_page, chromium  # noqa: F401 (fixtures for the browser tests)
+from .netns import netns  # noqa: F401 (a host of its own on a veth pair, for the fleet's fault tests)
+from .postgres import (  # noqa: F401 (the run's own PostgreSQL and a database per test)
+    pg_admin_url,
+    pg_database,
+    pg_server,
+    restart_server,
+)
 
 if TYPE_CHECKING:
     from .decision_projects import Team

@@ -8,7 +8,6 @@ attacker may write anything in the project, its log key included, never the data
 import json
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -35,28 +34,6 @@ from .ledger_helpers import (
 )
 
 pytestmark = pytest.mark.usefixtures("pg_server")
-
-
-# provisional, until tests/postgres.py lands: a database per test on the local cluster
-@pytest.fixture(scope="session")
-def pg_server() -> None:
-    try:
-        psycopg.connect("postgresql:///postgres?host=/var/run/postgresql").close()
-    except psycopg.Error as exc:
-        pytest.skip(f"no PostgreSQL server: {exc}")
-
-
-@pytest.fixture
-def pg_admin_url() -> "Iterator[str]":
-    import uuid
-
-    name = "sg_" + uuid.uuid4().hex[:12]
-    admin = "postgresql:///postgres?host=/var/run/postgresql"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    yield f"postgresql:///{name}?host=/var/run/postgresql"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(autouse=True)
