@@ -3,49 +3,30 @@
 A new connection costs the server more than the act it carries (a backend started, the append
 function compiled for the session: benchmarks/fleet.py). A process that ships acts in a row may
 keep one connection for all of them; every other shipment still connects and disconnects, so
-that a host holds no connection between its acts. Against the machine's PostgreSQL over its
-socket, a fresh database per test (until tests/postgres.py lands on main).
+that a host holds no connection between its acts. On the run's own server (tests/postgres.py).
 """
 
 import dataclasses
 import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from sealguard.fleet import database, shipping
 from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger.layout import FleetPlace
 
-SOCKET = os.environ.get("SEALGUARD_TEST_PGHOST", "/var/run/postgresql")
-
-
-def _admin() -> psycopg.Connection:
-    try:
-        return psycopg.connect(f"postgresql:///postgres?host={SOCKET}", autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at {SOCKET}: {exc}")
+pytestmark = pytest.mark.usefixtures("pg_server")
 
 
 @pytest.fixture
-def fleet_url() -> Iterator[str]:
-    """A fresh database with the fleet schema, dropped after the test."""
-    name = f"sg_{uuid.uuid4().hex[:16]}"
-    with _admin() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"postgresql:///{name}?host={SOCKET}"
-    try:
-        with database.connect(url) as conn:
-            database.install(conn)
-            conn.commit()
-        yield url
-    finally:
-        with _admin() as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+def fleet_url(pg_admin_url: str) -> str:
+    """A fresh database with the fleet ledger's schema; its URL."""
+    with database.connect(pg_admin_url) as conn:
+        database.install(conn)
+        conn.commit()
+    return pg_admin_url
 
 
 def _ledger(folder: Path, url: str, host: str = "h1") -> Ledger:
@@ -172,4 +153,17 @@ def test_a_forked_child_does_not_use_its_parents_kept_connection(
         assert _sessions(fleet_url) == [session]
         assert _last_query(fleet_url, session[0]) == used  # the child did not talk over it
         append(ledger, "observation", {"n": 2})
+    assert _held(fleet_url) == _log_lines(ledger)
+
+
+def test_a_server_restart_between_acts_costs_a_kept_connection_nothing(
+    fleet_url: str, tmp_path: Path, restart_server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = _ledger(tmp_path / "log", fleet_url)
+    with shipping.kept_connections():
+        append(ledger, "start", {})
+        restart_server()
+        append(ledger, "observation", {"n": 1})
+        assert len(_sessions(fleet_url)) == 1
+    assert capsys.readouterr().err == ""
     assert _held(fleet_url) == _log_lines(ledger)
