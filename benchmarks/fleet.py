@@ -502,9 +502,9 @@ def _pooler_ticks() -> int:
 @functools.cache
 def _postmaster(server: Server) -> int | None:
     """The server's postmaster (the parent of a backend), if it runs on this machine."""
-    with server.admin() as conn:
+    with server.admin() as conn:  # read while the backend lives
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    own = _stat(str(row[0])) if row else None
+        own = _stat(str(row[0])) if row else None
     return own[0] if own else None
 
 
