@@ -100,7 +100,8 @@ def _origin(project: Project) -> str:
 
 def test_install_applies_each_file_once(pg_admin_url: str) -> None:
     with database.connect(pg_admin_url) as conn:
-        assert database.install(conn) == ["001_ledger.sql"]
+        applied = database.install(conn)
+        assert applied[0] == "001_ledger.sql" and len(applied) == len(database.expected_versions())
         conn.commit()
     with database.connect(pg_admin_url) as conn:
         assert database.install(conn) == []
@@ -377,3 +378,9 @@ def test_signing_a_checkpoint_the_database_did_not_build_is_refused(fleet: str) 
         ).fetchone()
     assert answer[0] == 422
     assert _rows(fleet, "SELECT count(*) FROM sealguard.entries") == [(0,)]
+
+
+def test_fleet_init_never_echoes_a_password_given_in_the_url(invoke) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("fleet", "init", "--url", "postgresql://admin:hunter2@db.example/x")
+    assert result.exit_code == 64 and "hunter2" not in result.output
+    assert "postgresql://admin:***@db.example/x" in result.output

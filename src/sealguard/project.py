@@ -93,6 +93,9 @@ class Project:
             settings.project or self.root.resolve().name,
             settings.host or socket.gethostname(),
             settings.build,
+            (config.schedule.every_seconds, config.schedule.grace_seconds)
+            if config.schedule
+            else None,
         )
         return replace(ledger, fleet=place)
 

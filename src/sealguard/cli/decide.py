@@ -108,11 +108,14 @@ def review_signing_options(command: F) -> F:
 
 def _same_target(target: str, payload_file: Path) -> None:
     """TARGET must be what the attached payload answers: never sign one thing, name another."""
+    from sealguard.decide import fleet_payload
     from sealguard.decide.payload import decode
     from sealguard.errors import UsageError
 
     try:
-        answered = decode(payload_file.read_bytes()).answers.id
+        data = payload_file.read_bytes()
+        fleet = fleet_payload.is_fleet_payload(data)
+        answered = fleet_payload.decode(data).proposal.id if fleet else decode(data).answers.id
     except (OSError, ValueError):
         return  # an unreadable payload is refused, and journaled, by the decision itself
     if answered != target:
@@ -125,20 +128,26 @@ def _carry(
 ) -> int:  # fmt: skip
     """Make the payload (or read one made earlier), print it and stop, or sign it (with keys
     here, and signatures made elsewhere), then record the decision."""
-    from sealguard.decide import decisions
+    from sealguard.decide import decisions, fleet_decisions, fleet_payload
     from sealguard.report import narrative
 
     project, config = sealed(ctx)
     now = utc_now()
     if payload_file is not None:
         data = payload_file.read_bytes()
+        fleet = fleet_payload.is_fleet_payload(data)
     else:
         assert request is not None
-        data = decisions.prepare(project, config, request, now)
+        fleet = fleet_decisions.is_fleet_proposal(project, request)  # signed once, for many hosts
+        data = (fleet_decisions if fleet else decisions).prepare(project, config, request, now)
         if payload_only:
             output.write_bytes(data)
             return 0
-    signatures = decisions.read_signatures(signature_files) + _sign(data, keys, agent)
+    namespace = fleet_payload.NAMESPACE if fleet else "sealguard-decision"
+    signatures = decisions.read_signatures(signature_files) + _sign(data, keys, agent, namespace)
+    if fleet:
+        output.write(fleet_decisions.record(project, config, data, signatures, now).text())
+        return 0
     decided: Decided = decisions.record(project, config, data, signatures, now)
     output.write(narrative.decision_text(decided.record, decided.installed, decided.state))
     return 0
@@ -196,10 +205,24 @@ def decide(
     default=None, help="A staging copy of the new build (default: the project as it is now).",
 )  # fmt: skip
 @click.option("--reason", default="", help="Why this change is proposed.")
+@click.option(
+    "--hosts", default=None, metavar="H1,H2",
+    help="For these hosts of the fleet (their [ledger] host names): decided once, taken by each.",
+)  # fmt: skip
+@click.option(
+    "--build", default=None, metavar="NAME",
+    help="For every host of the fleet whose [ledger] build is NAME: decided once, taken by each.",
+)  # fmt: skip
 @click.pass_context
-def propose(ctx: click.Context, jobs: int | None, source: Path | None, reason: str) -> int:
+def propose(
+    ctx: click.Context, jobs: int | None, source: Path | None, reason: str, *,
+    hosts: str | None, build: str | None,
+) -> int:  # fmt: skip
     """Propose a new baseline version: hash the build, run every probe once on it, write the
-    proposal and its diff against the baseline in force. Nothing changes until a decision."""
+    proposal and its diff against the baseline in force. Nothing changes until a decision.
+    With --hosts or --build, a proposal for hosts of the fleet (README: Decisions for many
+    hosts)."""
+    from sealguard.cli.fleet_decide import announce, fleet_scope
     from sealguard.decide import proposals
     from sealguard.errors import RefusedError
     from sealguard.lock import observer_lock
@@ -207,13 +230,14 @@ def propose(ctx: click.Context, jobs: int | None, source: Path | None, reason: s
 
     project, config = sealed(ctx)
     ledger_ = project.ledger(config)
+    scope = fleet_scope(ledger_, hosts, build)
     state = current_state(project, ledger_)
     if state.mode == "UNSEALED":
         raise RefusedError("nothing is sealed here: run `sealguard seal` first")
     with observer_lock(ledger_.folder, wait=False):
         made = proposals.propose_reseal(
             project, ledger_, state, source, jobs=jobs or default_jobs(), now=utc_now(),
-            reason=reason,
+            reason=reason, scope=scope,
         )  # fmt: skip
     folder = project.root / made.record["folder"]
     output.write(
@@ -222,6 +246,8 @@ def propose(ctx: click.Context, jobs: int | None, source: Path | None, reason: s
         + (folder / "diff.txt").read_text("utf-8", "replace")
         + f"\nnext: sealguard decide {made.proposal_id} {made.kind} --reason … --key …"
     )
+    if scope is not None:
+        announce(project, config, made)
     return 0
 
 

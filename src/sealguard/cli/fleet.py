@@ -52,3 +52,7 @@ def fleet_push(ctx: click.Context) -> int:
     where = shown(ledger.fleet.url) if ledger.fleet else "?"
     output.write(f"{where} holds {shipped.size} lines of this log ({shipped.sent} sent now)")
     return 0
+
+
+# the group's other commands, in modules of their own; importing them registers them
+from sealguard.cli import fleet_decide, fleet_views  # noqa: E402, F401

@@ -13,8 +13,9 @@ from typing import Any
 import msgspec
 
 from sealguard.decide.authority import Authority, authorised_signer, parse_authority
+from sealguard.decide.fleet_audit import fleet_problem
 from sealguard.decide.installing import changes_authority
-from sealguard.decide.payload import encode, from_record, signature_mark
+from sealguard.decide.payload import Payload, encode, from_record, signature_mark
 from sealguard.decide.sshsig import SignatureRefused
 from sealguard.errors import ConfigError
 from sealguard.fsio import sha256_of
@@ -46,6 +47,22 @@ def _decision_problem(
         payload = from_record(event)
     except (msgspec.ValidationError, TypeError) as exc:
         return f"not a decision record ({exc})"
+    signed = (  # a fleet decision's architects signed the fleet's payload (fleet_audit.py)
+        fleet_problem(event, payload, authority, before)
+        if event.get("fleet_id") is not None
+        else _signed_problem(event, payload, authority, before)
+    )
+    if signed or leaves is None:
+        return signed  # without leaves: its binding to the log was held when it was new
+    leaf = leaves.leaf(payload.answers.seq)
+    if leaf is None or leaf.hex() != payload.answers.leaf_hash:
+        return f"it answers seq {payload.answers.seq}, whose line is not the one signed for"
+    return prefix_problem(leaves, payload.log.size, payload.log.root, event)
+
+
+def _signed_problem(
+    event: dict[str, Any], payload: Payload, authority: Authority, before: list[dict[str, Any]]
+) -> str | None:
     data = encode(payload)
     if hashlib.sha256(data).hexdigest() != event.get("payload_sha256"):
         return "its payload hash does not match its fields"
@@ -61,12 +78,7 @@ def _decision_problem(
     needed = authority.required(payload.decision, changes_authority(before, payload))
     if len(signers) < needed:
         return f"{payload.decision} needs {needed} architects, has {len(signers)}"
-    if leaves is None:
-        return None  # its binding to the log was held when it was new
-    leaf = leaves.leaf(payload.answers.seq)
-    if leaf is None or leaf.hex() != payload.answers.leaf_hash:
-        return f"it answers seq {payload.answers.seq}, whose line is not the one signed for"
-    return prefix_problem(leaves, payload.log.size, payload.log.root, event)
+    return None
 
 
 def prefix_problem(leaves: Leaves, size: int, root: str, event: dict[str, Any]) -> str | None:

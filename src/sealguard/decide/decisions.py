@@ -74,6 +74,7 @@ class _Log:
     ledger: ledger.Ledger
     events: list[dict[str, Any]]
     state: ObservationState
+    fleet_id: str | None = None  # a fleet decision's DEC_ id, named by its refusals here
 
     @classmethod
     def read(cls, project: Project, config: Config) -> "_Log":
@@ -98,6 +99,8 @@ class _Log:
             "message": message,
             "claimed_signers": list(claimed),
         }
+        if self.fleet_id is not None:
+            fields["fleet_id"] = self.fleet_id
         ledger.append(self.ledger, REFUSED_EVENT, fields)
         return RefusedError(f"decision refused ({code}): {message}")
 
@@ -469,15 +472,20 @@ def _record(
     request = _request_of(payload)
     _check_payload(log, request, payload, now, claimed)
     signers = _signers(log, payload, data, signatures, claimed)
+    signed = {"signers": signers, "payload_sha256": hashlib.sha256(data).hexdigest()}
+    return carry_out(log, request, payload, signed, claimed)
+
+
+def carry_out(
+    log: _Log, request: Request, payload: Payload, signed: dict[str, Any], claimed: list[str]
+) -> Decided:
+    """Journal a decision whose signatures hold (`signed`: its signers, the hash of what they
+    signed, and for a fleet decision that payload) and carry it out."""
     try:  # checked before the decision is journaled: a decision is never left half done
         installation = installing.installation(log.project, log.events, log.state, payload)
     except RefusedError as exc:
         raise log.refuse(request, "evidence", exc.message, claimed) from None
-    fields = {
-        **to_record(payload),
-        "signers": signers,
-        "payload_sha256": hashlib.sha256(data).hexdigest(),
-    }
+    fields = {**to_record(payload), **signed}
     decided = ledger.append(log.ledger, DECISION_EVENT, fields)
     log.events.append(decided)
     # before installing: its escalation is answered, and a crash there is completed later
@@ -487,7 +495,7 @@ def _record(
         if installation
         else None
     )
-    return Decided(decided, installed, fold(ledger.read_events(project.log_file)))
+    return Decided(decided, installed, fold(ledger.read_events(log.project.log_file)))
 
 
 def _close_escalations(log: _Log, payload: Payload, decided: dict[str, Any]) -> None:

@@ -79,7 +79,7 @@ def find(events: list[dict[str, Any]], proposal_id: str) -> Proposal | None:
     return None
 
 
-def _journal(
+def journal(
     project: Project,
     ledger_: ledger.Ledger,
     proposal_id: str,
@@ -168,7 +168,7 @@ def propose_accept(
         "made_at": iso_utc(now),
         "summary": {"probes": len(lines), "files": 0},
     }
-    return _journal(project, ledger_, new_id("PRO", now), files=files, fields=fields, diff=diff)
+    return journal(project, ledger_, new_id("PRO", now), files=files, fields=fields, diff=diff)
 
 
 def _rehashed(project: Project, replaced: dict[str, bytes | Path]) -> bytes:
@@ -263,8 +263,11 @@ def propose_reseal(
     jobs: int,
     now: datetime,
     reason: str,
+    scope: dict[str, Any] | None = None,
 ) -> Proposal:
-    """The build at `source` (default: the project as it is now), hashed and run once."""
+    """The build at `source` (default: the project as it is now), hashed and run once; with a
+    `scope` (fleet_payload.Scope), a proposal for those hosts of the fleet, whose record binds
+    the diff its signers read (decide/fleet_decisions.py)."""
     if state.mode == "HALTED" and state.incident is None:
         raise RefusedError(
             f"observation is HALTED ({state.reason}) and no incident is open: "
@@ -299,7 +302,7 @@ def propose_reseal(
     texts = _text_diffs(project, in_force, root)
     summary = ", ".join(f"{n} {change}" for change, n in counts.items())
     diff = "\n".join([f"{kind} from {root}", f"files: {summary}", *tree, "", *texts, *probes])
-    fields = {
+    fields: dict[str, Any] = {
         "kind": kind,
         "answers": state.incident.incident_id if state.incident else None,
         "base_version": state.version,
@@ -310,4 +313,7 @@ def propose_reseal(
         "config_sha256": made.config_sha256,
         "authority": made.authority,
     }
-    return _journal(project, ledger_, new_id("PRO", now), files=files, fields=fields, diff=diff)
+    if scope is not None:
+        digest = hashlib.sha256(diff.encode()).hexdigest()
+        fields["fleet"] = {"scope": scope, "diff_sha256": digest}
+    return journal(project, ledger_, new_id("PRO", now), files=files, fields=fields, diff=diff)

@@ -13,7 +13,7 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
-from sealguard.errors import FleetError
+from sealguard.errors import FleetError, UsageError
 from sealguard.fleet.urls import shown, url_problem
 
 SCHEMA = "sealguard"
@@ -36,7 +36,7 @@ def open_connection(url: str, *, autocommit: bool = False) -> psycopg.Connection
     """A new connection, which the caller closes; a failure to connect as one FleetError."""
     problem = url_problem(url)
     if problem is not None:
-        raise FleetError(f"{shown(url)}: {problem}")
+        raise UsageError(f"{shown(url)}: {problem}")
     failed = _UNREACHABLE.get(url)
     if failed is not None and time.monotonic() - failed[0] < RETRY_AFTER:
         raise FleetError(failed[1])

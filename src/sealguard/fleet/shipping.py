@@ -261,6 +261,7 @@ def _ship_over(conn: Any, ledger: Ledger, fd: int, closing: Closing) -> Shipped:
             answer = _send(conn, fresh, None, fd, closing)
     if isinstance(answer, Shipped):
         _save_cursor(ledger, Cursor(closing.origin, answer.size, closing.end))
+        _report_head(conn, ledger, closing.origin, answer.size)
         return answer
     raise ShipRefused(f"{shown(place.url)} refused log {closing.origin}: {answer[1]}")
 
@@ -293,6 +294,22 @@ def _send(
             if answer[0] != 200:
                 return (answer[0], answer[1], answer[2])
     return Shipped(first, sent)
+
+
+def _report_head(conn: Any, ledger: Ledger, origin: str, size: int) -> None:
+    """What `fleet status` shows of the log (fleet/summary.py), beside it in the database. It is
+    derived data: whatever fails in making or storing it (a line the fold cannot read, a lost
+    connection) is one warning, never the failure of the shipment it follows."""
+    try:
+        from psycopg.types.json import Jsonb
+
+        from sealguard.fleet.summary import head
+
+        summary = Jsonb(head(ledger, size))
+        conn.execute("SELECT sealguard.report_head(%s, %s, %s)", (origin, size, summary))
+    except Exception as exc:  # the lines are shipped: nothing here may undo or fail that
+        said = (str(exc).strip().splitlines() or [""])[0]
+        warn(f"the fleet status of log {origin} was not updated ({type(exc).__name__}: {said})")
 
 
 def warn(message: str) -> None:

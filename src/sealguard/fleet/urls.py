@@ -1,5 +1,6 @@
 """A fleet database's URL: what it may hold, and how messages show it. Pure."""
 
+import re
 from urllib.parse import urlsplit
 
 
@@ -22,5 +23,7 @@ def url_problem(url: str) -> str | None:
 
 
 def shown(url: str) -> str:
-    """The URL as messages show it: without its query (which may name files or options)."""
-    return url.split("#", 1)[0].split("?", 1)[0]
+    """The URL as messages show it: without its query (which may name files or options), and a
+    password given by mistake masked."""
+    bare = url.split("#", 1)[0].split("?", 1)[0]
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", bare)

@@ -28,6 +28,7 @@ class FleetPlace:
     project: str
     host: str
     build: str | None = None
+    schedule: tuple[float, float | None] | None = None  # [schedule] every, grace (s): fleet status
 
 
 @dataclass(frozen=True)

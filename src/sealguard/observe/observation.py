@@ -454,6 +454,11 @@ def _observe_locked(
     ledger_ = project.ledger(config)
     runtime.account_leftovers(ledger_)
     workdir.remove_stale()
+    if purpose == "observation" and ledger_.fleet is not None:
+        from sealguard.decide.fleet_decisions import pull_quietly  # decisions for many hosts
+
+        if pull_quietly(project, config, now):  # installed one (a stopped host): its config
+            config = config_in_force(project)
     state = _state(project, ledger_)
     before = _violations(project, config, jobs)
     installed = None
