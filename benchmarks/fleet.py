@@ -71,6 +71,7 @@ from sealguard.events import new_id
 from sealguard.fleet import database, shipping
 from sealguard.ledger import note
 from sealguard.ledger.canonical import decode_line
+from sealguard.ledger.incremental import Policy, audit_log
 from sealguard.ledger.layout import FleetPlace, Ledger
 from sealguard.project import Project
 
@@ -255,7 +256,11 @@ def _timed_ship(timings: Timings) -> None:
 
 
 def one_act(project: Project, ledger_: Ledger, template: Template) -> None:
-    """What a plain observation journals (observe/observation.py `_journal`), in one act."""
+    """What a plain observation does to its log: its verify's incremental audit (which moves the
+    digest the shipment's head is folded from), then what it journals (observe/observation.py
+    `_journal`), in one act. The audit leaves the database out: holding the log against it is
+    the auditor's work, not the act's (the CLI figures have it)."""
+    audit_log(dataclasses.replace(ledger_, fleet=None), 1, Policy())
     event_id, data, content = template.act()
     with ledger.one_checkpoint(ledger_):
         written = runtime.write_files(ledger_, {project.event_file(event_id): content})
@@ -309,7 +314,26 @@ class Run:
     warnings: int = 0
 
 
-def run_processes(target: Callable[..., None], jobs: Sequence[object]) -> Run:
+@dataclass
+class Meter:
+    """The server's CPU and the machine's busy time, read where a run starts and ends (its
+    set-up left out)."""
+
+    server: Server
+    marks: list[tuple[float | None, float]] = field(default_factory=list)
+
+    def mark(self) -> None:
+        self.marks.append((server_cpu(self.server), machine_busy()))
+
+    def server_cpu(self) -> float | None:
+        (first, _), (last, _) = self.marks[0], self.marks[-1]
+        return last - first if first is not None and last is not None else None
+
+    def busy(self) -> float:
+        return self.marks[-1][1] - self.marks[0][1]
+
+
+def run_processes(target: Callable[..., None], jobs: Sequence[object], meter: Meter) -> Run:
     """Fork one process per job and start them at once."""
     context = multiprocessing.get_context("fork")
     start = context.Event()
@@ -321,9 +345,11 @@ def run_processes(target: Callable[..., None], jobs: Sequence[object]) -> Run:
         pipes.append(receiver)
         procs.append(proc)
     time.sleep(1.0)  # every process forked, set up and waiting
+    meter.mark()
     started = time.perf_counter()
     start.set()
     results = [pipe.recv() for pipe in pipes]
+    meter.mark()
     for proc in procs:
         proc.join()
         if proc.exitcode != 0:
@@ -410,7 +436,9 @@ PLAIN_TABLE = (
 )
 
 
-def pgbench(url: str, clients: int, acts: int, sizes: Sequence[int], connect: bool) -> Run:
+def pgbench(
+    url: str, clients: int, acts: int, sizes: Sequence[int], meter: Meter, *, connect: bool
+) -> Run:
     """pgbench inserting `acts` transactions from each of `clients`, each the rows of one act
     (lines of these sizes), into a plain table (`connect`: a new connection per transaction,
     as an observation in its own process has)."""
@@ -430,7 +458,9 @@ def pgbench(url: str, clients: int, acts: int, sizes: Sequence[int], connect: bo
         argv += ["-t", str(acts), "-f", str(script), *(["-C"] if connect else [])]
         argv += [*(["-p", options["port"]] if "port" in options else []), parts.path[1:]]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        meter.mark()
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        meter.mark()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise BenchError(f"pgbench exit {done.returncode}: {done.stderr[-800:]}")
@@ -446,6 +476,10 @@ def pgbench(url: str, clients: int, acts: int, sizes: Sequence[int], connect: bo
 
 def log_lines(root: Path) -> list[bytes]:
     return (root / "governance" / "runtime" / "GOVERNANCE_LOG.ndjson").read_bytes().splitlines()
+
+
+def _line_count(root: Path) -> int:
+    return len(log_lines(root))
 
 
 def check_database(url: str, roots: Sequence[Path]) -> None:
@@ -538,7 +572,8 @@ def machine_busy() -> float:
     """CPU seconds the whole machine has been busy (every core), from /proc/stat."""
     with open("/proc/stat") as stat:
         ticks = [int(n) for n in stat.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # not idle, iowait
+    busy = sum(ticks) - ticks[3] - ticks[4] - ticks[7]  # not idle, iowait, steal
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -559,17 +594,14 @@ class Figure:
 
 
 def measured(
-    name: str, server: Server, run: Callable[[], Run], events: Callable[[], int]
+    name: str, server: Server, run: Callable[[Meter], Run], events: Callable[[], int]
 ) -> Figure:
     """Run it; its figure, with the server's CPU and the other work on the machine meanwhile."""
-    before_events, before_server, before_busy = events(), server_cpu(server), machine_busy()
-    done = run()
-    busy, after_server = machine_busy() - before_busy, server_cpu(server)
-    used = None
-    if after_server is not None and before_server is not None:
-        used = after_server - before_server
-    others = max(0.0, busy - done.client_cpu - (used or 0.0)) / done.seconds
-    return Figure(name, done, events() - before_events, used, others)
+    before, meter = events(), Meter(server)
+    done = run(meter)
+    used = meter.server_cpu()
+    others = max(0.0, meter.busy() - done.client_cpu - (used or 0.0)) / done.seconds
+    return Figure(name, done, events() - before, used, others)
 
 
 def _ms(values: Sequence[float], fraction: float) -> str:
@@ -601,6 +633,36 @@ def print_figures(figures: Sequence[Figure], peer: Figure) -> None:
         )
 
 
+def _observe_cli(root: Path, rounds: int, meter: Meter) -> Run:
+    """`sealguard observe` `rounds` times, each a fresh process, one after the other."""
+    before, times = resource.getrusage(resource.RUSAGE_CHILDREN), []
+    meter.mark()
+    for _ in range(rounds):
+        started = time.perf_counter()
+        sealguard(root, "observe")
+        times.append(time.perf_counter() - started)
+    meter.mark()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Run(sum(times), rounds, times, client_cpu=cpu)
+
+
+def cli_figures(server: Server, folder: Path, rounds: int) -> list[Figure]:
+    """A real `sealguard observe` of a project (one `echo ok` probe) without and with the
+    database: everything an observation does there (its audits hold the log against the
+    database, then the act is shipped), one process each, start-up included."""
+    figures = []
+    with fresh_database(server) as url:
+        for name, fleet in (("files only", ""), ("+ database", server.ship_url(url))):
+            config = FLEET.format(url=fleet, project="cli", host="h1") if fleet else ""
+            root = make_project(folder / f"cli-{bool(fleet)}", config)
+            sealguard(root, "observe")  # the day's first keeps a snapshot: not the usual one
+            run = functools.partial(_observe_cli, root, rounds)
+            label = f"sealguard observe (CLI, 1 process), {name}"
+            figures.append(measured(label, server, run, functools.partial(_line_count, root)))
+    return figures
+
+
 def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figure]:
     """Part 1: the observers with and without the database, the database side alone, and
     plain INSERTs; the files-only figure first (the peer)."""
@@ -611,9 +673,9 @@ def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figu
     def lines(roots: Sequence[Path]) -> Callable[[], int]:
         return lambda: sum(len(log_lines(root)) for root in roots)
 
-    def observers(roots: Sequence[Path], keep: bool) -> Callable[[], Run]:
+    def observers(roots: Sequence[Path], keep: bool) -> Callable[[Meter], Run]:
         jobs = [Observer(root, acts, template, keep) for root in roots]
-        return lambda: run_processes(_observer, jobs)
+        return functools.partial(run_processes, _observer, jobs)
 
     files = measured(
         f"{count} observers, files only", server, observers(files_roots, False), lines(files_roots)
@@ -628,6 +690,8 @@ def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figu
             alone.append(measured(name, server, observers(roots[:1], keep), lines(roots[:1])))
             check_database(url, roots)
     figures += alone
+    if args.cli:
+        figures += cli_figures(server, folder, args.cli)
     # the replays ship every act of the files-only logs (the seal's too): all their lines
     shipped = lines(files_roots)()
     for keep in KEEPS:
@@ -642,7 +706,7 @@ def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figu
     for connect in (True, False):
         with fresh_database(server, schema=False) as url:
             name = f"pgbench INSERTs, {CONNECTION[not connect].replace(' act', ' transaction')}"
-            bench = functools.partial(pgbench, url, count, acts, sizes, connect)
+            bench = functools.partial(pgbench, url, count, acts, sizes, connect=connect)
             figure = measured(name, server, bench, lambda: 0)
             figures.append(dataclasses.replace(figure, events=count * acts * len(sizes)))
     return figures
@@ -653,6 +717,7 @@ def main() -> None:
     parser.add_argument("--observers", type=int, default=16)
     parser.add_argument("--acts", type=int, default=100, help="acts per observer (default 100)")
     parser.add_argument("--full", action="store_true", help=f"{FULL_ACTS:,} acts per observer")
+    parser.add_argument("--cli", type=int, default=10, help="real `sealguard observe` runs")
     parser.add_argument("--dir", type=Path, default=None, help="where the projects go (kept)")
     parser.add_argument("--pghost", default="/var/run/postgresql")
     parser.add_argument("--pgport", type=int, default=None)
