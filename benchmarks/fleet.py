@@ -76,7 +76,9 @@ from sealguard.ledger.layout import FleetPlace, Ledger
 from sealguard.project import Project
 
 EVENTS_GOAL = 2_000  # appended events per second, in all
+STATUS_GOAL = 1.0  # seconds for `fleet status`
 FULL_ACTS = 1_000
+FULL_PROJECTS, FULL_EVENTS = 1_000, 1_000_000
 CONFIG = """[seal]
 paths = ["src/**"]
 
@@ -713,11 +715,72 @@ def appends(args: argparse.Namespace, server: Server, folder: Path) -> list[Figu
     return figures
 
 
+# -- part 2: `fleet status` over a fleet built in bulk (benchmarks/fleet_build.py) ------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One line of the summary: what was measured, against its goal."""
+
+    what: str
+    figure: str
+    goal: str
+    met: bool | None  # None: a peer's figure, no goal of its own
+
+
+def status_part(args: argparse.Namespace, server: Server, folder: Path) -> list[Verdict]:
+    """`sealguard fleet status` (a fresh process, best of 5) over N projects and M events,
+    built through sealguard's own batch path."""
+    from fleet_build import build_fleet, time_status  # beside this file
+
+    projects, events = args.status_projects, args.status_events
+    with fresh_database(server) as url:
+        started = time.perf_counter()
+        build_fleet(url, folder / "status", projects, events, drifting=10, jobs=2)
+        built = time.perf_counter() - started
+        print(f"built {projects:,} projects, {events:,} events in {built:.0f} s", flush=True)
+        best, found = time_status(url)
+    if len(found["logs"]) != projects:
+        raise BenchError(f"fleet status shows {len(found['logs'])} logs, not {projects}")
+    what = f"fleet status, {projects:,} projects / {events:,} events"
+    return [Verdict(what, f"{best:.3f} s (best of 5)", "under 1 s", best < STATUS_GOAL)]
+
+
+def appends_verdicts(figures: Sequence[Figure]) -> list[Verdict]:
+    """The appends' goal, for the fleet rows (the rest are peers)."""
+    found = []
+    goal = f"at least {EVENTS_GOAL:,}/s"
+    for figure in figures:
+        rate, cpu = figure.events_per_second, figure.server_cpu
+        if " observers + " in figure.name:
+            found.append(Verdict(figure.name, f"{rate:,.0f} events/s", goal, rate >= EVENTS_GOAL))
+        if figure.name.startswith("shipments alone") and cpu:
+            per_core = figure.events / cpu  # events per second of one server core
+            what = f"{figure.name}: the server's CPU per event"
+            found.append(Verdict(what, f"{per_core:,.0f} events/core-s", goal, None))
+    return found
+
+
+def print_verdicts(verdicts: Sequence[Verdict]) -> None:
+    print(f"\n{'summary':62} {'measured':>22}  {'goal':>18}")
+    for v in verdicts:
+        met = "" if v.met is None else "met" if v.met else "NOT met"
+        print(f"{v.what:62} {v.figure:>22}  {v.goal:>18}  {met}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--observers", type=int, default=16)
     parser.add_argument("--acts", type=int, default=100, help="acts per observer (default 100)")
-    parser.add_argument("--full", action="store_true", help=f"{FULL_ACTS:,} acts per observer")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help=f"the issue's sizes: {FULL_ACTS:,} acts per observer; fleet status over "
+        f"{FULL_PROJECTS:,} projects / {FULL_EVENTS:,} events",
+    )
+    parser.add_argument("--parts", default="appends,status", help="of appends,status")
+    parser.add_argument("--status-projects", type=int, default=100)
+    parser.add_argument("--status-events", type=int, default=100_000)
     parser.add_argument("--cli", type=int, default=10, help="real `sealguard observe` runs")
     parser.add_argument("--dir", type=Path, default=None, help="where the projects go (kept)")
     parser.add_argument("--pghost", default="/var/run/postgresql")
@@ -731,21 +794,25 @@ def main() -> None:
     args = parser.parse_args()
     if args.full:
         args.acts = FULL_ACTS
+        args.status_projects, args.status_events = FULL_PROJECTS, FULL_EVENTS
+    parts = set(args.parts.split(","))
     server = Server(args.pghost, args.pgport, args.pooler)
     folder = args.dir or Path(tempfile.mkdtemp(prefix="sealguard-bench-fleet-"))
+    verdicts: list[Verdict] = []
     try:
-        print(
-            f"{args.observers} processes x {args.acts:,} acts, {os.cpu_count()} cores, "
-            f"load {os.getloadavg()[0]:.2f} at the start"
-        )
-        figures = appends(args, server, folder)
-        print_figures(figures, figures[0])
-        for figure in figures:
-            if figure.run.warnings:
-                print(f"{figure.name}: {figure.run.warnings} shipments failed (warned)")
-        best = max(f.events_per_second for f in figures if " observers + " in f.name)
-        goal = "reached" if best >= EVENTS_GOAL else "NOT reached"
-        print(f"\ngoal: at least {EVENTS_GOAL:,} appended events/s in all: {goal}")
+        print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f} at the start", flush=True)
+        if "appends" in parts:
+            print(f"appends: {args.observers} processes x {args.acts:,} acts", flush=True)
+            figures = appends(args, server, folder)
+            print_figures(figures, figures[0])
+            for figure in figures:
+                if figure.run.warnings:
+                    print(f"{figure.name}: {figure.run.warnings} shipments failed (warned)")
+            verdicts += appends_verdicts(figures)
+        if "status" in parts:
+            verdicts += status_part(args, server, folder)
+        print_verdicts(verdicts)
+        print(f"load {os.getloadavg()[0]:.2f} at the end")
     finally:
         if args.dir is None:
             shutil.rmtree(folder, ignore_errors=True)
