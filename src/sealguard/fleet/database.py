@@ -44,9 +44,8 @@ _UNREACHABLE: dict[str, tuple[float, str]] = {}
 RETRY_AFTER = 60.0  # seconds: then a long-running command (`watch`) tries again
 
 
-@contextmanager
-def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """A connection, closed on leaving; every database failure as one FleetError line."""
+def open_connection(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A new connection, which the caller closes; a failure to connect as one FleetError."""
     problem = url_problem(url)
     if problem is not None:
         raise UsageError(f"{shown(url)}: {problem}")
@@ -71,19 +70,32 @@ def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connectio
         _UNREACHABLE[url] = (time.monotonic(), message)
         raise FleetError(message) from None
     _UNREACHABLE.pop(url, None)
-    try:
-        yield conn
-    except (
-        psycopg.errors.InvalidSchemaName,
-        psycopg.errors.UndefinedFunction,
-        psycopg.errors.UndefinedTable,
-    ) as exc:
-        raise FleetError(
+    return conn
+
+
+def failure(url: str, exc: psycopg.Error) -> FleetError:
+    """A failure on a connection as the one line the user reads."""
+    if isinstance(
+        exc,
+        psycopg.errors.InvalidSchemaName
+        | psycopg.errors.UndefinedFunction
+        | psycopg.errors.UndefinedTable,
+    ):
+        return FleetError(
             f"{shown(url)}: {_message(exc)}: the fleet ledger's schema is not there (or older "
             "than this sealguard); its owner runs `sealguard fleet init --url …`"
-        ) from None
+        )
+    return FleetError(f"{shown(url)}: {_message(exc)}")
+
+
+@contextmanager
+def connect(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """A connection, closed on leaving; every database failure as one FleetError line."""
+    conn = open_connection(url, autocommit=autocommit)
+    try:
+        yield conn
     except psycopg.Error as exc:
-        raise FleetError(f"{shown(url)}: {_message(exc)}") from None
+        raise failure(url, exc) from None
     finally:
         conn.close()
 

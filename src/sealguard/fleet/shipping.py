@@ -9,6 +9,12 @@ The database accepts only the next seq, so nothing can be lost, doubled or reord
 `.ledger-shipped` (in the runtime folder) remembers how far the database held the log and where
 that line starts, so that an act reads only its own lines. It is a cache: the database's answer
 is the truth, and a cursor that disagrees with it is found again by reading the log.
+
+Each shipment connects and disconnects, so that a host holds none of the server's connections
+between acts minutes apart. A process that ships many acts in a row (a benchmark, a bulk build)
+keeps one connection per database inside `kept_connections()`: a new connection costs the server
+more than the act it carries (a backend started, the append function compiled for it;
+benchmarks/fleet.py).
 """
 
 import contextlib
@@ -16,7 +22,8 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sealguard.errors import FleetError, SealguardError
@@ -58,6 +65,74 @@ class Closing:
 class Shipped:
     size: int  # lines the database holds now
     sent: int  # lines this call sent
+
+
+class _Lost(Exception):
+    """A kept connection the server closed since its last use (a restart, a timeout)."""
+
+
+@dataclass
+class _Kept:
+    """The connections `kept_connections` keeps, one per database, for the process that made
+    them (a forked child connects on its own: it must not talk over its parent's socket)."""
+
+    pid: int
+    connections: dict[str, Any] = field(default_factory=dict)
+
+    def ship(self, url: str, work: Callable[[Any], "Shipped"]) -> "Shipped":
+        """`work` over the kept connection to `url`, made on first use; one the server closed
+        since its last use is replaced, once."""
+        from sealguard.fleet.database import open_connection
+
+        kept = self.connections.pop(url, None)
+        if kept is not None:
+            with contextlib.suppress(_Lost):
+                return self._over(url, kept, work, reused=True)
+        return self._over(url, open_connection(url, autocommit=True), work, reused=False)
+
+    def _over(
+        self, url: str, conn: Any, work: Callable[[Any], "Shipped"], reused: bool
+    ) -> "Shipped":
+        import psycopg
+
+        from sealguard.fleet.database import failure
+
+        try:
+            return work(conn)
+        except psycopg.Error as exc:
+            lost = conn.broken
+            conn.close()
+            if reused and lost:
+                raise _Lost from None
+            raise failure(url, exc) from None
+        finally:
+            if not conn.closed:  # kept after a refusal too: the connection still serves
+                self.connections[url] = conn
+
+    def close(self) -> None:
+        if self.pid == os.getpid():
+            for conn in self.connections.values():
+                conn.close()
+        self.connections.clear()
+
+
+_KEPT: ContextVar[_Kept | None] = ContextVar("sealguard_kept_connections", default=None)
+
+
+@contextlib.contextmanager
+def kept_connections() -> Iterator[None]:
+    """Inside, this process's shipments to one database share one connection, closed on
+    leaving (nested: the outermost's)."""
+    if _KEPT.get() is not None:
+        yield
+        return
+    kept = _Kept(os.getpid())
+    token = _KEPT.set(kept)
+    try:
+        yield
+    finally:
+        _KEPT.reset(token)
+        kept.close()
 
 
 def read_cursor(ledger: Ledger, origin: str) -> Cursor | None:
@@ -159,27 +234,36 @@ def ship(ledger: Ledger, fd: int, closing: Closing) -> Shipped:
 
     place = ledger.fleet
     assert place is not None
+    kept = _KEPT.get()
+    if kept is not None and kept.pid == os.getpid():
+        return kept.ship(place.url, lambda conn: _ship_over(conn, ledger, fd, closing))
     with connect(place.url, autocommit=True) as conn:
-        held, frontier = _held(conn, place, closing)
-        if held > closing.size:
-            raise ShipRefused(
-                f"{shown(place.url)} holds {held} lines of log {closing.origin}, more than the "
-                f"{closing.size} here: the log here was cut back"
-            )
-        offset = _start(fd, read_cursor(ledger, closing.origin), held)
+        return _ship_over(conn, ledger, fd, closing)
+
+
+def _ship_over(conn: Any, ledger: Ledger, fd: int, closing: Closing) -> Shipped:
+    place = ledger.fleet
+    assert place is not None
+    held, frontier = _held(conn, place, closing)
+    if held > closing.size:
+        raise ShipRefused(
+            f"{shown(place.url)} holds {held} lines of log {closing.origin}, more than the "
+            f"{closing.size} here: the log here was cut back"
+        )
+    offset = _start(fd, read_cursor(ledger, closing.origin), held)
+    try:
+        answer = _send(conn, Cursor(closing.origin, held, offset), frontier, fd, closing)
+    except _Misread:  # the place read was wrong: read it again from the log itself
+        fresh = Cursor(closing.origin, held, _offset_of(fd, held))
         try:
-            answer = _send(conn, Cursor(closing.origin, held, offset), frontier, fd, closing)
-        except _Misread:  # the place read was wrong: read it again from the log itself
-            fresh = Cursor(closing.origin, held, _offset_of(fd, held))
-            try:
-                answer = _send(conn, fresh, frontier, fd, closing)
-            except _Misread:  # the log here is not the database's: let it say so, and keep it
-                answer = _send(conn, fresh, None, fd, closing)
-        if isinstance(answer, Shipped):
-            _save_cursor(ledger, Cursor(closing.origin, answer.size, closing.end))
-            _report_head(conn, ledger, closing.origin, answer.size)
-            return answer
-        raise ShipRefused(f"{shown(place.url)} refused log {closing.origin}: {answer[1]}")
+            answer = _send(conn, fresh, frontier, fd, closing)
+        except _Misread:  # the log here is not the database's: let it say so, and keep it
+            answer = _send(conn, fresh, None, fd, closing)
+    if isinstance(answer, Shipped):
+        _save_cursor(ledger, Cursor(closing.origin, answer.size, closing.end))
+        _report_head(conn, ledger, closing.origin, answer.size)
+        return answer
+    raise ShipRefused(f"{shown(place.url)} refused log {closing.origin}: {answer[1]}")
 
 
 def _send(
