@@ -1,17 +1,27 @@
-"""Benchmark: the fleet ledger in PostgreSQL under many observers at once.
+"""Benchmark: the fleet ledger in PostgreSQL: appends from many observers at once, `fleet
+status` over a large fleet, and `log verify` from the database against the files.
 
-Issue 13, item 6, part 1 (appends). O observer processes (default 16) each journal A acts
-(default 100; --full 1,000) into their own project's file ledger with `[ledger] url` set, all
-against one real PostgreSQL server, at the same time. Goal: at least 2,000 appended events/s in
-all. Each observer is its own project x host (a project sealed with the real CLI, one `echo ok`
-probe). An act is what a plain STABLE observation journals, through sealguard's own write path
-(observe/observation.py `_journal`), not the CLI (whose start-up is not the database's cost):
-inside `ledger.one_checkpoint`, `runtime.write_files` for the event file (which journals
-runtime_writing), then `ledger.append_many` of its runtime_file and the runtime_event: 3 lines,
-one local checkpoint, one shipment. The event's fields are those of a real `sealguard observe` on
-a scratch project, with a fresh id per act. The shipment (`fleet.shipping.ship`, which the
-writer calls after the local checkpoint, under its lock) is timed by wrapping that function in
-each observer process; no sealguard code is changed for it.
+Issue 13, item 6, in one command and one summary of the goals (`--parts` picks some):
+
+1. appends (below): at least 2,000 appended events/s in all;
+2. status: `sealguard fleet status` (a fresh process, best of 5) under 1 s over N projects and M
+   events (default 100 / 100,000; --full 1,000 / 1,000,000), built through sealguard's own batch
+   path by benchmarks/fleet_build.py;
+3. verify: `sealguard log verify --url` of one project's M events (default 100,000; --full
+   1,000,000) within 2x `log verify --dir --full` of the same log, by benchmarks/fleet_verify.py.
+
+Part 1 (appends). O observer processes (default 16) each journal A acts (default 100; --full
+1,000) into their own project's file ledger with `[ledger] url` set, all against one real
+PostgreSQL server, at the same time. Each observer is its own project x host (a project sealed
+with the real CLI, one `echo ok` probe). An act is what a plain STABLE observation does to its
+log, through sealguard's own code (observe/observation.py `_journal`), not the CLI (whose
+start-up is not the database's cost): its verify's incremental audit, then inside
+`ledger.one_checkpoint`, `runtime.write_files` for the event file (which journals
+runtime_writing) and `ledger.append_many` of its runtime_file and the runtime_event: 3 lines,
+one local checkpoint, one shipment. The event's fields are those
+of a real `sealguard observe` on a scratch project, with a fresh id per act. The shipment
+(`fleet.shipping.ship`, which the writer calls after the local checkpoint, under its lock) is
+timed by wrapping that function in each observer process; no sealguard code is changed for it.
 
 Each with a connection per act (what `sealguard observe`, one process per act, does) and, where
 this sealguard has `shipping.kept_connections`, with one kept connection per observer (a
@@ -25,7 +35,9 @@ long-running process). Peers, in the same run:
   side allows when every host does its file work on its own machine, as in a real fleet (here
   the observers, the server and the peers share the machine's cores);
 * plain INSERTs (pgbench, O clients): the rows of one act, of the same sizes, per transaction,
-  into a plain table with a primary key: what the server itself allows.
+  into a plain table with a primary key: what the server itself allows;
+* real `sealguard observe` runs (--cli N, one after the other) without and with the database:
+  all an observation does there (its audits hold the log against the database too).
 
 The database is made fresh for each figure (CREATE DATABASE as the connecting role, which must
 be allowed to; `sealguard fleet init`'s schema) and dropped after; every observer's lines are
@@ -36,8 +48,10 @@ of one shipment, CPU per act of the processes measured and of the whole server (
 cores other work kept busy meanwhile (the machine may be shared: CPU per act holds better than
 the rates). --pooler HOST[:PORT] sends the observers' shipments through a connection pooler.
 
-    python benchmarks/fleet.py [--observers 16] [--acts 100] [--full] [--dir DIR]
-                               [--pghost /var/run/postgresql] [--pgport N] [--pooler HOST:PORT]
+    python benchmarks/fleet.py [--full] [--parts appends,status,verify] [--observers 16]
+        [--acts 100] [--cli 10] [--status-projects 100] [--status-events 100000]
+        [--verify-events 100000] [--dir DIR] [--pghost /var/run/postgresql] [--pgport N]
+        [--pooler HOST:PORT]
 """
 
 import argparse
@@ -77,8 +91,10 @@ from sealguard.project import Project
 
 EVENTS_GOAL = 2_000  # appended events per second, in all
 STATUS_GOAL = 1.0  # seconds for `fleet status`
+VERIFY_GOAL = 2.0  # database verify against file verify
 FULL_ACTS = 1_000
-FULL_PROJECTS, FULL_EVENTS = 1_000, 1_000_000
+FULL_PROJECTS, FULL_EVENTS = 1_000, 1_000_000  # fleet status
+FULL_VERIFY = 1_000_000  # events of the log verified both ways
 CONFIG = """[seal]
 paths = ["src/**"]
 
@@ -746,6 +762,26 @@ def status_part(args: argparse.Namespace, server: Server, folder: Path) -> list[
     return [Verdict(what, f"{best:.3f} s (best of 5)", "under 1 s", best < STATUS_GOAL)]
 
 
+# -- part 3: `log verify` from the database against the files (benchmarks/fleet_verify.py) -----
+
+
+def verify_part(args: argparse.Namespace, server: Server, folder: Path) -> list[Verdict]:
+    """`log verify` of one project's M events from the database's rows against the same log
+    from its files (`--full`: every line both ways), in turns, best of 3."""
+    from fleet_verify import project_log, verify_times  # beside this file
+
+    events = args.verify_events
+    with fresh_database(server) as url:
+        origin = project_log(folder / "verify", url, events)
+        best = verify_times(folder / "verify", url, origin, rounds=3)
+    files, base = best["files: log verify --dir --full"], best["database: log verify --url"]
+    for name, (wall, cpu) in best.items():
+        print(f"log verify, {events:,} events, {name:32} {wall:6.2f} s, CPU {cpu:5.2f} s")
+    ratio = base[0] / files[0]
+    what = f"log verify, {events:,} events: database / files"
+    return [Verdict(what, f"{ratio:.2f}x ({base[0]:.2f} s)", "at most 2x", ratio <= VERIFY_GOAL)]
+
+
 def appends_verdicts(figures: Sequence[Figure]) -> list[Verdict]:
     """The appends' goal, for the fleet rows (the rest are peers)."""
     found = []
@@ -776,11 +812,12 @@ def main() -> None:
         "--full",
         action="store_true",
         help=f"the issue's sizes: {FULL_ACTS:,} acts per observer; fleet status over "
-        f"{FULL_PROJECTS:,} projects / {FULL_EVENTS:,} events",
+        f"{FULL_PROJECTS:,} projects / {FULL_EVENTS:,} events; log verify of {FULL_VERIFY:,}",
     )
-    parser.add_argument("--parts", default="appends,status", help="of appends,status")
+    parser.add_argument("--parts", default="appends,status,verify", help="of appends,status,verify")
     parser.add_argument("--status-projects", type=int, default=100)
     parser.add_argument("--status-events", type=int, default=100_000)
+    parser.add_argument("--verify-events", type=int, default=100_000)
     parser.add_argument("--cli", type=int, default=10, help="real `sealguard observe` runs")
     parser.add_argument("--dir", type=Path, default=None, help="where the projects go (kept)")
     parser.add_argument("--pghost", default="/var/run/postgresql")
@@ -795,6 +832,7 @@ def main() -> None:
     if args.full:
         args.acts = FULL_ACTS
         args.status_projects, args.status_events = FULL_PROJECTS, FULL_EVENTS
+        args.verify_events = FULL_VERIFY
     parts = set(args.parts.split(","))
     server = Server(args.pghost, args.pgport, args.pooler)
     folder = args.dir or Path(tempfile.mkdtemp(prefix="sealguard-bench-fleet-"))
@@ -811,6 +849,8 @@ def main() -> None:
             verdicts += appends_verdicts(figures)
         if "status" in parts:
             verdicts += status_part(args, server, folder)
+        if "verify" in parts:
+            verdicts += verify_part(args, server, folder)
         print_verdicts(verdicts)
         print(f"load {os.getloadavg()[0]:.2f} at the end")
     finally:
