@@ -52,15 +52,19 @@ PULL = "decisions published for this host are taken when the fleet database is r
 
 # A host that appends acts in a row, as a busy observer does: act k appends PER_ACT events in two
 # calls of append_many inside one_checkpoint (one checkpoint and one shipment per act), and prints
-# "act k" once the act returned, until the file argv[3] exists or argv[4] acts are done. argv:
-# project root, events per act, the stop file, the most acts. The fleet module's
+# "act k" once the act returned, until the file argv[3] exists or argv[4] acts are done; with
+# argv[5] "kept", inside shipping.kept_connections() (one connection kept for every act, as a
+# bulk build keeps it). argv: project root, events per act, the stop file, the most acts, the
+# way it connects. The fleet module's
 # 60-second memory of an unreachable URL is cleared before each act, so that every act tries the
 # database, as every act of a host does when each is its own process.
 DRIVING = """
 import os
 import sys
 from pathlib import Path
+from contextlib import nullcontext
 from sealguard.fleet import database
+from sealguard.fleet.shipping import kept_connections
 from sealguard.ledger.writer import append_many, one_checkpoint
 from sealguard.project import Project
 from sealguard.seal.settings import config_in_force
@@ -70,15 +74,16 @@ ledger = project.ledger(config_in_force(project))
 per_act, stop, most = int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
 pad, me = "x" * 200, os.getpid()
 act = 0
-while act < most and not stop.exists():
-    database._UNREACHABLE.clear()
-    with one_checkpoint(ledger):
-        half = per_act // 2
-        for part in (range(half), range(half, per_act)):
-            append_many(ledger, [("fault_test", {"act": act, "n": n, "by": me, "pad": pad})
-                                 for n in part])
-    print(f"act {act}", flush=True)
-    act += 1
+with kept_connections() if sys.argv[5] == "kept" else nullcontext():
+    while act < most and not stop.exists():
+        database._UNREACHABLE.clear()
+        with one_checkpoint(ledger):
+            half = per_act // 2
+            for part in (range(half), range(half, per_act)):
+                append_many(ledger, [("fault_test", {"act": act, "n": n, "by": me, "pad": pad})
+                                     for n in part])
+        print(f"act {act}", flush=True)
+        act += 1
 """
 DRIVER = [sys.executable, "-c", DRIVING]
 
@@ -121,6 +126,13 @@ class Fleet:
         rows = self.rows("SELECT seq, line FROM sealguard.entries ORDER BY origin, seq")
         assert [seq for seq, _ in rows] == list(range(len(rows))), "seq is not gap-free"
         return [bytes(line) for _, line in rows]
+
+    def backends(self) -> list[tuple[Any, ...]]:
+        """The state of each sealguard connection to the database, and its last statement."""
+        return self.rows(
+            "SELECT state, query FROM pg_stat_activity WHERE application_name = 'sealguard' "
+            "AND datname = current_database()"
+        )
 
     def refusals(self) -> list[tuple[Any, ...]]:
         return self.rows("SELECT status, reason FROM sealguard.refusals ORDER BY id")
@@ -203,9 +215,12 @@ class Host:
         found = [self.signed(text) for text in note.split_history(history)]
         return {checkpoint.size for checkpoint in found if checkpoint is not None}
 
-    def driver(self, per_act: int, most: int = 1_000_000) -> subprocess.Popen[str]:
-        """Acts in a row until the stop file exists or `most` are done (see DRIVER)."""
-        argv = [*DRIVER, str(self.root), str(per_act), str(self.stop_file), str(most)]
+    def driver(
+        self, per_act: int, most: int = 1_000_000, connecting: str = "each"
+    ) -> subprocess.Popen[str]:
+        """Acts in a row until the stop file exists or `most` are done, connecting for `each`
+        shipment or over one `kept` connection (see DRIVER)."""
+        argv = [*DRIVER, str(self.root), str(per_act), str(self.stop_file), str(most), connecting]
         if self.netns is not None:
             argv = self.netns.command(argv)
         # one stream, so that each warning line is seen before the act it belongs to ends
@@ -329,11 +344,13 @@ def _stopped(host: Host, driver: subprocess.Popen[str]) -> list[list[str]]:
     return driven(out)
 
 
-def _restarts_in_flight(fleet: Fleet, host: Host, mode: str, restarts: int, per_act: int) -> None:
+def _restarts_in_flight(
+    fleet: Fleet, host: Host, mode: str, *, restarts: int, per_act: int, connecting: str
+) -> None:
     """Restart the server `restarts` times, each while a shipment of the driver is in flight
     (seen in pg_stat_activity); every act the driver did meanwhile exited as expected, and a
     restart broke at least one shipment under way (not only connections refused)."""
-    driver = host.driver(per_act)
+    driver = host.driver(per_act, connecting=connecting)
     hits = 0
     while hits < restarts and _when_shipping(fleet, driver):
         fleet.server.restart(mode)
@@ -345,12 +362,20 @@ def _restarts_in_flight(fleet: Fleet, host: Host, mode: str, restarts: int, per_
     assert [line for line in shipping if "cannot connect" not in line], "no shipment was broken"
 
 
-@pytest.mark.parametrize("mode", ["fast", "immediate"])
+@pytest.mark.parametrize(
+    ("mode", "connecting"),
+    [
+        ("fast", "each"),
+        ("immediate", "each"),
+        ("immediate", "kept"),
+        pytest.param("fast", "kept", marks=pytest.mark.slow),
+    ],
+)
 def test_a_server_restarted_in_the_middle_of_shipments_loses_nothing(
-    tmp_path: Path, fleet: Fleet, mode: str
+    tmp_path: Path, fleet: Fleet, mode: str, connecting: str
 ) -> None:
     host = make_host(tmp_path, fleet)
-    _restarts_in_flight(fleet, host, mode, restarts=2, per_act=2_000)
+    _restarts_in_flight(fleet, host, mode, restarts=2, per_act=2_000, connecting=connecting)
     assert_a_signed_prefix(fleet, host)
     pushed = host.run("fleet", "push")
     assert pushed.returncode == 0, pushed.stderr
@@ -358,12 +383,13 @@ def test_a_server_restarted_in_the_middle_of_shipments_loses_nothing(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("connecting", ["each", "kept"])
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_a_server_restarted_in_the_middle_of_shipments_many_times(
-    tmp_path: Path, fleet: Fleet, mode: str
+    tmp_path: Path, fleet: Fleet, mode: str, connecting: str
 ) -> None:
     host = make_host(tmp_path, fleet)
-    _restarts_in_flight(fleet, host, mode, restarts=12, per_act=5_000)
+    _restarts_in_flight(fleet, host, mode, restarts=12, per_act=5_000, connecting=connecting)
     assert_a_signed_prefix(fleet, host)
     acted = host.run("observe")
     assert acted.returncode == 0 and acted.stderr == ""
@@ -442,7 +468,7 @@ def _kill_rounds(fleet: Fleet, host: Host, rounds: int, per_act: int) -> int:
     cut_short = 0
     for k in range(rounds):
         before = assert_a_signed_prefix(fleet, host)
-        driver = host.driver(per_act)
+        driver = host.driver(per_act, connecting=("each", "kept")[k % 2])
         moment = KILL_MOMENTS[k % len(KILL_MOMENTS)]
         if moment is not None:
             assert _when_shipping(fleet, driver, moment), driver.communicate()
@@ -525,21 +551,23 @@ def _last_report(fleet: Fleet) -> tuple[str, int]:
 
 
 @pytest.mark.parametrize(
-    "moment",
+    ("moment", "connecting"),
     [
-        "idle in transaction",  # between two chunks: the host sending, the server waiting
-        pytest.param("active", marks=pytest.mark.slow),  # the server running an append
+        ("idle in transaction", "each"),  # between two chunks: the host sending, the server waiting
+        ("idle in transaction", "kept"),
+        pytest.param("active", "each", marks=pytest.mark.slow),  # the server running an append
+        pytest.param("active", "kept", marks=pytest.mark.slow),
     ],
 )
 def test_a_cut_in_the_middle_of_a_shipment_ends_the_act_and_the_servers_transaction(
-    tmp_path: Path, fleet: Fleet, netns: Netns, moment: str
+    tmp_path: Path, fleet: Fleet, netns: Netns, moment: str, connecting: str
 ) -> None:
     """The cable pulled while a shipment is in flight (three chunks in one transaction, which
     holds the log's row in the database): the act ends with its warning rather than after TCP's
     own retries, the server ends that transaction by itself while the link is still down, and
     once it is back the next act ships everything without waiting for a lock."""
     host = make_host(tmp_path, fleet, url=fleet.role.url_at(netns.host_address), netns=netns)
-    driver = host.driver(per_act=12_000, most=1)
+    driver = host.driver(per_act=12_000, most=1, connecting=connecting)
     assert _when_shipping(fleet, driver, moment), driver.communicate()
     netns.cut()
     out, _ = driver.communicate(timeout=CUT_GUARD)
@@ -550,6 +578,69 @@ def test_a_cut_in_the_middle_of_a_shipment_ends_the_act_and_the_servers_transact
     netns.restore()
     back = host.run("observe")
     assert back.returncode == 0 and back.stderr == ""
+    assert_caught_up(fleet, host)
+
+
+class Said:
+    """A running driver's output, read as it comes (its acts, and what each said)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def acts(self) -> int:
+        return sum(1 for line in list(self.lines) if line.startswith("act "))
+
+    def wait_for(self, acts: int, guard: float) -> None:
+        deadline = time.monotonic() + guard
+        while self.acts() < acts:
+            assert self.process.poll() is None, self.lines
+            assert time.monotonic() < deadline, f"{acts} acts not done: {self.lines}"
+            time.sleep(0.05)
+
+    def stop(self, host: Host) -> list[list[str]]:
+        host.stop_file.touch()
+        self.process.wait(GUARD)
+        self.reader.join(GUARD)
+        assert self.process.returncode == 0, self.lines
+        return driven("\n".join(self.lines) + "\n")
+
+
+def test_a_kept_connection_cut_between_acts_is_given_up_and_the_acts_go_on(
+    tmp_path: Path, fleet: Fleet, netns: Netns
+) -> None:
+    """A process that keeps one connection for its acts (a bulk build) is cut off while that
+    connection is idle between two acts: the next act finds it dead within the link timeout
+    (not after TCP's retries), tries a new one once, warns, and the acts go on, one connection
+    attempt each; the database holds nothing of them, and once the link is back a push ships
+    all of it."""
+    host = make_host(tmp_path, fleet, url=fleet.role.url_at(netns.host_address), netns=netns)
+    # acts of 1,000 lines: the cut lands while the next act writes locally, not in its shipment
+    driver = host.driver(per_act=1_000, connecting="kept")
+    said = Said(driver)
+    said.wait_for(2, SHIP_GUARD)
+    deadline = time.monotonic() + SHIP_GUARD
+    between = [("idle", True)]  # the kept one, its act's last statement done (the head's)
+    while [(st, "sealguard.report_head" in q) for st, q in fleet.backends()] != between:
+        assert time.monotonic() < deadline, fleet.backends()
+    attempts = _connection_attempts(netns)
+    netns.cut()
+    held, before = fleet.lines(), said.acts()
+    said.wait_for(before + 3, CUT_GUARD)
+    acts = said.stop(host)
+    assert acted_as_expected(acts[before:]) >= 3
+    assert _connection_attempts(netns) - attempts == len(acts) - before
+    assert fleet.lines() == held
+    netns.restore()
+    pushed = host.run("fleet", "push")
+    assert pushed.returncode == 0, pushed.stderr
     assert_caught_up(fleet, host)
 
 
