@@ -41,6 +41,7 @@ GUARD = 300  # seconds: a hung process fails the test instead of hanging it (not
 # A link cut during a shipment ends it within database.LINK_TIMEOUT_S (10 s) at each end; TCP's
 # own retries would take 15 minutes (the server's, idle, 2 hours). A guard, not a measure.
 CUT_GUARD = 120
+MET_ROUNDS = 8  # restarts at most in flight until one observation met one (a guard)
 SHIP_GUARD = 60  # seconds: a driver ships about every second; none in a minute fails the test
 # The warning lines a fault may cost an act, one at most of each kind. Its shipment's: it failed
 # (the lines wait in the log) or, shipped, the head `fleet status` shows was not stored (a restart
@@ -430,6 +431,18 @@ def test_observations_through_restarts_fail_no_act_and_lose_nothing(
         for k in range(restarts):
             time.sleep(rng.uniform(0.3, 2.0))
             fleet.server.restart(("fast", "immediate")[k % 2])
+        # A restart at a random moment may fall between an observation's connections and go
+        # unseen; then restart while a shipment is in flight, until an observation met one.
+        for _ in range(MET_ROUNDS):
+            if any(done.stderr for done in host.results[1:]):
+                break
+            seen = len(host.results)
+            deadline = time.monotonic() + SHIP_GUARD
+            while not fleet.shipping() and time.monotonic() < deadline:
+                time.sleep(0.005)
+            fleet.server.restart("immediate")
+            while len(host.results) < seen + 2 and thread.is_alive():
+                time.sleep(0.05)
     finally:
         restarted.set()
         thread.join(GUARD)
