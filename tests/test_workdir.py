@@ -39,7 +39,10 @@ def test_a_killed_observer_leaves_no_scratch_folder_behind(tmp_path: Path) -> No
         [sys.executable, "-m", "sealguard", "observe"], cwd=project.root,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    time.sleep(1.0)
+    deadline = time.monotonic() + 120  # a guard under load, not a measure
+    while not list(temp.glob(f"{workdir.PREFIX}{proc.pid}-*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert list(temp.glob(f"{workdir.PREFIX}{proc.pid}-*"))  # it was there when it died
