@@ -18,7 +18,7 @@ STATUS_KEYS = {
     "project", "host", "build", "origin", "state", "since", "because", "reason",
     "last_observation", "baseline_version", "open_escalations", "overdue_escalations",
     "escalations", "lines", "checkpoint", "head_at", "last_report", "silent", "refused",
-    "incident",
+    "incident", "head_problem",
 }  # fmt: skip
 
 
@@ -275,6 +275,81 @@ def test_the_head_failing_never_fails_the_shipment(
     row = _rows(fleet_url)["calc@h1"]
     assert row["lines"] == len(log.read_bytes().splitlines())  # shipped all the same
     assert row["head_at"] < row["lines"]  # the head stays where it was
+
+
+MALFORMED_HEADS = [
+    {"format": 1, "state": "STABLE", "schedule": {}},  # the attacker's: a KeyError before
+    "a head that is a string",
+    {"format": 1, "state": "STABLE", "escalations": "many"},
+    {"format": 1, "state": "FROZEN", "escalations": [{"deadline_at": 5}]},
+    {"format": 1, "state": {"nested": True}},
+    {"format": 1, "state": "STABLE", "last_observation": 7},
+    {"format": 1, "state": "STABLE", "schedule": {"every_seconds": "soon"}},
+    {"format": 1, "state": "STABLE", "schedule": {"every_seconds": -1}},
+    {"format": 1, "state": "STABLE", "incident": {"incident_id": 3}},
+]
+MALFORMED_HISTORIES = [
+    {"drifts": [{"event_id": 1}]},
+    {"counts": {"INCIDENT": "x"}},
+    [],
+    {"decisions": [{"decision_id": "D", "decision": "accept", "signers": "all"}]},
+]
+
+
+@pytest.mark.parametrize("head", MALFORMED_HEADS)
+def test_a_malformed_head_is_shown_as_unreadable_and_the_fleet_still_answers(
+    fleet: dict[str, Path],
+    fleet_url: str,  # noqa: F811
+    tmp_path: Path,
+    head: object,
+) -> None:
+    """A head is written by its host's own role (or a superuser): one that does not have the
+    head's shape is that row's problem, said on it, never a traceback for the whole fleet."""
+    with psycopg.connect(fleet_url, autocommit=True) as conn:
+        (origin,) = conn.execute(
+            "SELECT origin FROM sealguard.logs WHERE project = 'calc' AND host = 'h1'"
+        ).fetchone()  # type: ignore[misc]
+        conn.execute(
+            "UPDATE sealguard.heads SET summary = %s::jsonb WHERE origin = %s",
+            (json.dumps(head), origin),
+        )
+    table = sg("fleet", "status", "--url", fleet_url)
+    assert table.exit_code == 0, table.output
+    assert "Traceback" not in table.output
+    assert f"HEAD calc on h1 (log {origin}): its head cannot be read (" in table.stdout
+    assert "FROZEN" in table.stdout  # calc on h2 is still shown as its head says
+    rows = _rows(fleet_url)
+    assert rows["calc@h1"]["state"] is None and rows["calc@h1"]["head_problem"]
+    assert rows["calc@h2"]["state"] == "FROZEN" and rows["calc@h2"]["head_problem"] is None
+    target = tmp_path / "fleet.html"
+    page = sg("fleet", "report", "-o", str(target), "--url", fleet_url)
+    assert page.exit_code == 0, page.output
+    assert "its head cannot be read" in target.read_text()
+
+
+@pytest.mark.parametrize("history", MALFORMED_HISTORIES)
+def test_a_malformed_history_is_said_on_the_report_page(
+    fleet: dict[str, Path],
+    fleet_url: str,  # noqa: F811
+    tmp_path: Path,
+    history: object,
+) -> None:
+    """`fleet status` does not read the heads' histories; `fleet report` does, and says on the
+    log's section that its history cannot be read instead of failing the page."""
+    with psycopg.connect(fleet_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE sealguard.heads SET summary = jsonb_set(summary, '{history}', %s::jsonb) "
+            "WHERE origin IN (SELECT origin FROM sealguard.logs WHERE host = 'h1' "
+            "AND project = 'calc')",
+            (json.dumps(history),),
+        )
+    assert sg("fleet", "status", "--url", fleet_url).exit_code == 0
+    target = tmp_path / "fleet.html"
+    page = sg("fleet", "report", "-o", str(target), "--url", fleet_url)
+    assert page.exit_code == 0, page.output
+    text = target.read_text()
+    assert "its history cannot be read" in text
+    assert "PRODUCT_DRIFT" in text  # calc on h2's drift is still on the page
 
 
 def test_an_auditor_role_reads_the_fleet(

@@ -29,6 +29,8 @@ def _last_observation(row: LogStatus) -> str:
 
 def _flags(row: LogStatus) -> str:
     flags = ["INCIDENT: REFUSED"] if row.incident else []
+    if row.head_problem is not None:
+        flags.append("HEAD UNREADABLE")
     if row.silent is not None:
         flags.append(f"SILENT {duration_text(row.silent.seconds)}")
     return ", ".join(flags)
@@ -90,6 +92,10 @@ def _flag_lines(row: LogStatus) -> list[str]:
         f"INCIDENT {name}: the database refused its log at {stamp(r.at)} ({r.status}): {r.reason}"
         for r in row.refused
     ]
+    if row.head_problem is not None:
+        lines.append(
+            f"HEAD {name}: its head cannot be read ({row.head_problem}); its state is not known"
+        )
     if row.silent is not None:
         lines.append(
             f"SILENT {name}: no report for {duration_text(row.silent.seconds)} (the last at "
@@ -151,6 +157,7 @@ def _row_json(row: LogStatus) -> dict[str, Any]:
             {"at": stamp(r.at), "status": r.status, "reason": r.reason} for r in row.refused
         ],
         "incident": row.incident,
+        "head_problem": row.head_problem,
     }
 
 

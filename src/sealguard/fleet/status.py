@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sealguard.fleet import heads
 from sealguard.schedule import due
 
 SILENT_AFTER = 24 * 3600.0  # seconds without a report, for a host with no [schedule]
@@ -22,7 +23,8 @@ REFUSALS_SHOWN = 50  # per log, on the report page (the newest; every one is in 
 _STATUS_QUERY = """
 SELECT l.origin, l.project, l.host, l.build, l.size, l.enrolled,
        c.size, c.accepted, encode(c.root, 'hex'),
-       h.at_seq, h.summary - 'history', h.updated,
+       h.at_seq, h.updated,
+       CASE jsonb_typeof(h.summary) WHEN 'object' THEN h.summary - 'history' ELSE h.summary END,
        coalesce(r.refused, '[]'::jsonb)
 FROM sealguard.logs l
 LEFT JOIN LATERAL (
@@ -95,6 +97,7 @@ class LogStatus:
     escalations: list[Escalation]
     refused: list[Refusal]  # since the database last accepted the log
     silent: Silence | None
+    head_problem: str | None = None  # a head was reported but does not have a head's shape
 
     @property
     def state(self) -> str | None:
@@ -146,6 +149,7 @@ class LogDetail:
     history: dict[str, Any]
     refusals: list[tuple[Refusal, int]]  # (refusal, lines held then)
     refusals_total: int
+    history_problem: str | None = None  # the head's history does not have its shape
 
 
 @dataclass(frozen=True)
@@ -200,8 +204,11 @@ def _silence(
 
 def _row(record: tuple[Any, ...], now: datetime, silent_after: float) -> LogStatus:
     (origin, project, host, build, lines, enrolled, cp_size, cp_accepted, cp_root,
-     head_at, head, updated, refused) = record  # fmt: skip
+     head_at, updated, head, refused) = record  # fmt: skip
     at = _naive(now)
+    problem = None if head is None else heads.head_problem(head)
+    if problem is not None:
+        head = None  # shown without a head; the problem is said on the row
     checkpoint = Checkpoint(cp_size, _naive(cp_accepted), cp_root) if cp_size is not None else None
     last = _naive(max(t for t in (enrolled, cp_accepted, updated) if t is not None))
     return LogStatus(
@@ -220,6 +227,7 @@ def _row(record: tuple[Any, ...], now: datetime, silent_after: float) -> LogStat
             Refusal(_parsed(r["at"]) or at, int(r["status"]), str(r["reason"])) for r in refused
         ],
         silent=_silence(head, last, at, silent_after),
+        head_problem=problem,
     )
 
 
@@ -244,10 +252,14 @@ def read_report(
     ).fetchall():
         refusals.setdefault(origin, []).append((Refusal(_naive(at), status, reason), after))
         totals[origin] = total
-    details = {
-        row.origin: LogDetail(
-            histories.get(row.origin) or {}, refusals.get(row.origin, []), totals.get(row.origin, 0)
+    details = {}
+    for row in found.rows:
+        history = histories.get(row.origin)
+        problem = heads.history_problem(history)
+        details[row.origin] = LogDetail(
+            history or {} if problem is None else {},
+            refusals.get(row.origin, []),
+            totals.get(row.origin, 0),
+            problem,
         )
-        for row in found.rows
-    }
     return FleetReport(found, details)
