@@ -7,7 +7,10 @@ from hypothesis import strategies as st
 from sealguard.decide import fleet_payload
 from sealguard.decide.fleet_payload import FleetPayload, Proposed, Scope
 
-NAMES = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=12)
+# names as a scope accepts them: not blank (U+0085 and U+00A0 are blank to str.strip too)
+NAMES = st.text(
+    st.characters(min_codepoint=33, max_codepoint=0x2FF), min_size=1, max_size=12
+).filter(str.strip)
 SCOPES = st.one_of(
     st.builds(lambda b: Scope(build=b), NAMES),
     st.builds(lambda h: fleet_payload.scope_of(h, None), st.lists(NAMES, min_size=1)),
