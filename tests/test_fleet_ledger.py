@@ -248,6 +248,46 @@ def test_a_host_cut_off_keeps_observing_and_catches_up_in_order(
     assert _held_lines(pg_admin_url, _origin(project)) == lines_of(_ledger(project))
 
 
+def test_an_observation_cut_off_says_so_in_one_line(
+    tmp_path: Path, invoke, pg_admin_url: str
+) -> None:
+    """Before: three lines of one cause (the pull of decisions, the check, the shipment)."""
+    project = _sealed(tmp_path, invoke, pg_admin_url + "_gone")  # no such database
+    database._UNREACHABLE.clear()  # each command is a process of its own
+    done = _run(invoke, project, "observe")
+    assert done.exit_code == 0, done.output
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("sealguard: ") and "cannot connect (" in line
+    for said in ("not held against the fleet database", "decisions published for this host",
+                 "the log here keeps every line", "the next act ships what is owed"):  # fmt: skip
+        assert said in line, line
+    database._UNREACHABLE.clear()
+    checked = _run(invoke, project, "verify")  # no session: the check says it for itself
+    assert checked.exit_code == 0 and "cannot connect (" in checked.stderr
+
+
+def test_an_observation_connects_to_the_database_once(
+    tmp_path: Path, invoke, fleet: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: four connections (two audits, the pull of decisions, the shipment), each a new
+    backend on the server."""
+    project = _sealed(tmp_path, invoke, fleet)
+    assert _run(invoke, project, "observe").exit_code == 0
+    opened: list[str] = []
+    real = database.psycopg.connect
+
+    def counted(*args: object, **kwargs: object) -> object:
+        opened.append(str(args[0]))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(database.psycopg, "connect", counted)
+    (project.root / "data" / "value.txt").write_text("2\n")  # a drift: more acts, one connection
+    done = _run(invoke, project, "observe")
+    assert done.exit_code == 2, done.output
+    assert len(opened) == 1, opened
+    assert _held_lines(fleet, _origin(project)) == lines_of(_ledger(project))
+
+
 def test_fleet_push_ships_what_is_owed_and_says_so(
     tmp_path: Path, invoke, pg_admin_url: str
 ) -> None:

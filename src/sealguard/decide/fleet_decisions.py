@@ -203,9 +203,13 @@ def pull_quietly(project: Project, config: Config, now: datetime) -> bool:
     place = project.ledger(config).fleet
     if place is None:
         return False
+    from sealguard.fleet.database import cut_off
+
     try:
         pulled = _pull(project, config, place, now)
     except FleetError as exc:
+        if cut_off(exc, place.url):  # said once for the whole observation
+            return False
         warn(
             f"{exc.message}; decisions published for this host are taken when the fleet "
             "database is reached again"
@@ -216,10 +220,10 @@ def pull_quietly(project: Project, config: Config, now: datetime) -> bool:
 
 def _pull(project: Project, config: Config, place: FleetPlace, now: datetime) -> list[Pulled]:
     from sealguard.fleet import publication
-    from sealguard.fleet.database import connect
+    from sealguard.fleet.database import over
 
-    pulled: list[Pulled] = []
-    with connect(place.url, autocommit=True) as conn:
+    def pull(conn: Any) -> list[Pulled]:
+        pulled: list[Pulled] = []
         published = publication.decision_ids(conn, place.project)
         if not published:
             return pulled
@@ -229,7 +233,9 @@ def _pull(project: Project, config: Config, place: FleetPlace, now: datetime) ->
             item = None if decision_id in seen else publication.decision(conn, decision_id)
             if item is not None:
                 pulled.append(_apply(project, config, place, item, offered=offered, now=now))
-    return pulled
+        return pulled
+
+    return over(place.url, pull)
 
 
 def _seen(events: list[dict[str, Any]]) -> set[str]:

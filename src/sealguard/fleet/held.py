@@ -50,14 +50,16 @@ def view(ledger: Ledger, origin: str | None) -> Held | None:
     if place is None:
         return None
     held = Held(shown(place.url))
-    try:
-        from sealguard.fleet.database import connect  # psycopg loads only where a fleet is set
+    from sealguard.fleet import database  # psycopg loads only where a fleet is set
 
-        with connect(place.url, autocommit=True) as conn:
-            _read(conn, held, origin, (place.project, place.host))
+    try:
+        database.over(
+            place.url, lambda conn: _read(conn, held, origin, (place.project, place.host))
+        )
     except FleetError as exc:
         held.error = exc.message
-        _say_once(f"not held against the fleet database: {exc.message}")
+        if not database.cut_off(exc, place.url):
+            _say_once(f"not held against the fleet database: {exc.message}")
     return held
 
 

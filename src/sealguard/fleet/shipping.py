@@ -22,8 +22,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sealguard.errors import FleetError, SealguardError
@@ -67,72 +66,14 @@ class Shipped:
     sent: int  # lines this call sent
 
 
-class _Lost(Exception):
-    """A kept connection the server closed since its last use (a restart, a timeout)."""
-
-
-@dataclass
-class _Kept:
-    """The connections `kept_connections` keeps, one per database, for the process that made
-    them (a forked child connects on its own: it must not talk over its parent's socket)."""
-
-    pid: int
-    connections: dict[str, Any] = field(default_factory=dict)
-
-    def ship(self, url: str, work: Callable[[Any], "Shipped"]) -> "Shipped":
-        """`work` over the kept connection to `url`, made on first use; one the server closed
-        since its last use is replaced, once."""
-        from sealguard.fleet.database import open_connection
-
-        kept = self.connections.pop(url, None)
-        if kept is not None:
-            with contextlib.suppress(_Lost):
-                return self._over(url, kept, work, reused=True)
-        return self._over(url, open_connection(url, autocommit=True), work, reused=False)
-
-    def _over(
-        self, url: str, conn: Any, work: Callable[[Any], "Shipped"], reused: bool
-    ) -> "Shipped":
-        import psycopg
-
-        from sealguard.fleet.database import failure
-
-        try:
-            return work(conn)
-        except psycopg.Error as exc:
-            lost = conn.broken
-            conn.close()
-            if reused and lost:
-                raise _Lost from None
-            raise failure(url, exc) from None
-        finally:
-            if not conn.closed:  # kept after a refusal too: the connection still serves
-                self.connections[url] = conn
-
-    def close(self) -> None:
-        if self.pid == os.getpid():
-            for conn in self.connections.values():
-                conn.close()
-        self.connections.clear()
-
-
-_KEPT: ContextVar[_Kept | None] = ContextVar("sealguard_kept_connections", default=None)
-
-
 @contextlib.contextmanager
 def kept_connections() -> Iterator[None]:
     """Inside, this process's shipments to one database share one connection, closed on
-    leaving (nested: the outermost's)."""
-    if _KEPT.get() is not None:
+    leaving (fleet/database.py `keep_connections`; nested: the outermost's)."""
+    from sealguard.fleet.database import keep_connections
+
+    with keep_connections():
         yield
-        return
-    kept = _Kept(os.getpid())
-    token = _KEPT.set(kept)
-    try:
-        yield
-    finally:
-        _KEPT.reset(token)
-        kept.close()
 
 
 def read_cursor(ledger: Ledger, origin: str) -> Cursor | None:
@@ -230,15 +171,11 @@ class _Misread(Exception):
 
 def ship(ledger: Ledger, fd: int, closing: Closing) -> Shipped:
     """Ship the log up to its checkpoint: the lines the database lacks, and the checkpoint."""
-    from sealguard.fleet.database import connect  # psycopg loads only where a fleet is set
+    from sealguard.fleet.database import over  # psycopg loads only where a fleet is set
 
     place = ledger.fleet
     assert place is not None
-    kept = _KEPT.get()
-    if kept is not None and kept.pid == os.getpid():
-        return kept.ship(place.url, lambda conn: _ship_over(conn, ledger, fd, closing))
-    with connect(place.url, autocommit=True) as conn:
-        return _ship_over(conn, ledger, fd, closing)
+    return over(place.url, lambda conn: _ship_over(conn, ledger, fd, closing))
 
 
 def _ship_over(conn: Any, ledger: Ledger, fd: int, closing: Closing) -> Shipped:
@@ -330,15 +267,24 @@ def _report_head(conn: Any, ledger: Ledger, origin: str, size: int) -> None:
         warn(f"the fleet status of log {origin} was not updated ({type(exc).__name__}: {said})")
 
 
+def _said_cut_off(exc: FleetError, url: str) -> bool:
+    from sealguard.fleet.database import cut_off
+
+    return cut_off(exc, url)
+
+
 def warn(message: str) -> None:
     print(f"sealguard: {message}", file=sys.stderr, flush=True)
 
 
-def ship_quietly(ship_now: Callable[[], Shipped], where: str) -> Shipped | None:
-    """Ship; a failure is one warning line, never the act's failure (the lines wait locally)."""
+def ship_quietly(ship_now: Callable[[], Shipped], where: str, url: str) -> Shipped | None:
+    """Ship; a failure is one warning line, never the act's failure (the lines wait locally).
+    A database out of reach is said once per session (fleet/database.py `cut_off`)."""
     try:
         return ship_now()
     except (FleetError, ShipRefused, OSError) as exc:
+        if isinstance(exc, FleetError) and _said_cut_off(exc, url):
+            return None
         text = getattr(exc, "message", None) or str(exc)
         warn(f"{text}; the log here keeps every line ({where}), the next act ships what is owed")
         return None

@@ -309,7 +309,9 @@ def _ship(ledger: Ledger, fd: int, public: bytes, checkpoint: note.Checkpoint, e
     closing = shipping.Closing(
         origin, log_key, checkpoint.note(), checkpoint.root, checkpoint.size, end
     )
-    shipping.ship_quietly(lambda: shipping.ship(ledger, fd, closing), str(ledger.log))
+    shipping.ship_quietly(
+        lambda: shipping.ship(ledger, fd, closing), str(ledger.log), ledger.fleet.url
+    )
 
 
 def _key(ledger: Ledger, first: bool) -> Ed25519PrivateKey:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sealguard import __version__, ledger, runtime
+from sealguard import __version__, fleet, ledger, runtime
 from sealguard.classes import CLASSES, Mode
 from sealguard.config import Config, ProbeConfig
 from sealguard.decide import incidents, proposals
@@ -357,6 +357,21 @@ def observe(
     (`sealguard certify`) is the one observation a stopped project runs: after a decision
     that waits for it."""
     ledger_ = project.ledger(config)
+    # one connection to a fleet database for all the observation does there
+    with fleet.session(ledger_.fleet.url if ledger_.fleet else None):
+        return _observe(project, config, jobs, now=now, wait=wait, purpose=purpose, ledger_=ledger_)
+
+
+def _observe(
+    project: Project,
+    config: Config,
+    jobs: int,
+    *,
+    now: datetime | None,
+    wait: bool,
+    purpose: Purpose,
+    ledger_: ledger.Ledger,
+) -> Observation:
     _state(project, ledger_)  # refuse an unsealed project before anything is written
     with observer_lock(ledger_.folder, wait), ledger.one_checkpoint(ledger_):
         # its moment is taken once the lock is held: an observation queued behind another act
