@@ -296,6 +296,28 @@ MALFORMED_HISTORIES = [
 ]
 
 
+def _edit_head(url: str, summary: str, value: object) -> str:
+    """Set calc on h1's head to the SQL expression `summary` of `value` (as JSON), as its own
+    role or a superuser could; its origin."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        (origin,) = conn.execute(
+            "SELECT origin FROM sealguard.logs WHERE project = 'calc' AND host = 'h1'"
+        ).fetchone()  # type: ignore[misc]
+        conn.execute(
+            f"UPDATE sealguard.heads SET summary = {summary} WHERE origin = %s",
+            (json.dumps(value), origin),
+        )
+    return str(origin)
+
+
+def _page(url: str, folder: Path) -> str:
+    """`fleet report` written (exit 0: nothing refused), as text."""
+    target = folder / "fleet.html"
+    page = sg("fleet", "report", "-o", str(target), "--url", url)
+    assert page.exit_code == 0, page.output
+    return target.read_text()
+
+
 @pytest.mark.parametrize("head", MALFORMED_HEADS)
 def test_a_malformed_head_is_shown_as_unreadable_and_the_fleet_still_answers(
     fleet: dict[str, Path],
@@ -305,14 +327,7 @@ def test_a_malformed_head_is_shown_as_unreadable_and_the_fleet_still_answers(
 ) -> None:
     """A head is written by its host's own role (or a superuser): one that does not have the
     head's shape is that row's problem, said on it, never a traceback for the whole fleet."""
-    with psycopg.connect(fleet_url, autocommit=True) as conn:
-        (origin,) = conn.execute(
-            "SELECT origin FROM sealguard.logs WHERE project = 'calc' AND host = 'h1'"
-        ).fetchone()  # type: ignore[misc]
-        conn.execute(
-            "UPDATE sealguard.heads SET summary = %s::jsonb WHERE origin = %s",
-            (json.dumps(head), origin),
-        )
+    origin = _edit_head(fleet_url, "%s::jsonb", head)
     table = sg("fleet", "status", "--url", fleet_url)
     assert table.exit_code == 0, table.output
     assert "Traceback" not in table.output
@@ -321,10 +336,7 @@ def test_a_malformed_head_is_shown_as_unreadable_and_the_fleet_still_answers(
     rows = _rows(fleet_url)
     assert rows["calc@h1"]["state"] is None and rows["calc@h1"]["head_problem"]
     assert rows["calc@h2"]["state"] == "FROZEN" and rows["calc@h2"]["head_problem"] is None
-    target = tmp_path / "fleet.html"
-    page = sg("fleet", "report", "-o", str(target), "--url", fleet_url)
-    assert page.exit_code == 0, page.output
-    assert "its head cannot be read" in target.read_text()
+    assert "its head cannot be read" in _page(fleet_url, tmp_path)
 
 
 @pytest.mark.parametrize("history", MALFORMED_HISTORIES)
@@ -336,18 +348,9 @@ def test_a_malformed_history_is_said_on_the_report_page(
 ) -> None:
     """`fleet status` does not read the heads' histories; `fleet report` does, and says on the
     log's section that its history cannot be read instead of failing the page."""
-    with psycopg.connect(fleet_url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE sealguard.heads SET summary = jsonb_set(summary, '{history}', %s::jsonb) "
-            "WHERE origin IN (SELECT origin FROM sealguard.logs WHERE host = 'h1' "
-            "AND project = 'calc')",
-            (json.dumps(history),),
-        )
+    _edit_head(fleet_url, "jsonb_set(summary, '{history}', %s::jsonb)", history)
     assert sg("fleet", "status", "--url", fleet_url).exit_code == 0
-    target = tmp_path / "fleet.html"
-    page = sg("fleet", "report", "-o", str(target), "--url", fleet_url)
-    assert page.exit_code == 0, page.output
-    text = target.read_text()
+    text = _page(fleet_url, tmp_path)
     assert "its history cannot be read" in text
     assert "PRODUCT_DRIFT" in text  # calc on h2's drift is still on the page
 
