@@ -266,25 +266,35 @@ def test_an_observation_cut_off_says_so_in_one_line(
     assert checked.exit_code == 0 and "cannot connect (" in checked.stderr
 
 
-def test_an_observation_connects_to_the_database_once(
+def test_an_observation_connects_to_the_database_once_before_its_probes_and_once_after(
     tmp_path: Path, invoke, fleet: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: four connections (two audits, the pull of decisions, the shipment), each a new
-    backend on the server."""
+    backend on the server. Now one for what comes before the probes, closed while they run (a
+    probe may take minutes: the server's slot is not held), one for what follows."""
+    from sealguard.observe import observation
+
     project = _sealed(tmp_path, invoke, fleet)
     assert _run(invoke, project, "observe").exit_code == 0
-    opened: list[str] = []
-    real = database.psycopg.connect
+    opened: list[psycopg.Connection] = []
+    held_while_probing: list[bool] = []
+    real_connect, real_probe = database.psycopg.connect, observation.run_probe
 
-    def counted(*args: object, **kwargs: object) -> object:
-        opened.append(str(args[0]))
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+    def counted(*args: object, **kwargs: object) -> psycopg.Connection:
+        opened.append(real_connect(*args, **kwargs))  # type: ignore[arg-type]
+        return opened[-1]
+
+    def probe(*args: object, **kwargs: object) -> object:
+        held_while_probing.append(any(not conn.closed for conn in opened))
+        return real_probe(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(database.psycopg, "connect", counted)
-    (project.root / "data" / "value.txt").write_text("2\n")  # a drift: more acts, one connection
+    monkeypatch.setattr(observation, "run_probe", probe)
+    (project.root / "data" / "value.txt").write_text("2\n")  # a drift: more acts, same count
     done = _run(invoke, project, "observe")
     assert done.exit_code == 2, done.output
-    assert len(opened) == 1, opened
+    assert len(opened) == 2 and held_while_probing == [False], (opened, held_while_probing)
+    assert all(conn.closed for conn in opened)
     assert _held_lines(fleet, _origin(project)) == lines_of(_ledger(project))
 
 

@@ -2,6 +2,7 @@
 modules that talk to the database, and only where a fleet database is configured."""
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 
@@ -16,3 +17,12 @@ def session(url: str | None) -> Iterator[None]:
 
     with database_session():
         yield
+
+
+def release() -> None:
+    """Close the connections the session keeps; its next use opens another. A probe may run for
+    minutes: the server's connection slot is not held meanwhile (1,000 hosts observing would
+    hold hundreds). Nothing to do where psycopg was never loaded."""
+    database = sys.modules.get("sealguard.fleet.database")
+    if database is not None:
+        database.release()

@@ -194,6 +194,14 @@ def session() -> Iterator[None]:
         _SAID.reset(token)
 
 
+def release() -> None:
+    """Close the kept connections of this process's `keep_connections` (it stays in force: the
+    next use opens another)."""
+    kept = _KEPT.get()
+    if kept is not None:
+        kept.close()
+
+
 def over(url: str, work: Callable[[psycopg.Connection], T]) -> T:
     """`work` over an autocommit connection to `url`: the kept one, inside `keep_connections`,
     else a new one closed after; every database failure as one FleetError line."""
