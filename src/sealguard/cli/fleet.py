@@ -54,5 +54,31 @@ def fleet_push(ctx: click.Context) -> int:
     return 0
 
 
+@fleet.command("reserve")
+@click.option(
+    "--url", required=True, metavar="URL",
+    help="postgresql://OWNER@HOST/DB as the fleet schema's owner (or a superuser).",
+)  # fmt: skip
+@click.option(
+    "--project-name", "project_name", required=True, help="The project's name ([ledger] project)."
+)
+@click.option("--host", "host", required=True, help="The host name ([ledger] host).")
+@click.option("--role", "role", required=True, help="The host's login role.")
+def fleet_reserve(url: str, project_name: str, host: str, role: str) -> int:
+    """Reserve a project x host for the host's login role before its first shipment: no
+    other role can enrol a log under that name (exit 0; 4 another role's log has it)."""
+    from sealguard.fleet.database import connect
+    from sealguard.fleet.reservations import reserve
+    from sealguard.fleet.urls import shown
+
+    with connect(url) as conn:
+        done = reserve(conn, project_name, host, role)
+    moved = f" (it was {done.before}'s)" if done.before else ""
+    kept = f"; it keeps log {done.enrolled}" if done.enrolled else ""
+    said = f"{project_name} on {host} is reserved for the role {role}{moved}{kept}"
+    output.write(f"{shown(url)}: {said}")
+    return 0
+
+
 # the group's other commands, in modules of their own; importing them registers them
 from sealguard.cli import fleet_decide, fleet_views  # noqa: E402, F401

@@ -138,10 +138,15 @@ def _call(conn: Any, origin: str, first: int, lines: list[bytes], note: str | No
 
 
 def _enrol(conn: Any, place: FleetPlace, origin: str, log_key: str) -> None:
-    status, reason, _ = conn.execute(
-        "SELECT status, reason, size FROM sealguard.enrol(%s, %s, %s, %s, %s)",
-        (origin, log_key, place.project, place.host, place.build),
-    ).fetchone()
+    import psycopg
+
+    try:
+        status, reason, _ = conn.execute(
+            "SELECT status, reason, size FROM sealguard.enrol(%s, %s, %s, %s, %s)",
+            (origin, log_key, place.project, place.host, place.build),
+        ).fetchone()
+    except psycopg.errors.InsufficientPrivilege as exc:  # a name reserved for another role
+        status, reason = 403, exc.diag.message_primary or str(exc)
     if status not in (200, 201):
         raise ShipRefused(f"{shown(place.url)} refused to keep log {origin}: {reason}")
 
