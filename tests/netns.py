@@ -38,6 +38,8 @@ from typing import Any
 
 import pytest
 
+from .machine import alive, unavailable
+
 NETNS_RANGE = ipaddress.IPv4Network("10.213.0.0/16")
 # Every namespace this file makes is sg<pid>n<k>, its pair's ends sg<pid>h<k> (host) and
 # sg<pid>p<k> (inside): at most 15 characters, the limit of a link's name.
@@ -50,12 +52,6 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if check and done.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)}: {done.stderr.strip()}")
     return done
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("SEALGUARD_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"SEALGUARD_REQUIRE_POSTGRES=1 but {reason}")
-    pytest.skip(reason)
 
 
 @dataclass
@@ -145,19 +141,9 @@ def _remove_stale() -> None:
     """Remove the namespaces and links a killed run of these tests left (its pid is gone)."""
     for line in _ip("netns", "list", check=False).stdout.splitlines():
         found = _NAME.fullmatch(line.split(" ", 1)[0])
-        if found and not _alive(int(found[1])):
+        if found and not alive(int(found[1])):
             _ip("link", "del", f"sg{found[1]}h{found[2]}", check=False)
             _ip("netns", "del", found[0], check=False)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @functools.cache
@@ -180,7 +166,7 @@ def open_netns() -> Iterator[Netns]:
     """A fresh namespace on its own veth pair, removed on the way out."""
     problem = _problem()
     if problem:
-        _unavailable(problem)
+        unavailable(problem)
     _remove_stale()
     k = next(_COUNTER)
     pid = os.getpid()

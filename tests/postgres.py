@@ -49,6 +49,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from .machine import alive, unavailable
 from .netns import NETNS_RANGE
 
 # Read once at import: during a test TMPDIR points into its tmp_path, where the server's user
@@ -58,12 +59,6 @@ _FOLDER = re.compile(r"sealguard-pg-(\d+)-\w+")
 _SERVER_USER = "postgres"
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("SEALGUARD_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"SEALGUARD_REQUIRE_POSTGRES=1 but {reason}")
-    pytest.skip(reason)
 
 
 def _bindir() -> Path | None:
@@ -87,16 +82,6 @@ def _problem() -> str | None:
         except KeyError:
             return f"as root, the test server runs as the user {_SERVER_USER}, which does not exist"
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -241,7 +226,7 @@ def _remove_stale() -> None:
     bindir = _bindir()
     for folder in _TEMP.glob("sealguard-pg-*"):
         found = _FOLDER.fullmatch(folder.name)
-        if found and bindir and not _alive(int(found[1])):
+        if found and bindir and not alive(int(found[1])):
             _discard(PgServer(bindir, folder, 0, ""))
 
 
@@ -250,7 +235,7 @@ def pg_server() -> Iterator[PgServer]:
     """The run's own PostgreSQL, started once, removed at the end."""
     problem = _problem()
     if problem:
-        _unavailable(problem)
+        unavailable(problem)
     _remove_stale()
     server = _make_server()
     try:

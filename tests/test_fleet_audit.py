@@ -26,8 +26,9 @@ from sealguard.ledger.merkle import leaf_hash
 from sealguard.ledger.note import parse, sign, split_history
 
 from .conftest import MakeTree
-from .fleet_logs import acts, as_superuser, installed, origin_of, shipping, tree_of
+from .fleet_logs import acts, installed, tree_of
 from .ledger_helpers import lines_of
+from .shipped_logs import ShippedLog, rewrite_history, shipped_log, submit
 
 if TYPE_CHECKING:
     from .postgres import PgDatabase
@@ -35,38 +36,33 @@ if TYPE_CHECKING:
 Invoke = Callable[..., Result]
 
 
-def verify(invoke: Invoke, url: str, origin: str, *extra: str) -> Result:
-    return invoke("log", "verify", "--url", url, "--origin", origin, *extra)
+def verify(invoke: Invoke, log: ShippedLog, *extra: str) -> Result:
+    return invoke("log", "verify", "--url", log.url, "--origin", log.origin, *extra)
 
 
 def test_an_intact_log_verifies_from_the_database(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 6)
-    result = verify(invoke, url, origin_of(ledger))
+    log = shipped_log(pg_database, tmp_path / "rt", 6)
+    result = verify(invoke, log)
     assert result.exit_code == 0, result.output
-    root = base64.b64encode(tree_of(lines_of(ledger)).root()).decode()
+    root = base64.b64encode(tree_of(log.lines).root()).decode()
     assert result.output == (
-        f"INTACT: log {origin_of(ledger)} (calc on h1) in {shown(pg_database.admin_url)}: "
+        f"INTACT: log {log.origin} (calc on h1) in {shown(pg_database.admin_url)}: "
         f"6 lines, tree root {root}; 6 accepted checkpoints hold (the latest covers 6 lines)\n"
     )
-    data = json.loads(verify(invoke, url, origin_of(ledger), "--json").output)
+    data = json.loads(verify(invoke, log, "--json").output)
     assert data["intact"] is True and data["lines"] == 6 and data["root"] == root
 
 
 def test_a_line_a_superuser_edited_is_named(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 6)
-    origin = origin_of(ledger)
-    line = lines_of(ledger)[3].replace(b'"n":3', b'"n":7')
-    as_superuser(
-        pg_database, "UPDATE sealguard.entries SET line = %s WHERE origin = %s AND seq = 3",
-        line, origin,
-    )  # fmt: skip
-    result = verify(invoke, url, origin)
+    log = shipped_log(pg_database, tmp_path / "rt", 6)
+    origin = log.origin
+    line = log.lines[3].replace(b'"n":3', b'"n":7')
+    log.edit("UPDATE sealguard.entries SET line = %s WHERE origin = %s AND seq = 3", line, origin)
+    result = verify(invoke, log)
     assert result.exit_code == 3
     fork = f"  FORK {origin} line 4: the checkpoint accepted at {{}} lines: the database's first "
     assert result.output.splitlines() == [
@@ -84,16 +80,13 @@ def test_a_line_a_superuser_edited_is_named(
 def test_a_line_and_its_leaf_edited_together_are_named(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 6)
-    origin = origin_of(ledger)
-    line = lines_of(ledger)[3].replace(b'"n":3', b'"n":7')
-    as_superuser(
-        pg_database,
+    log = shipped_log(pg_database, tmp_path / "rt", 6)
+    line = log.lines[3].replace(b'"n":3', b'"n":7')
+    log.edit(
         "UPDATE sealguard.entries SET line = %s, leaf = %s WHERE origin = %s AND seq = 3",
-        line, leaf_hash(line), origin,
+        line, leaf_hash(line), log.origin,
     )  # fmt: skip
-    result = verify(invoke, url, origin, "--json")
+    result = verify(invoke, log, "--json")
     assert result.exit_code == 3
     first = json.loads(result.output)["first_problem"]
     assert first["kind"] == "FORK" and first["line"] == 4
@@ -104,12 +97,11 @@ def test_a_line_and_its_leaf_edited_together_are_named(
 def test_a_deleted_row_and_a_size_set_back_are_found(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 6)
-    origin = origin_of(ledger)
-    as_superuser(pg_database, "DELETE FROM sealguard.entries WHERE origin = %s AND seq = 2", origin)
-    as_superuser(pg_database, "UPDATE sealguard.logs SET size = 9 WHERE origin = %s", origin)
-    result = verify(invoke, url, origin)
+    log = shipped_log(pg_database, tmp_path / "rt", 6)
+    origin = log.origin
+    log.edit("DELETE FROM sealguard.entries WHERE origin = %s AND seq = 2", origin)
+    log.edit("UPDATE sealguard.logs SET size = 9 WHERE origin = %s", origin)
+    result = verify(invoke, log)
     assert result.exit_code == 3
     assert f"  SEQ {origin}: line 3 (seq 2) missing: the database's lines are not gap-free\n" in (
         result.output
@@ -120,32 +112,24 @@ def test_a_deleted_row_and_a_size_set_back_are_found(
 def test_a_frontier_edited_is_found(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    origin = origin_of(acts(shipping(tmp_path / "rt", url), 3))
-    as_superuser(
-        pg_database, "UPDATE sealguard.logs SET frontier = frontier[1:1] WHERE origin = %s", origin
-    )
-    result = verify(invoke, url, origin)
+    log = shipped_log(pg_database, tmp_path / "rt", 3)
+    log.edit("UPDATE sealguard.logs SET frontier = frontier[1:1] WHERE origin = %s", log.origin)
+    result = verify(invoke, log)
     assert result.exit_code == 3
-    assert f"  SIZE {origin}: logs.frontier is not the tree of the lines\n" in result.output
+    assert f"  SIZE {log.origin}: logs.frontier is not the tree of the lines\n" in result.output
 
 
 def test_lines_no_checkpoint_covers_are_unsigned(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 3)
-    origin = origin_of(ledger)
+    log = shipped_log(pg_database, tmp_path / "rt", 3)
     extra = encode_event({"seq": 3, "ts": "2026-11-27T00:00:00Z", "type": "test_event"})
     with pg_database.connect() as conn:  # an observer's role may call append without a note
-        status = conn.execute(
-            "SELECT status FROM sealguard.append(%s, 3, %s::bytea[], NULL)", (origin, [extra])
-        ).fetchone()
-    assert status == (200,)
-    result = verify(invoke, url, origin)
+        assert submit(conn, log.origin, 3, [extra]) == 200
+    result = verify(invoke, log)
     assert result.exit_code == 3
     assert result.output.splitlines()[1:] == [
-        f"  UNSIGNED {origin}: line 4 follows the last accepted checkpoint: no checkpoint "
+        f"  UNSIGNED {log.origin}: line 4 follows the last accepted checkpoint: no checkpoint "
         "signed by the log key covers it"
     ]
 
@@ -153,42 +137,31 @@ def test_lines_no_checkpoint_covers_are_unsigned(
 def test_a_refused_history_since_the_last_acceptance_is_reported(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 3)
-    origin = origin_of(ledger)
-    other = lines_of(ledger)[1].replace(b'"n":1', b'"n":9')
+    log = shipped_log(pg_database, tmp_path / "rt", 3)
     with pg_database.connect() as conn:
-        answer = conn.execute(
-            "SELECT status FROM sealguard.append(%s, 1, %s::bytea[], NULL)", (origin, [other])
-        ).fetchone()
-    assert answer == (409,)
-    result = verify(invoke, url, origin)
+        rewrite_history(conn, log.ledger)
+    result = verify(invoke, log)
     assert result.exit_code == 3
     (problem,) = result.output.splitlines()[1:]
-    assert problem.startswith(f"  REFUSED {origin}: refused a submission at 20")
+    assert problem.startswith(f"  REFUSED {log.origin}: refused a submission at 20")
     assert problem.endswith("line 2 is not the line the database holds: the history was rewritten")
-    acts(ledger, 1)  # accepted since: the refusal is history
-    assert verify(invoke, url, origin).exit_code == 0
+    acts(log.ledger, 1)  # accepted since: the refusal is history
+    assert verify(invoke, log).exit_code == 0
 
 
 def test_checkpoints_the_log_key_did_not_sign_or_that_lie_about_their_row(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 4)
-    origin = origin_of(ledger)
-    tree = tree_of(lines_of(ledger)[:2])
-    forged = sign(origin, 2, tree.root(), origin, Ed25519PrivateKey.generate())
-    as_superuser(
-        pg_database, "UPDATE sealguard.checkpoints SET note = %s WHERE origin = %s AND size = 2",
-        forged.note(), origin,
-    )  # fmt: skip
-    honest = split_history(ledger.history.read_text())[0]  # the note at 1 line
-    as_superuser(
-        pg_database, "UPDATE sealguard.checkpoints SET note = %s WHERE origin = %s AND size = 3",
-        honest, origin,
-    )  # fmt: skip
-    result = verify(invoke, url, origin)
+    log = shipped_log(pg_database, tmp_path / "rt", 4)
+    origin = log.origin
+    forged = sign(origin, 2, tree_of(log.lines[:2]).root(), origin, Ed25519PrivateKey.generate())
+    honest = split_history(log.ledger.history.read_text())[0]  # the note at 1 line
+    for note, size in ((forged.note(), 2), (honest, 3)):
+        log.edit(
+            "UPDATE sealguard.checkpoints SET note = %s WHERE origin = %s AND size = %s",
+            note, origin, size,
+        )  # fmt: skip
+    result = verify(invoke, log)
     assert result.exit_code == 3
     assert result.output.splitlines()[1:] == [
         f"  SIGNATURE {origin}: the checkpoint accepted at 2 lines: not signed by the enrolled "
@@ -202,16 +175,14 @@ def test_checkpoints_the_log_key_did_not_sign_or_that_lie_about_their_row(
 def test_the_enrolled_key_must_be_the_one_line_1_names(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    origin = origin_of(acts(shipping(tmp_path / "rt", url), 2))
-    other = origin_of(acts(shipping(tmp_path / "other", url, host="h2"), 1))
+    log = shipped_log(pg_database, tmp_path / "rt", 2)
+    origin = log.origin
+    other = shipped_log(pg_database, tmp_path / "other", 1, host="h2").origin
     with pg_database.connect() as conn:
         key = conn.execute("SELECT log_key FROM sealguard.logs WHERE origin = %s", (other,))
         other_key = key.fetchone()[0]  # type: ignore[index]
-    as_superuser(
-        pg_database, "UPDATE sealguard.logs SET log_key = %s WHERE origin = %s", other_key, origin
-    )
-    output = verify(invoke, url, origin).output
+    log.edit("UPDATE sealguard.logs SET log_key = %s WHERE origin = %s", other_key, origin)
+    output = verify(invoke, log).output
     assert f"  KEY {origin}: line 1: does not name the log key the database enrolled\n" in output
     assert f"  KEY {origin}: the enrolled log key is named {other}, not the origin\n" in output
     assert f"  SIGNATURE {origin}: the checkpoint accepted at 1 lines: not signed" in output
@@ -229,14 +200,14 @@ def _cut_writes_to(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writer_module.os, "write", cut)
 
 
-def _torn(ledger: Ledger, before: int, after: int, monkeypatch: pytest.MonkeyPatch) -> Ledger:
-    """A log whose line `before + 1` is a torn fragment that the next line accounts for."""
-    acts(ledger, before)
+def _torn(log: ShippedLog, after: int, monkeypatch: pytest.MonkeyPatch) -> ShippedLog:
+    """`log` and a torn fragment that the next of `after` more lines accounts for."""
     with monkeypatch.context() as patch:
         _cut_writes_to(20, patch)
         with pytest.raises(EvidenceWriteError):
-            append(ledger, "doomed", {})
-    return acts(ledger, after)
+            append(log.ledger, "doomed", {})
+    acts(log.ledger, after)
+    return log
 
 
 @pytest.mark.parametrize("forked", [False, True])
@@ -247,28 +218,26 @@ def test_torn_fragments_are_accounted_for_at_their_offsets(
     invoke: Invoke,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = installed(pg_database)
-    ledger = _torn(shipping(tmp_path / "rt", url), 3, 4, monkeypatch)
-    origin = origin_of(ledger)
-    assert [e["type"] for e in read_events(ledger.log)][3:5] == ["torn_tail", "test_event"]
+    log = _torn(shipped_log(pg_database, tmp_path / "rt", 3), 4, monkeypatch)
+    origin = log.origin
+    assert [e["type"] for e in read_events(log.ledger.log)][3:5] == ["torn_tail", "test_event"]
     if forked:  # the fragment (line 4) ends the second range, the torn_tail event that
         # accounts for it (line 5) begins the third
         cut = [(0, 2), (2, 4), (4, 9)]
         monkeypatch.setattr(verification, "spans", lambda lines, jobs: cut)
     jobs = "2" if forked else "1"
-    result = verify(invoke, url, origin, "-j", jobs)
+    result = verify(invoke, log, "-j", jobs)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1] == (
         "torn writes accounted for by torn_tail events: lines 4"
     )
-    event = json.loads(lines_of(ledger)[4])
+    event = json.loads(log.lines[4])
     event["fragment"]["offset"] += 1
-    as_superuser(
-        pg_database,
+    log.edit(
         "UPDATE sealguard.entries SET line = %s WHERE origin = %s AND seq = 4",
         encode_event(event), origin,
     )  # fmt: skip
-    result = verify(invoke, url, origin, "-j", jobs)
+    result = verify(invoke, log, "-j", jobs)
     assert result.exit_code == 3
     assert (
         f"  LINE {origin}: line 4: not a JSON event, and no torn_tail event accounts for it\n"
@@ -279,16 +248,12 @@ def test_torn_fragments_are_accounted_for_at_their_offsets(
 def test_fleet_verify_checks_every_log_one_line_each(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    good = origin_of(acts(shipping(tmp_path / "a", url, "calc", "h1"), 3))
-    bad_ledger = acts(shipping(tmp_path / "b", url, "calc", "h2"), 3)
-    bad = origin_of(bad_ledger)
-    line = lines_of(bad_ledger)[1].replace(b'"n":1', b'"n":5')
-    as_superuser(
-        pg_database, "UPDATE sealguard.entries SET line = %s WHERE origin = %s AND seq = 1",
-        line, bad,
-    )  # fmt: skip
-    result = invoke("fleet", "verify", "--url", url)
+    good = shipped_log(pg_database, tmp_path / "a", 3, "calc", "h1").origin
+    bad_log = shipped_log(pg_database, tmp_path / "b", 3, "calc", "h2")
+    bad = bad_log.origin
+    line = bad_log.lines[1].replace(b'"n":1', b'"n":5')
+    bad_log.edit("UPDATE sealguard.entries SET line = %s WHERE origin = %s AND seq = 1", line, bad)
+    result = invoke("fleet", "verify", "--url", bad_log.url)
     assert result.exit_code == 3
     assert result.output.splitlines() == [
         f"ok {good} (calc on h1): 3 lines, 3 accepted checkpoints hold",
@@ -432,9 +397,8 @@ def test_ranges_read_in_process_join_as_one(
     tmp_path: Path, pg_database: "PgDatabase", monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What each forked worker does (forks are not measured), here in this process."""
-    url = installed(pg_database)
-    ledger = _torn(shipping(tmp_path / "rt", url), 3, 4, monkeypatch)
-    origin = origin_of(ledger)
+    log = _torn(shipped_log(pg_database, tmp_path / "rt", 3), 4, monkeypatch)
+    url, origin = log.url, log.origin
     with connect(url) as conn:
         snapshot = entries.begin_snapshot(conn)
         seen = verification.facts(conn, origin)

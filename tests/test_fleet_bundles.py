@@ -15,8 +15,8 @@ from sealguard.ledger import read_events
 from sealguard.ledger.merkle import leaf_hash
 from sealguard.ledger.proof import prove
 
-from .fleet_logs import acts, as_superuser, installed, origin_of, shipping
-from .ledger_helpers import lines_of
+from .fleet_logs import installed
+from .shipped_logs import ShippedLog, shipped_log
 
 if TYPE_CHECKING:
     from .postgres import PgDatabase
@@ -24,45 +24,45 @@ if TYPE_CHECKING:
 Invoke = Callable[..., Result]
 
 
+def _named(log: ShippedLog) -> tuple[str, ...]:
+    """The options that name `log` in its database."""
+    return ("--url", log.url, "--origin", log.origin)
+
+
 def test_a_proof_from_the_database_is_the_proof_from_the_files(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 5)
-    origin = origin_of(ledger)
+    log = shipped_log(pg_database, tmp_path / "rt", 5)
     target = tmp_path / "proof.json"
-    result = invoke("log", "prove", "--url", url, "--origin", origin, "2", "-o", str(target))
+    result = invoke("log", "prove", *_named(log), "2", "-o", str(target))
     assert result.exit_code == 0
     assert result.output == f"wrote the inclusion proof of seq 2 to {target}\n"
-    assert json.loads(target.read_text()) == prove(ledger, 2)
-    key = read_events(ledger.log)[0]["log_key"]["verifier_key"]
+    assert json.loads(target.read_text()) == prove(log.ledger, 2)
+    key = read_events(log.ledger.log)[0]["log_key"]["verifier_key"]
     checked = invoke("log", "check-proof", str(target), "--key", key)
     assert checked.exit_code == 0, checked.output
-    printed = invoke("log", "prove", "--url", url, "--origin", origin, "4")
-    assert json.loads(printed.output) == prove(ledger, 4)
+    printed = invoke("log", "prove", *_named(log), "4")
+    assert json.loads(printed.output) == prove(log.ledger, 4)
 
 
 def test_a_proof_is_refused_past_the_checkpoint_or_over_altered_lines(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 3)
-    origin = origin_of(ledger)
-    result = invoke("log", "prove", "--url", url, "--origin", origin, "3")
+    log = shipped_log(pg_database, tmp_path / "rt", 3)
+    result = invoke("log", "prove", *_named(log), "3")
     assert result.exit_code == 64
     assert result.stderr == (
         "sealguard: seq 3 is not covered by the latest checkpoint (it covers 0..2)\n"
     )
-    line = lines_of(ledger)[1].replace(b'"n":1', b'"n":8')
-    as_superuser(
-        pg_database,
+    line = log.lines[1].replace(b'"n":1', b'"n":8')
+    log.edit(
         "UPDATE sealguard.entries SET line = %s, leaf = %s WHERE origin = %s AND seq = 1",
-        line, leaf_hash(line), origin,
+        line, leaf_hash(line), log.origin,
     )  # fmt: skip
-    result = invoke("log", "prove", "--url", url, "--origin", origin, "0")
+    result = invoke("log", "prove", *_named(log), "0")
     assert result.exit_code == 3
     assert result.stderr == (
-        f"sealguard: log {origin}: the database's lines do not give the root of its checkpoint "
+        f"sealguard: log {log.origin}: the database's lines do not give the root of its checkpoint "
         "at 3 lines; `sealguard log verify --url` says what was altered\n"
     )
 
@@ -85,10 +85,10 @@ def test_no_proof_before_a_checkpoint_and_none_of_an_unknown_log(
 def test_an_export_from_the_database_verifies_offline(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url), 4)
+    log = shipped_log(pg_database, tmp_path / "rt", 4)
+    ledger = log.ledger
     target = tmp_path / "audit.tar.gz"
-    result = invoke("log", "export", "--url", url, "--origin", origin_of(ledger), "-o", str(target))
+    result = invoke("log", "export", *_named(log), "-o", str(target))
     assert result.exit_code == 0
     assert result.output == (
         f"wrote {target}: GOVERNANCE_LOG.ndjson, checkpoint, checkpoint.history, log.vkey, "
@@ -111,9 +111,9 @@ def test_an_export_from_the_database_verifies_offline(
 def test_the_log_named_by_host_and_project_name(
     tmp_path: Path, pg_database: "PgDatabase", invoke: Invoke
 ) -> None:
-    url = installed(pg_database)
-    ledger = acts(shipping(tmp_path / "rt", url, "calc", "h7"), 2)
-    named = ("--url", url, "--host", "h7", "--project-name", "calc")
+    log = shipped_log(pg_database, tmp_path / "rt", 2, "calc", "h7")
+    ledger = log.ledger
+    named = ("--url", log.url, "--host", "h7", "--project-name", "calc")
     result = invoke("log", "prove", *named, "1")
     assert result.exit_code == 0 and json.loads(result.output) == prove(ledger, 1)
     target = tmp_path / "a.tar.gz"

@@ -13,6 +13,8 @@ import hashlib
 import json
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +127,32 @@ def decide(mp: pytest.MonkeyPatch, host: Host, pro: str, team: Team) -> Result:
     )  # fmt: skip
 
 
+def released(mp: pytest.MonkeyPatch, tmp_path: Path, host: Host, team: Team, *where: str) -> str:
+    """Release 1.1 staged in tmp_path/staging, proposed on `host` for `where` (by default the
+    build calc-1) and decided there by Alice: the proposal's id."""
+    staging = staged(host, tmp_path / "staging")
+    pro = propose(mp, host, staging, *(where or ("--build", "calc-1")))
+    assert decide(mp, host, pro, team).exit_code == 0
+    return pro
+
+
+def pulled_twice(mp: pytest.MonkeyPatch, host: Host) -> None:
+    """`fleet pull` on `host`, twice: what it takes or refuses, it does once."""
+    for _ in range(2):
+        pulled = on(mp, host, "fleet", "pull")
+        assert pulled.exit_code == 0, pulled.output
+
+
+@contextmanager
+def out_of_reach(mp: pytest.MonkeyPatch) -> Iterator[None]:
+    """The database out of reach: PGPORT names a port bound, never listening (refused)."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    with closed, mp.context() as cut:
+        cut.setenv("PGPORT", str(closed.getsockname()[1]))
+        yield
+
+
 def refusals(host: Host) -> list[dict[str, object]]:
     return [e for e in events_of(host.project, "decision_refused") if e.get("fleet_id")]
 
@@ -219,12 +247,8 @@ def test_a_signer_this_hosts_authority_does_not_know_is_refused_there(
     )
     only_bob = "[[person]]" + authority_text(team).split("[[person]]")[2]  # Alice is unknown
     h2 = make_host(monkeypatch, tmp_path, fleet_db, "h2", build="calc-1", authority=only_bob)
-    staging = staged(h1, tmp_path / "staging")
-    pro = propose(monkeypatch, h1, staging, "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
-    for _ in range(2):
-        pulled = on(monkeypatch, h2, "fleet", "pull")
-        assert pulled.exit_code == 0, pulled.output
+    released(monkeypatch, tmp_path, h1, team)
+    pulled_twice(monkeypatch, h2)
     refused = refusals(h2)
     assert [e["reason_code"] for e in refused] == ["unknown-key"]  # once
     assert team.alice.public.fingerprint in refused[0]["claimed_signers"]  # type: ignore[operator]
@@ -240,9 +264,7 @@ def test_a_replayed_fleet_decision_is_refused(
     team: Team,
 ) -> None:
     h1, h2, _ = hosts
-    staging = staged(h1, tmp_path / "staging")
-    pro = propose(monkeypatch, h1, staging, "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    pro = released(monkeypatch, tmp_path, h1, team)
     assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
     [dec] = events_of(h2.project, "decision")
     # published again under another id, by someone who can write the database
@@ -251,8 +273,7 @@ def test_a_replayed_fleet_decision_is_refused(
         " payload, signatures) SELECT 'DEC_20990101_000000_00000000', project, proposal_id,"
         " build, hosts, payload, signatures FROM sealguard.decisions"
     )
-    for _ in range(2):
-        assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
+    pulled_twice(monkeypatch, h2)
     assert [e["reason_code"] for e in refusals(h2)] == ["replayed"]
     assert len(events_of(h2.project, "decision")) == 1
     # the same payload and signature attached by hand on a host that applied it
@@ -266,7 +287,7 @@ def test_a_replayed_fleet_decision_is_refused(
     again = on(monkeypatch, h2, "decide", pro, "--payload", str(data), "--signature", str(sig))
     assert again.exit_code == 4 and "(replayed)" in again.output, again.output
     # installed: pulling again takes nothing again
-    deploy(staging, h2)
+    deploy(tmp_path / "staging", h2)
     assert on(monkeypatch, h2, "observe").exit_code == 0
     assert state_of(h2.project).version == 2
     assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
@@ -281,9 +302,7 @@ def test_a_decision_row_edited_in_the_database_is_refused_by_the_host(
     team: Team,
 ) -> None:
     h1, h2, _ = hosts
-    staging = staged(h1, tmp_path / "staging")
-    pro = propose(monkeypatch, h1, staging, "--hosts", "h1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    released(monkeypatch, tmp_path, h1, team, "--hosts", "h1")
     [(payload,)] = fleet_db.execute("SELECT payload FROM sealguard.decisions")
     widened = json.loads(payload)  # type: ignore[arg-type]
     widened["scope"]["hosts"] = ["h1", "h2"]  # the superuser adds h2, in canonical form
@@ -320,9 +339,7 @@ def test_a_proposal_edited_in_the_database_is_refused_by_the_host(
     edit: str,
 ) -> None:
     h1, h2, _ = hosts
-    staging = staged(h1, tmp_path / "staging")
-    pro = propose(monkeypatch, h1, staging, "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    pro = released(monkeypatch, tmp_path, h1, team)
     fleet_db.execute(EDITS[edit])  # the signed decision is intact
     assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
     [refused] = refusals(h2)
@@ -338,16 +355,10 @@ def test_a_host_cut_off_picks_the_decision_up_when_it_reaches_the_database_again
     team: Team,
 ) -> None:
     h1, h2, _ = hosts
-    staging = staged(h1, tmp_path / "staging")
-    pro = propose(monkeypatch, h1, staging, "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-    with monkeypatch.context() as cut:
-        cut.setenv("PGPORT", str(closed.getsockname()[1]))
+    released(monkeypatch, tmp_path, h1, team)
+    with out_of_reach(monkeypatch):
         done = on(monkeypatch, h2, "observe")
         pulled = on(monkeypatch, h2, "fleet", "pull")
-    closed.close()
     assert done.exit_code == 0, done.output
     warned = [line for line in done.stderr.splitlines() if "decisions" in line]
     assert len(warned) == 1 and "cannot connect" in warned[0], done.stderr
@@ -364,8 +375,7 @@ def test_verify_refuses_a_fleet_decision_whose_signed_payload_was_edited_in_the_
     team: Team,
 ) -> None:
     h1, h2, _ = hosts
-    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    released(monkeypatch, tmp_path, h1, team)
     assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
     events = ledger.read_events(h2.project.log_file)
     bound = leaves(h2.project.log_file)
@@ -430,8 +440,7 @@ def test_a_host_of_the_build_whose_baseline_is_another_refuses_it_as_stale(
     )
     other = authority_text(team) + "# sealed apart\n"  # another AUTHORITY.toml: another baseline
     h2 = make_host(monkeypatch, tmp_path, fleet_db, "h2", build="calc-1", authority=other)
-    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    released(monkeypatch, tmp_path, h1, team)
     pulled = on(monkeypatch, h2, "fleet", "pull")
     assert pulled.exit_code == 0 and "refused (stale)" in pulled.output, pulled.output
     assert [e["reason_code"] for e in refusals(h2)] == ["stale"]
@@ -459,14 +468,10 @@ def test_a_decision_made_while_the_database_is_out_of_reach_is_neither_published
 ) -> None:
     h1, _, _ = hosts
     staging = staged(h1, tmp_path / "staging")
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    with monkeypatch.context() as cut:
-        cut.setenv("PGPORT", str(closed.getsockname()[1]))
+    with out_of_reach(monkeypatch):
         proposed = on(monkeypatch, h1, "propose", "--from", str(staging), "--build", "calc-1")
         pro = proposed.stdout.split(":")[0]
         decided = decide(monkeypatch, h1, pro, team)
-    closed.close()
     assert proposed.exit_code == 0, proposed.output  # journaled here; published with a decision
     assert "is published with its decision" in proposed.stderr
     assert decided.exit_code == 69, decided.output
@@ -483,16 +488,14 @@ def test_a_published_row_that_holds_no_fleet_payload_is_refused_once(
     team: Team,
 ) -> None:
     h1, h2, _ = hosts
-    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    released(monkeypatch, tmp_path, h1, team)
     fleet_db.execute(
         "INSERT INTO sealguard.decisions (decision_id, project, proposal_id, payload, signatures)"
         " SELECT 'DEC_20990101_000000_0000000a', project, proposal_id, %s, signatures"
         " FROM sealguard.decisions",
         (b'{"domain":"sealguard-decision/1"}\n',),
     )
-    for _ in range(2):
-        assert on(monkeypatch, h2, "fleet", "pull").exit_code == 0
+    pulled_twice(monkeypatch, h2)
     assert [(e["fleet_id"], e["reason_code"]) for e in refusals(h2)] == [
         ("DEC_20990101_000000_0000000a", "payload")
     ]
@@ -507,8 +510,7 @@ def test_the_published_tables_refuse_changes_and_observers_write_only_through_fu
     team: Team,
 ) -> None:
     h1, _, _ = hosts
-    pro = propose(monkeypatch, h1, staged(h1, tmp_path / "staging"), "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    pro = released(monkeypatch, tmp_path, h1, team)
     for table in ("proposals", "proposal_files", "decisions"):
         for statement in (f"UPDATE sealguard.{table} SET proposal_id = proposal_id",
                           f"DELETE FROM sealguard.{table} WHERE false",
@@ -534,14 +536,12 @@ def test_a_stopped_host_installs_the_decision_at_once_then_certifies_as_with_its
     h1, h2, _ = hosts
     (h2.project.root / "data" / "value.txt").write_text("43\n")
     assert on(monkeypatch, h2, "observe").exit_code == 2  # PRODUCT_DRIFT: FROZEN
-    staging = staged(h1, tmp_path / "staging")
-    pro = propose(monkeypatch, h1, staging, "--build", "calc-1")
-    assert decide(monkeypatch, h1, pro, team).exit_code == 0
+    released(monkeypatch, tmp_path, h1, team)
     refused = on(monkeypatch, h2, "observe")  # takes it, installs v2; the build is not yet
     assert refused.exit_code == 4, refused.output
     state = state_of(h2.project)
     assert state.version == 2 and state.awaiting is not None and state.mode == "FROZEN"
-    deploy(staging, h2)
+    deploy(tmp_path / "staging", h2)
     (h2.project.root / "data" / "value.txt").write_text("42\n")
     certified = on(monkeypatch, h2, "certify")
     assert certified.exit_code == 0, certified.output

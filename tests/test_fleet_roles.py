@@ -5,7 +5,6 @@ cannot insert a line but through `sealguard.append`."""
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +12,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sealguard.ledger import Ledger, append, read_events
-from sealguard.ledger.layout import FleetPlace
+from sealguard.ledger import Ledger, append
 
-from .ledger_helpers import lines_of
+from .fleet_logs import acts, origin_of, shipping
+from .shipped_logs import rewrite_history
 
 if TYPE_CHECKING:
     from .postgres import PgDatabase, PgRole
@@ -35,17 +34,6 @@ def _sealguard(*args: str, role: "PgRole") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         argv, env=role.env(), capture_output=True, text=True, timeout=120, check=False
     )
-
-
-def _refusal(role: "PgRole", ledger: Ledger) -> None:
-    """A submission of another history: the database keeps its refusal (a row to protect)."""
-    origin = read_events(ledger.log)[0]["log_key"]["origin"]
-    other = lines_of(ledger)[1].replace(b'"n":1', b'"n":9')
-    with role.connect() as conn:
-        answer = conn.execute(
-            "SELECT status FROM sealguard.append(%s, 1, %s::bytea[], NULL)", (origin, [other])
-        ).fetchone()
-    assert answer == (409,)
 
 
 def _refused(role: "PgRole", statement: str) -> str:
@@ -74,13 +62,10 @@ def fleet(
     observer = pg_database.login_role(["sealguard_observer"])
     auditor = pg_database.login_role(["sealguard_auditor"])
     monkeypatch.setenv("PGPASSWORD", observer.password)
-    ledger = replace(
-        Ledger.in_folder(tmp_path / "rt"), fleet=FleetPlace(observer.url, "calc", "h1")
-    )
-    for n in range(3):
-        append(ledger, "test_event", {"n": n})
+    ledger = acts(shipping(tmp_path / "rt", observer.url), 3)
     monkeypatch.delenv("PGPASSWORD")
-    _refusal(observer, ledger)
+    with observer.connect() as conn:  # the database keeps the refusal: a row to protect
+        rewrite_history(conn, ledger)
     return owner, observer, auditor, ledger
 
 
@@ -109,7 +94,7 @@ def test_an_observer_cannot_insert_a_line_directly(
     fleet: tuple["PgRole", "PgRole", "PgRole", Ledger],
 ) -> None:
     observer, ledger = fleet[1], fleet[3]
-    origin = read_events(ledger.log)[0]["log_key"]["origin"]
+    origin = origin_of(ledger)
     statement = sql.SQL(
         "INSERT INTO sealguard.entries (origin, seq, line, leaf) VALUES ({}, 3, 'x', 'y')"
     ).format(sql.Literal(origin))
@@ -124,7 +109,7 @@ def test_after_every_attempt_an_auditor_finds_the_log_intact(
         for change in CHANGES.values():
             for table in TABLES:
                 _refused(role, change.format(table))
-    origin = read_events(ledger.log)[0]["log_key"]["origin"]
+    origin = origin_of(ledger)
     with pytest.MonkeyPatch.context() as patch:  # one more act: the refusal becomes history
         patch.setenv("PGPASSWORD", observer.password)
         append(ledger, "test_event", {"n": 3})

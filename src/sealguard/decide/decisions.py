@@ -32,7 +32,7 @@ from sealguard.decide.payload import (
 )
 from sealguard.decide.payload import decode as decode_payload
 from sealguard.decide.payload import encode as encode_payload
-from sealguard.decide.sshsig import SignatureRefused, claimed_keys, signature_key
+from sealguard.decide.sshsig import NAMESPACE, SignatureRefused, claimed_keys, signature_key
 from sealguard.errors import BusyError, ConfigError, RefusedError
 from sealguard.escalation import outbox
 from sealguard.events import iso_utc, new_id
@@ -338,6 +338,13 @@ def _request_of(payload: Payload) -> Request:
     return Request(payload.answers.id, payload.decision, payload.reason, payload.meaning, to)
 
 
+def journaled(events: list[dict[str, Any]], decision_id: str) -> bool:
+    """Whether the decision `decision_id` is in the log already (taken once, never again)."""
+    return any(
+        e.get("decision_id") == decision_id for e in events if e.get("type") == DECISION_EVENT
+    )
+
+
 def _used_signatures(events: list[dict[str, Any]]) -> dict[str, str]:
     used = {}
     for event in events:
@@ -357,11 +364,7 @@ def _check_payload(
         raise log.refuse(
             request, "origin", "the payload was made for another governance log", claimed
         )
-    if any(
-        e.get("decision_id") == payload.decision_id
-        for e in log.events
-        if e.get("type") == DECISION_EVENT
-    ):
+    if journaled(log.events, payload.decision_id):
         raise log.refuse(
             request, "replayed", f"{payload.decision_id} is already journaled", claimed
         )
@@ -409,23 +412,29 @@ def _authority(log: _Log, request: Request, claimed: list[str]) -> Authority:
         raise log.refuse(request, "no-authority", exc.message, claimed) from None
 
 
-def _signers(
-    log: _Log, payload: Payload, data: bytes, signatures: Sequence[str], claimed: list[str]
-) -> list[dict[str, Any]]:
-    request = _request_of(payload)
+def signers_in_force(
+    log: _Log,
+    request: Request,
+    data: bytes,
+    signatures: Sequence[str],
+    claimed: list[str],
+    *,
+    namespace: str = NAMESPACE,
+) -> tuple[list[dict[str, Any]], Authority]:
+    """Each signature, by an architect of the AUTHORITY.toml in force, used nowhere before in
+    this log (one record per person); with that AUTHORITY, whose rule says how many it takes."""
     if not signatures:
-        raise log.refuse(request, "unsigned", "the decision carries no signature")
+        raise log.refuse(request, "unsigned", "the decision carries no signature", claimed)
     authority = _authority(log, request, claimed)
     used = _used_signatures(log.events)
     signers: dict[str, dict[str, Any]] = {}
     for armored in signatures:
-        earlier = used.get(signature_mark(armored))
-        if earlier:
+        if earlier := used.get(signature_mark(armored)):
             raise log.refuse(
                 request, "replayed", f"this signature was already used by {earlier}", claimed
             )
         try:
-            person = authorised_signer(authority, data, armored)
+            person = authorised_signer(authority, data, armored, namespace=namespace)
         except SignatureRefused as exc:
             raise log.refuse(request, exc.reason, exc.message, claimed) from None
         signers.setdefault(
@@ -437,18 +446,41 @@ def _signers(
                 "signature": armored.strip() + "\n",
             },
         )
+    return list(signers.values()), authority
+
+
+def _signers(
+    log: _Log, payload: Payload, data: bytes, signatures: Sequence[str], claimed: list[str]
+) -> list[dict[str, Any]]:
+    request = _request_of(payload)
+    signers, authority = signers_in_force(log, request, data, signatures, claimed)
     changes = installing.changes_authority(log.events, payload)
+    enough_signers(log, request, authority, signers, claimed, changes=changes)
+    return signers
+
+
+def enough_signers(
+    log: _Log,
+    request: Request,
+    authority: Authority,
+    signers: list[dict[str, Any]],
+    claimed: list[str],
+    *,
+    changes: bool,
+    where: str = "",
+) -> None:
+    """Refuse unless `signers` are as many architects as the rule for this kind needs (the
+    strictest when the decision `changes` AUTHORITY.toml); `where` qualifies the count."""
     needed = authority.required(request.kind, changes)
     if len(signers) < needed:
         why = " (it changes AUTHORITY.toml: the strictest rule applies)" if changes else ""
         raise log.refuse(
             request,
             "too-few",
-            f"{request.kind} needs {needed} distinct architects{why}; signed by "
-            f"{len(signers)} ({', '.join(signers)})",
+            f"{request.kind} needs {needed} distinct architects{where}{why}; signed by "
+            f"{len(signers)} ({', '.join(s['id'] for s in signers)})",
             claimed,
         )
-    return list(signers.values())
 
 
 def record(

@@ -28,22 +28,22 @@ from typing import Any, cast
 from sealguard import ledger
 from sealguard.config import Config
 from sealguard.decide import fleet_payload, proposals
-from sealguard.decide.authority import Authority, authorised_signer
 from sealguard.decide.decisions import (  # the one decision path (this module is its fleet form)
     DECISION_EVENT,
     REFUSED_EVENT,
     Decided,
     Request,
     _alone,
-    _authority,
     _expected,
     _Log,
-    _used_signatures,
     carry_out,
+    enough_signers,
+    journaled,
+    signers_in_force,
 )
 from sealguard.decide.fleet_payload import NAMESPACE, FleetPayload, Proposed
-from sealguard.decide.payload import DOMAIN, Answers, LogView, Payload, signature_mark
-from sealguard.decide.sshsig import SignatureRefused, claimed_keys, signature_key
+from sealguard.decide.payload import DOMAIN, Answers, LogView, Payload
+from sealguard.decide.sshsig import claimed_keys
 from sealguard.errors import FleetError, RefusedError, UsageError
 from sealguard.events import iso_utc, new_id
 from sealguard.fleet.publication import PublishedDecision, PublishedProposal
@@ -325,11 +325,7 @@ def _decoded(log: _Log, data: bytes, claimed: list[str]) -> FleetPayload:
 
 
 def _not_replayed(log: _Log, request: Request, payload: FleetPayload, claimed: list[str]) -> None:
-    if any(
-        e.get("decision_id") == payload.decision_id
-        for e in log.events
-        if e.get("type") == DECISION_EVENT
-    ):
+    if journaled(log.events, payload.decision_id):
         raise log.refuse(
             request, "replayed", f"{payload.decision_id} is already journaled here", claimed
         )
@@ -388,37 +384,6 @@ def publish_quietly(project: Project, config: Config, found: proposals.Proposal)
     return True
 
 
-def _signers(
-    log: _Log, request: Request, data: bytes, signatures: Sequence[str], claimed: list[str]
-) -> tuple[list[dict[str, Any]], Authority]:
-    """Each signature, by an architect of this host's AUTHORITY.toml in force, used nowhere
-    before in this log."""
-    if not signatures:
-        raise log.refuse(request, "unsigned", "the decision carries no signature", claimed)
-    authority = _authority(log, request, claimed)
-    used = _used_signatures(log.events)
-    signers: dict[str, dict[str, Any]] = {}
-    for armored in signatures:
-        if earlier := used.get(signature_mark(armored)):
-            raise log.refuse(
-                request, "replayed", f"this signature was already used by {earlier}", claimed
-            )
-        try:
-            person = authorised_signer(authority, data, armored, namespace=NAMESPACE)
-        except SignatureRefused as exc:
-            raise log.refuse(request, exc.reason, exc.message, claimed) from None
-        signers.setdefault(
-            person.id,
-            {
-                "id": person.id,
-                "name": person.name,
-                "key": signature_key(armored).fingerprint,
-                "signature": armored.strip() + "\n",
-            },
-        )
-    return list(signers.values()), authority
-
-
 def _checked(
     log: _Log,
     payload: FleetPayload,
@@ -434,7 +399,9 @@ def _checked(
     proposal, then the number of signers its rule needs."""
     request = _request_of(payload)
     _not_replayed(log, request, payload, claimed)
-    signers, authority = _signers(log, request, data, signatures, claimed)
+    signers, authority = signers_in_force(
+        log, request, data, signatures, claimed, namespace=NAMESPACE
+    )
     if place is not None and (
         why := fleet_payload.not_here(payload, place.project, place.host, place.build)
     ):
@@ -462,16 +429,7 @@ def _checked(
     if state.mode == "HALTED" and state.incident is None:
         raise log.refuse(request, "halted", f"observation is HALTED ({state.reason})", claimed)
     changes = proposal.record.get("authority") != authority_text(log.events)
-    needed = authority.required(payload.decision, changes)
-    if len(signers) < needed:
-        why = " (it changes AUTHORITY.toml: the strictest rule applies)" if changes else ""
-        raise log.refuse(
-            request,
-            "too-few",
-            f"{payload.decision} needs {needed} distinct architects here{why}; signed by "
-            f"{len(signers)} ({', '.join(s['id'] for s in signers)})",
-            claimed,
-        )
+    enough_signers(log, request, authority, signers, claimed, changes=changes, where=" here")
     return signers
 
 

@@ -6,9 +6,7 @@ seq ranges, by forked workers with connections of their own (in-process for a sm
 checks themselves are fleet/audit.py's.
 """
 
-import gc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from itertools import pairwise
 from typing import Any
 
@@ -16,6 +14,7 @@ from sealguard.errors import FleetError, UsageError
 from sealguard.fleet import entries
 from sealguard.fleet.audit import Facts, LogAudit, SeqRange, check_rows, judge
 from sealguard.fleet.database import connect
+from sealguard.ledger.auditor import no_cycle_collection
 from sealguard.workers import forked
 
 Span = tuple[int, int]
@@ -72,18 +71,6 @@ def spans(lines: int, jobs: int) -> list[Span]:
     return list(pairwise(cuts))
 
 
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Millions of short-lived, acyclic objects: the cycle collector only slows them down."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def _worker(
     url: str, snapshot: str, origin: str, wanted: list[int], last: int
 ) -> Callable[[Span], SeqRange | FleetError]:
@@ -102,7 +89,7 @@ def _ranges(url: str, conn: Any, snapshot: str, seen: Facts, jobs: int) -> list[
     origin, last = seen.held.origin, seen.bounds.stop
     wanted = sorted({c.size for c in seen.checkpoints})
     cut = spans(last, jobs)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         if len(cut) == 1:
             return [read_range(conn, origin, cut[0], wanted, last)]
         with forked(_worker(url, snapshot, origin, wanted, last), cut, jobs) as done:

@@ -385,7 +385,7 @@ def _jobs(ledger: Ledger, jobs: int) -> int:
 
 
 @contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def no_cycle_collection() -> Iterator[None]:
     """Millions of short-lived, acyclic objects: the cycle collector only slows them down (and
     forked workers inherit it switched off)."""
     collecting = gc.isenabled()
@@ -421,7 +421,7 @@ def _scan(
 ) -> _Lines:
     """The tree and every line, read once; lines before `light_below` only searched."""
     wanted = sorted(tree.wanted)
-    with _no_cycle_collection():
+    with no_cycle_collection():
         ranges, tail = scan_log(ledger.log, _jobs(ledger, jobs), wanted, light_below, meanwhile)
     tree.join(ranges)
     found = _Lines()
@@ -435,7 +435,7 @@ def _scan(
 
 def _checked_in_full(ledger: Ledger, jobs: int) -> _Lines:
     found = _Lines()
-    with _no_cycle_collection():
+    with no_cycle_collection():
         checkers = check_lines(ledger.log, _jobs(ledger, jobs))
     for checker in checkers:
         found.add(checker)
