@@ -10,20 +10,13 @@ import os
 
 import pytest
 
+from sealguard.observe.workdir import alive
+
+__all__ = ["alive", "unavailable"]
+
 
 def unavailable(reason: str) -> None:
     """Skip the test (fail it under SEALGUARD_REQUIRE_POSTGRES=1) for want of `reason`."""
     if os.environ.get("SEALGUARD_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"SEALGUARD_REQUIRE_POSTGRES=1 but {reason}")
     pytest.skip(reason)
-
-
-def alive(pid: int) -> bool:
-    """Whether process `pid` still runs (another user's too: not ours to judge it gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

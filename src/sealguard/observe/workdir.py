@@ -27,7 +27,8 @@ def probe_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (another user's too: not ours to judge it gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -50,7 +51,7 @@ def remove_stale(temp: Path | None = None) -> list[Path]:
         if not match or not path.is_dir() or path.is_symlink():
             continue
         pid = int(match.group("pid"))
-        if pid != os.getpid() and not _alive(pid) and path.stat().st_uid == os.getuid():
+        if pid != os.getpid() and not alive(pid) and path.stat().st_uid == os.getuid():
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
