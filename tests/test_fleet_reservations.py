@@ -2,6 +2,7 @@
 reserve`, fleet/sql/003_reservations.sql): another observer's role can no longer take a
 project x host first and leave the real host unwitnessed (trust on first use, issue 13)."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,31 @@ def test_a_host_whose_name_is_reserved_for_another_role_is_told_and_keeps_its_li
     assert pushed.exit_code == 4 and "reserves calc on h1 for the role" in pushed.stderr
     with psycopg.connect(fleet_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM sealguard.logs").fetchone() == (0,)
+
+
+def test_a_reserved_host_that_never_shipped_is_silent_in_fleet_status(
+    tmp_path: Path,
+    fleet_url: str,  # noqa: F811
+    roles: dict[str, PgRole],
+) -> None:
+    """Reservations say which hosts the fleet expects: one with no log yet is shown, and is
+    SILENT once --silent-after has passed since it was reserved (before: invisible)."""
+    assert _reserve(fleet_url, roles["host"], host="h9").exit_code == 0
+    assert _squat(roles["mallory"], host="h2")[0] == 201  # one log, to show beside it
+    fresh = sg("fleet", "status", "--url", fleet_url)
+    assert fresh.exit_code == 0, fresh.output
+    assert "calc on h9: reserved for the role" in fresh.stdout and "no log yet" in fresh.stdout
+    assert "SILENT calc on h9" not in fresh.stdout
+    with psycopg.connect(fleet_url, autocommit=True) as conn:  # reserved two days ago
+        conn.execute("UPDATE sealguard.reservations SET reserved = now() - interval '2 days'")
+    late = sg("fleet", "status", "--url", fleet_url)
+    assert late.exit_code == 0, late.output  # shown, not an exit status (as any silence)
+    assert "SILENT calc on h9: reserved for the role" in late.stdout
+    assert "1 silent" in late.stdout.splitlines()[-1]
+    data = json.loads(sg("fleet", "status", "--url", fleet_url, "--json").stdout)
+    (unreported,) = data["unreported"]
+    assert unreported["host"] == "h9" and unreported["role"] == roles["host"].name
+    assert unreported["silent"]["seconds"] >= 2 * 86400 - 60 and data["silent"] == 1
+    target = tmp_path / "fleet.html"
+    assert sg("fleet", "report", "-o", str(target), "--url", fleet_url).exit_code == 0
+    assert "SILENT calc on h9" in target.read_text()

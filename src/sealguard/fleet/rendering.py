@@ -104,6 +104,23 @@ def _flag_lines(row: LogStatus) -> list[str]:
     return lines
 
 
+def unreported_lines(status: FleetStatus) -> list[str]:
+    """One line per name reserved with no log yet: SILENT once it is late."""
+    lines = []
+    for name in status.unreported:
+        said = (
+            f"{name.project} on {name.host}: reserved for the role {name.role} at "
+            f"{stamp(name.reserved)}, no log yet"
+        )
+        if name.silent is not None:
+            allowed = duration_text(name.silent.threshold_seconds)
+            lines.append(f"SILENT {said} for {duration_text(name.silent.seconds)} "
+                         f"(allowed {allowed})")  # fmt: skip
+        else:
+            lines.append(f"awaiting {said}")
+    return lines
+
+
 def totals(status: FleetStatus) -> str:
     refused = f"{status.incidents} refused by the database" + (
         " since their last acceptance: INCIDENT" if status.incidents else ""
@@ -112,11 +129,12 @@ def totals(status: FleetStatus) -> str:
 
 
 def text(status: FleetStatus) -> str:
-    if not status.rows:
+    if not status.rows and not status.unreported:
         return f"{status.where}: no log yet (a host enrols at its first shipment)"
     lines = [_table(status), ""]
     for row in status.rows:
         lines += _flag_lines(row)
+    lines += unreported_lines(status)
     lines.append(f"{status.where} at {stamp(status.generated_at)}: {totals(status)}")
     return "\n".join(lines)
 
@@ -168,6 +186,24 @@ def as_json(status: FleetStatus) -> dict[str, Any]:
         "logs": [_row_json(row) for row in status.rows],
         "incidents": status.incidents,
         "silent": status.silent,
+        "unreported": [
+            {
+                "project": name.project,
+                "host": name.host,
+                "role": name.role,
+                "reserved": stamp(name.reserved),
+                "silent": (
+                    {
+                        "since": stamp(name.silent.since),
+                        "seconds": int(name.silent.seconds),
+                        "threshold_seconds": int(name.silent.threshold_seconds),
+                    }
+                    if name.silent
+                    else None
+                ),
+            }
+            for name in status.unreported
+        ],
     }
 
 
@@ -199,4 +235,5 @@ def page(report: FleetReport, made_by: str = "sealguard fleet report") -> str:
         kept=KEPT,
         made_by=made_by,
         totals=totals(report.status),
+        unreported=unreported_lines(report.status),
     )

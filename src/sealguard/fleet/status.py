@@ -40,6 +40,12 @@ LEFT JOIN LATERAL (
 ) r ON true
 ORDER BY l.project, l.host, l.origin
 """
+# Names reserved for a host's role (003_reservations.sql) under which no log is kept yet.
+_UNREPORTED_QUERY = """
+SELECT r.project, r.host, r.role, r.reserved FROM sealguard.reservations r
+WHERE NOT EXISTS (SELECT 1 FROM sealguard.logs l WHERE l.project = r.project AND l.host = r.host)
+ORDER BY r.project, r.host
+"""
 _HISTORY_QUERY = "SELECT origin, summary -> 'history' FROM sealguard.heads"
 _REFUSALS_QUERY = """
 SELECT origin, at, status, reason, after, total FROM (
@@ -121,10 +127,23 @@ class LogStatus:
 
 
 @dataclass(frozen=True)
+class Unreported:
+    """A project x host reserved for a host's role (`fleet reserve`) with no log yet: the
+    fleet expects it; silent once it was reserved longer ago than `silent_after`."""
+
+    project: str
+    host: str
+    role: str
+    reserved: datetime
+    silent: Silence | None
+
+
+@dataclass(frozen=True)
 class FleetStatus:
     where: str  # the database, as messages show it
     generated_at: datetime
     rows: list[LogStatus]
+    unreported: list[Unreported] = field(default_factory=list)
 
     @property
     def incidents(self) -> int:
@@ -132,7 +151,8 @@ class FleetStatus:
 
     @property
     def silent(self) -> int:
-        return sum(row.silent is not None for row in self.rows)
+        logs = sum(row.silent is not None for row in self.rows)
+        return logs + sum(name.silent is not None for name in self.unreported)
 
     @property
     def exit_code(self) -> int:
@@ -234,9 +254,23 @@ def _row(record: tuple[Any, ...], now: datetime, silent_after: float) -> LogStat
 def read(
     conn: Any, now: datetime, silent_after: float = SILENT_AFTER, where: str = ""
 ) -> FleetStatus:
-    """Every log the database keeps, as shown at `now` (an aware time)."""
+    """Every log the database keeps, and every name reserved with none yet, as shown at `now`
+    (an aware time)."""
     rows = [_row(r, now, silent_after) for r in conn.execute(_STATUS_QUERY).fetchall()]
-    return FleetStatus(where, _naive(now), rows)
+    return FleetStatus(where, _naive(now), rows, _unreported(conn, _naive(now), silent_after))
+
+
+def _unreported(conn: Any, now: datetime, silent_after: float) -> list[Unreported]:
+    exists = conn.execute("SELECT to_regclass('sealguard.reservations')").fetchone()
+    if exists is None or exists[0] is None:  # a database from before 003_reservations.sql
+        return []
+    found = []
+    for project, host, role, reserved in conn.execute(_UNREPORTED_QUERY).fetchall():
+        since = _naive(reserved)
+        quiet = (now - since).total_seconds()
+        silent = Silence(since, quiet, silent_after) if quiet > silent_after else None
+        found.append(Unreported(project, host, role, since, silent))
+    return found
 
 
 def read_report(
