@@ -1,0 +1,112 @@
+"""Today's fleet changes, attacked from outside: the observation's one database session
+(fleet/database.py `session`/`over`), heads shape-checked for `fleet status` and `fleet report`
+(fleet/heads.py), and names reserved for their hosts' login roles (`fleet reserve`,
+fleet/sql/003_reservations.sql).
+
+Each xfail(strict) test is one finding, done for real (a real PostgreSQL, observer LOGIN roles
+over TCP with their passwords, the real CLI) and asserting what the tool must do; a plain test
+guards an attack that held.
+"""
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from sealguard.ledger.keys import origin_for
+
+from .fleet_db import fleet_url, governed, sg  # noqa: F401 (fixture)
+from .postgres import PgDatabase, PgRole
+
+pytestmark = pytest.mark.usefixtures("pg_server")
+
+
+def _observer(pg_database: PgDatabase) -> PgRole:
+    return pg_database.login_role(member_of=["sealguard_observer"])
+
+
+def _new_origin() -> str:
+    return origin_for(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+
+
+def _enrol(role: PgRole, origin: str, project: str, host: str) -> tuple[int, str]:
+    with role.connect() as conn:
+        try:
+            found = conn.execute(
+                "SELECT status, reason FROM sealguard.enrol(%s, 'k', %s, %s, NULL)",
+                (origin, project, host),
+            ).fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            return 403, str(exc.diag.message_primary)
+    assert found is not None
+    return int(found[0]), str(found[1])
+
+
+def _poisoned_head(role: PgRole, summary: str) -> str:
+    """As an observer role: enrol a log of its own (any name not reserved) and report `summary`
+    (JSON text) as its head, as report_head lets the log's own role do; its origin."""
+    origin = _new_origin()
+    assert _enrol(role, origin, "evil", "h9")[0] == 201
+    with role.connect() as conn:
+        conn.execute("SELECT sealguard.report_head(%s, 0, %s::jsonb)", (origin, summary))
+    return origin
+
+
+@pytest.fixture
+def shipped(tmp_path: Path, fleet_url: str) -> Path:  # noqa: F811
+    """calc on h1, sealed and observed once: a healthy row of the fleet."""
+    root = governed(tmp_path / "calc", fleet_url, "calc", "h1")
+    assert sg("--project", str(root), "seal").exit_code == 0
+    done = sg("--project", str(root), "observe")
+    assert done.exit_code == 0, done.output
+    return root
+
+
+HEAD = '{"format": 1, "state": "OBSERVING", '
+
+
+# -- heads: one host's role still takes `fleet status` down for the whole fleet --------------
+
+POISONS = {
+    # a schedule of a positive length (it passes the shape check), too long for a datetime
+    "schedule_every_1e12_seconds": HEAD + '"schedule": {"every_seconds": 1e12}}',
+    # a deadline that is a valid ISO time, but not one UTC can hold
+    "deadline_past_year_9999_in_utc": HEAD
+    + '"escalations": [{"escalation_id": "ESC_1", "event_id": "RTE_1", "classification": '
+    '"INCIDENT", "deadline_at": "9999-12-31T23:59:59-05:00"}]}',
+    # an unknown key (ignored by the shape check) nested deeper than json.loads recurses
+    "unknown_key_nested_3000_deep": HEAD + '"x": ' + "[" * 3000 + "]" * 3000 + "}",
+    # an unknown key holding an integer longer than Python converts from text (4,300 digits)
+    "unknown_key_5000_digit_integer": HEAD + '"x": 1' + "0" * 5000 + "}",
+}
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a head that passes (or skips) heads.py's check still crashes the fleet"
+)
+@pytest.mark.parametrize("poison", list(POISONS.values()), ids=list(POISONS))
+def test_a_poisoned_head_is_unreadable_on_its_row_not_a_crash_of_fleet_status(
+    pg_database: PgDatabase,
+    shipped: Path,
+    fleet_url: str,  # noqa: F811
+    tmp_path: Path,
+    poison: str,
+) -> None:
+    """Symptom: any observer role enrols a log of its own and reports one of these heads;
+    then `fleet status`, `fleet status --json` and `fleet report` fail for every project x
+    host (exit 70: OverflowError from timedelta/astimezone in status.py `_silence`/`_parsed`,
+    RecursionError or ValueError from json.loads while psycopg reads the jsonb), where
+    today's change promises HEAD UNREADABLE on that one row and the others shown."""
+    origin = _poisoned_head(_observer(pg_database), poison)
+    table = sg("fleet", "status", "--url", fleet_url)
+    assert table.exit_code == 0, table.output
+    assert "calc" in table.stdout and "OBSERVING" in table.stdout
+    assert f"HEAD evil on h9 (log {origin}): its head cannot be read (" in table.stdout
+    as_json = sg("fleet", "status", "--url", fleet_url, "--json")
+    assert as_json.exit_code == 0, as_json.output
+    rows = {r["project"]: r for r in json.loads(as_json.stdout)["logs"]}
+    assert rows["calc"]["state"] == "OBSERVING" and rows["evil"]["head_problem"]
+    page = sg("fleet", "report", "-o", str(tmp_path / "fleet.html"), "--url", fleet_url)
+    assert page.exit_code == 0, page.output
