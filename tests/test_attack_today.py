@@ -10,12 +10,16 @@ guards an attack that held.
 
 import json
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealguard.ledger.keys import origin_for
+from sealguard.fleet import database
+from sealguard.ledger import Ledger
+from sealguard.ledger.keys import load_key, origin_for, public_bytes
+from sealguard.project import Project
 
 from .fleet_db import fleet_url, governed, sg  # noqa: F401 (fixture)
 from .postgres import PgDatabase, PgRole
@@ -110,3 +114,55 @@ def test_a_poisoned_head_is_unreadable_on_its_row_not_a_crash_of_fleet_status(
     assert rows["calc"]["state"] == "OBSERVING" and rows["evil"]["head_problem"]
     page = sg("fleet", "report", "-o", str(tmp_path / "fleet.html"), "--url", fleet_url)
     assert page.exit_code == 0, page.output
+
+
+# -- reservations ------------------------------------------------------------------------------
+
+
+def _reserve(url: str, role: PgRole, project: str = "calc", host: str = "h1") -> Any:
+    return sg("fleet", "reserve", "--url", url, "--project-name", project, "--host", host,
+              "--role", role.name)  # fmt: skip
+
+
+def _origin_of(root: Path) -> str:
+    return origin_for(public_bytes(load_key(Ledger.in_folder(Project(root).runtime).key_file)))
+
+
+def _held_lines(url: str, origin: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM sealguard.entries WHERE origin = %s", (origin,)
+        ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a reserved host can still be locked out by enrolling its origin"
+)
+def test_a_reserved_host_cannot_be_locked_out_by_another_role_enrolling_its_origin(
+    tmp_path: Path,
+    pg_database: PgDatabase,
+    fleet_url: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Symptom: calc on h1 is reserved for the host's role, but the host's first shipment has not
+    happened yet (it was sealed before its password was set, or it is a file ledger about to be
+    migrated, whose origin is in every bundle and checkpoint it ever handed out). Another
+    observer role enrols the host's origin under a name of its own ('decoy' on 'h9'): the
+    trigger checks only the new row's project x host, and enrol checks the origin first, so the
+    real host is refused ('log … is kept for the role <mallory>, not <host>') at every act and
+    stays unwitnessed: what the reservation promised to prevent."""
+    host, mallory = _observer(pg_database), _observer(pg_database)
+    assert _reserve(fleet_url, host).exit_code == 0
+    root = governed(tmp_path / "calc", host.url, "calc", "h1")
+    monkeypatch.delenv("PGPASSWORD", raising=False)  # not set yet: the seal is not shipped
+    assert sg("--project", str(root), "seal").exit_code == 0
+    origin = _origin_of(root)
+    assert _enrol(mallory, origin, "decoy", "h9")[0] == 201
+    monkeypatch.setenv("PGPASSWORD", host.password)
+    database._UNREACHABLE.clear()  # each command is a process of its own
+    observed = sg("--project", str(root), "observe")
+    assert observed.exit_code == 0, observed.output
+    assert observed.stderr == "", observed.stderr
+    assert _held_lines(fleet_url, origin) > 0
