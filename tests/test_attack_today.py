@@ -166,3 +166,40 @@ def test_a_reserved_host_cannot_be_locked_out_by_another_role_enrolling_its_orig
     assert observed.exit_code == 0, observed.output
     assert observed.stderr == "", observed.stderr
     assert _held_lines(fleet_url, origin) > 0
+
+
+@pytest.mark.xfail(
+    strict=True, reason="003 applied by another admin than the schema's owner breaks enrolment"
+)
+def test_an_upgrade_run_by_a_superuser_keeps_new_hosts_enrolling(
+    tmp_path: Path,
+    pg_database: PgDatabase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Symptom: the schema was made by a non-superuser owner (README: `fleet init` "as a role
+    that may create schemas and roles"), and the upgrade to 003 is run by the server's superuser
+    (README: "run it again after an upgrade"). sealguard.reservations then belongs to the
+    superuser; the trigger runs with enrol's rights (the owner's), which may not read it: every
+    new host's first shipment is refused ('permission denied for table reservations', shown as
+    if its name were reserved for another role), and the owner's `fleet reserve` exits 69."""
+    owner = pg_database.login_role((), "CREATEROLE")
+    with pg_database.connect() as conn:
+        conn.execute(f'GRANT CREATE ON DATABASE "{pg_database.name}" TO "{owner.name}"')
+    monkeypatch.setenv("PGPASSWORD", owner.password)
+    made = sg("fleet", "init", "--url", owner.url)
+    assert made.exit_code == 0, made.output
+    with owner.connect() as conn:  # as the database was before 003: no reservations yet
+        conn.execute("DROP TRIGGER logs_reserved ON sealguard.logs")
+        conn.execute("DROP FUNCTION sealguard.reserved_enrolment()")
+        conn.execute("DROP TABLE sealguard.reservations")
+        conn.execute("DELETE FROM sealguard.schema_versions WHERE version = 3")
+    upgraded = sg("fleet", "init", "--url", pg_database.admin_url)  # the superuser upgrades
+    assert upgraded.exit_code == 0, upgraded.output
+    host = _observer(pg_database)
+    reserved = _reserve(owner.url, host, host="h1")  # as the schema's owner, as README says
+    root = governed(tmp_path / "calc", host.url, "calc", "h2")
+    monkeypatch.setenv("PGPASSWORD", host.password)
+    sealed = sg("--project", str(root), "seal")
+    assert sealed.exit_code == 0 and "refused" not in sealed.stderr, sealed.stderr
+    assert _held_lines(pg_database.admin_url, _origin_of(root)) > 0
+    assert reserved.exit_code == 0, reserved.output
