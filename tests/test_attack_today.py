@@ -203,3 +203,28 @@ def test_an_upgrade_run_by_a_superuser_keeps_new_hosts_enrolling(
     assert sealed.exit_code == 0 and "refused" not in sealed.stderr, sealed.stderr
     assert _held_lines(pg_database.admin_url, _origin_of(root)) > 0
     assert reserved.exit_code == 0, reserved.output
+
+
+ESCAPES = {
+    "state": HEAD.replace('"OBSERVING"', '"OBSERVING\\u001b[2J\\u001b]0;pwned\\u0007"') + '"x": 1}',
+    "reason": HEAD + '"reason": "\\u001b[31mall clear\\u001b[0m\\r\\u001b[2K", "x": 1}',
+    "problem_path": HEAD
+    + '"escalations": [{"escalation_id": "E", "event_id": "R", "classification": "INCIDENT", '
+    '"channels": {"\\u001b]0;pwned\\u0007": 5}}]}',
+    "problem_value": HEAD + '"since": {"\\u001b[2J": "\\u001b[2J"}}',
+}
+
+
+@pytest.mark.parametrize("head", list(ESCAPES.values()), ids=list(ESCAPES))
+def test_terminal_escapes_in_a_head_never_reach_the_terminal(
+    pg_database: PgDatabase,
+    fleet_url: str,  # noqa: F811
+    head: str,
+) -> None:
+    """Held: a head's strings (its state, or the path and value msgspec names in its problem)
+    are shown with their control characters escaped, in the table and in its flag lines."""
+    _poisoned_head(_observer(pg_database), head)
+    table = sg("fleet", "status", "--url", fleet_url)
+    assert table.exit_code == 0, table.output
+    assert "\x1b" not in table.output and "\x07" not in table.output and "\r" not in table.output
+    assert "evil" in table.stdout
