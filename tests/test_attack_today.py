@@ -87,9 +87,12 @@ POISONS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a head that passes (or skips) heads.py's check still crashes the fleet"
-)
+# Read as heads: an unknown key is dropped unread, and a deadline UTC cannot hold is no
+# deadline (never overdue); the others are unreadable on their row.
+UNREAD_BUT_HARMLESS = {POISONS["unknown_key_5000_digit_integer"],
+                       POISONS["deadline_past_year_9999_in_utc"]}  # fmt: skip
+
+
 @pytest.mark.parametrize("poison", list(POISONS.values()), ids=list(POISONS))
 def test_a_poisoned_head_is_unreadable_on_its_row_not_a_crash_of_fleet_status(
     pg_database: PgDatabase,
@@ -104,14 +107,17 @@ def test_a_poisoned_head_is_unreadable_on_its_row_not_a_crash_of_fleet_status(
     RecursionError or ValueError from json.loads while psycopg reads the jsonb), where
     today's change promises HEAD UNREADABLE on that one row and the others shown."""
     origin = _poisoned_head(_observer(pg_database), poison)
+    unreadable = poison not in UNREAD_BUT_HARMLESS
     table = sg("fleet", "status", "--url", fleet_url)
     assert table.exit_code == 0, table.output
     assert "calc" in table.stdout and "OBSERVING" in table.stdout
-    assert f"HEAD evil on h9 (log {origin}): its head cannot be read (" in table.stdout
+    said = f"HEAD evil on h9 (log {origin}): its head cannot be read ("
+    assert (said in table.stdout) == unreadable, table.stdout
     as_json = sg("fleet", "status", "--url", fleet_url, "--json")
     assert as_json.exit_code == 0, as_json.output
     rows = {r["project"]: r for r in json.loads(as_json.stdout)["logs"]}
-    assert rows["calc"]["state"] == "OBSERVING" and rows["evil"]["head_problem"]
+    assert rows["calc"]["state"] == "OBSERVING"
+    assert bool(rows["evil"]["head_problem"]) == unreadable
     page = sg("fleet", "report", "-o", str(tmp_path / "fleet.html"), "--url", fleet_url)
     assert page.exit_code == 0, page.output
 

@@ -2,17 +2,24 @@
 read it back from the database. Pure.
 
 A head is derived data written by its host's own login role (or edited by a superuser): the
-fleet's views never trust its shape. One that does not have it is that log's problem, named on
+fleet's views never trust it. It is read as text and decoded here, never by the database
+driver (a head nested thousands deep or holding a 5,000-digit number made it fail for the whole
+fleet), bounded in size, and checked against its shape, its values bounded (a schedule longer
+than MAX_SECONDS overflowed the date arithmetic). One that fails is that log's problem, named on
 its row ("its head cannot be read (…)"), and the row is shown without a head; the other rows and
-the command go on. Unknown keys are ignored (a newer host may add some).
+the command go on. Unknown keys are dropped: what the views read is what was checked.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
+from sealguard.classes import Mode
+
+MAX_BYTES = 1 << 20  # a head (or its history) read; summary.py keeps the newest KEPT of each list
+MAX_SECONDS = 10 * 366 * 86400.0  # a schedule's period or grace: ten years at most
 Text = str | None
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=MAX_SECONDS)]
 
 
 class _Escalation(msgspec.Struct):
@@ -42,12 +49,12 @@ class _Incident(msgspec.Struct):
 
 class _Schedule(msgspec.Struct):
     every_seconds: Seconds
-    grace_seconds: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    grace_seconds: Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)] | None = None
 
 
 class _Head(msgspec.Struct):
-    state: str
-    format: int = 1
+    state: Mode
+    format: Literal[1] = 1
     since: Text = None
     because: Text = None
     reason: Text = None
@@ -91,19 +98,28 @@ class _History(msgspec.Struct):
     decisions: list[_Decision] = []
 
 
-def _problem(found: Any, shape: type) -> str | None:
+def _decoded(text: str | None, shape: type) -> tuple[dict[str, Any] | None, str | None]:
+    """(what was checked, as plain data; None) or (None, what is wrong)."""
+    if text is None:
+        return None, None
+    if len(text) > MAX_BYTES:
+        return None, f"{len(text):,} characters, more than the {MAX_BYTES:,} read"
     try:
-        msgspec.convert(found, shape, strict=True)
-    except msgspec.ValidationError as error:
-        return str(error)
-    return None
+        found: Any = msgspec.json.decode(text, type=shape, strict=True)
+    except (msgspec.DecodeError, msgspec.ValidationError) as error:
+        return None, str(error)
+    except RecursionError:
+        return None, "nested too deep"
+    return msgspec.to_builtins(found), None
 
 
-def head_problem(head: Any) -> str | None:
-    """What is wrong with a head (without its history), or None: it has the head's shape."""
-    return _problem(head, _Head)
+def head(text: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    """A head as the database holds it (JSON text, without its history; None: none reported):
+    (the head, None) or (None, what is wrong with it)."""
+    return _decoded(text, _Head)
 
 
-def history_problem(history: Any) -> str | None:
-    """What is wrong with a head's history, or None (no history at all is an empty one)."""
-    return None if history is None else _problem(history, _History)
+def history(text: str | None) -> tuple[dict[str, Any], str | None]:
+    """A head's history (JSON text; None: none): (it, None) or ({}, what is wrong with it)."""
+    found, problem = _decoded(text, _History)
+    return found or {}, problem

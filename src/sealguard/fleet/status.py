@@ -24,7 +24,8 @@ _STATUS_QUERY = """
 SELECT l.origin, l.project, l.host, l.build, l.size, l.enrolled,
        c.size, c.accepted, encode(c.root, 'hex'),
        h.at_seq, h.updated,
-       CASE jsonb_typeof(h.summary) WHEN 'object' THEN h.summary - 'history' ELSE h.summary END,
+       (CASE jsonb_typeof(h.summary) WHEN 'object' THEN h.summary - 'history'
+        ELSE h.summary END)::text,  -- decoded and checked here (fleet/heads.py), not by psycopg
        coalesce(r.refused, '[]'::jsonb)
 FROM sealguard.logs l
 LEFT JOIN LATERAL (
@@ -46,7 +47,7 @@ SELECT r.project, r.host, r.role, r.reserved FROM sealguard.reservations r
 WHERE NOT EXISTS (SELECT 1 FROM sealguard.logs l WHERE l.project = r.project AND l.host = r.host)
 ORDER BY r.project, r.host
 """
-_HISTORY_QUERY = "SELECT origin, summary -> 'history' FROM sealguard.heads"
+_HISTORY_QUERY = "SELECT origin, (summary -> 'history')::text FROM sealguard.heads"
 _REFUSALS_QUERY = """
 SELECT origin, at, status, reason, after, total FROM (
     SELECT f.*, row_number() OVER w AS n, count(*) OVER (PARTITION BY f.origin) AS total
@@ -192,7 +193,7 @@ def _naive(moment: datetime) -> datetime:
 def _parsed(text: Any) -> datetime | None:
     try:
         return _naive(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a time, or one UTC cannot hold (year 9999-05:00)
         return None
 
 
@@ -226,9 +227,7 @@ def _row(record: tuple[Any, ...], now: datetime, silent_after: float) -> LogStat
     (origin, project, host, build, lines, enrolled, cp_size, cp_accepted, cp_root,
      head_at, updated, head, refused) = record  # fmt: skip
     at = _naive(now)
-    problem = None if head is None else heads.head_problem(head)
-    if problem is not None:
-        head = None  # shown without a head; the problem is said on the row
+    head, problem = heads.head(head)  # None with a problem: shown without a head, and why
     checkpoint = Checkpoint(cp_size, _naive(cp_accepted), cp_root) if cp_size is not None else None
     last = _naive(max(t for t in (enrolled, cp_accepted, updated) if t is not None))
     return LogStatus(
@@ -288,10 +287,9 @@ def read_report(
         totals[origin] = total
     details = {}
     for row in found.rows:
-        history = histories.get(row.origin)
-        problem = heads.history_problem(history)
+        history, problem = heads.history(histories.get(row.origin))
         details[row.origin] = LogDetail(
-            history or {} if problem is None else {},
+            history,
             refusals.get(row.origin, []),
             totals.get(row.origin, 0),
             problem,
