@@ -8,6 +8,7 @@ over TCP with their passwords, the real CLI) and asserting what the tool must do
 guards an attack that held.
 """
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sealguard.fleet import database
 from sealguard.ledger import Ledger
 from sealguard.ledger.keys import load_key, origin_for, public_bytes
+from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.project import Project
 
 from .fleet_db import fleet_url, governed, sg  # noqa: F401 (fixture)
@@ -143,22 +145,36 @@ def _held_lines(url: str, origin: str) -> int:
     return int(found[0])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a reserved host can still be locked out by enrolling its origin"
-)
-def test_a_reserved_host_cannot_be_locked_out_by_another_role_enrolling_its_origin(
+def _append(role: PgRole, origin: str, lines: list[bytes]) -> int:
+    """As `role`: append `lines` to its own log `origin` with a checkpoint whose root is theirs
+    (the database checks roots, not signatures); the status it answers."""
+    tree = CompactRange(0, [])
+    for line in lines:
+        tree.push(leaf_hash(line))
+    note = f"{origin}\n{len(lines)}\n{base64.b64encode(tree.root()).decode()}\n"
+    with role.connect() as conn:
+        found = conn.execute(
+            "SELECT status FROM sealguard.append(%s, 0, %s, %s)", (origin, lines, note)
+        ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+@pytest.mark.parametrize("garbage", [False, True], ids=["enrolled", "enrolled_and_filled"])
+def test_a_hosts_origin_enrolled_by_another_role_is_said_and_is_no_incident_of_its_own(
     tmp_path: Path,
     pg_database: PgDatabase,
     fleet_url: str,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
+    garbage: bool,
 ) -> None:
-    """Symptom: calc on h1 is reserved for the host's role, but the host's first shipment has not
-    happened yet (it was sealed before its password was set, or it is a file ledger about to be
-    migrated, whose origin is in every bundle and checkpoint it ever handed out). Another
-    observer role enrols the host's origin under a name of its own ('decoy' on 'h9'): the
-    trigger checks only the new row's project x host, and enrol checks the origin first, so the
-    real host is refused ('log … is kept for the role <mallory>, not <host>') at every act and
-    stays unwitnessed: what the reservation promised to prevent."""
+    """Found: another observer role enrols the host's origin (public: it is in every bundle and
+    checkpoint) under a name of its own before the host's first shipment. The database cannot
+    tell who holds the log key (it has no Ed25519), so it cannot give the origin back; before,
+    with lines of its own appended there, the real host's checks read that log as its own and
+    said FORK, an INCIDENT (HALTED) made by someone else. Now: the real host says, in one line
+    per act, that another role keeps its origin, and is not halted; its name, reserved, shows
+    as awaiting in `fleet status` (SILENT once late), so the lock-out is seen, not prevented."""
     host, mallory = _observer(pg_database), _observer(pg_database)
     assert _reserve(fleet_url, host).exit_code == 0
     root = governed(tmp_path / "calc", host.url, "calc", "h1")
@@ -166,17 +182,20 @@ def test_a_reserved_host_cannot_be_locked_out_by_another_role_enrolling_its_orig
     assert sg("--project", str(root), "seal").exit_code == 0
     origin = _origin_of(root)
     assert _enrol(mallory, origin, "decoy", "h9")[0] == 201
+    if garbage:
+        assert _append(mallory, origin, [b'{"seq":0,"type":"forged"}']) == 200
     monkeypatch.setenv("PGPASSWORD", host.password)
     database._UNREACHABLE.clear()  # each command is a process of its own
     observed = sg("--project", str(root), "observe")
-    assert observed.exit_code == 0, observed.output
-    assert observed.stderr == "", observed.stderr
-    assert _held_lines(fleet_url, origin) > 0
+    assert observed.exit_code == 0, observed.output  # STABLE: no INCIDENT of its own
+    said = [line for line in observed.stderr.splitlines() if "another role enrolled" in line]
+    assert len(said) == 1 and mallory.name in said[0], observed.stderr
+    verified = sg("--project", str(root), "verify")
+    assert verified.exit_code == 0, verified.output
+    status = sg("fleet", "status", "--url", fleet_url)
+    assert "awaiting calc on h1: reserved for the role" in status.stdout, status.stdout
 
 
-@pytest.mark.xfail(
-    strict=True, reason="003 applied by another admin than the schema's owner breaks enrolment"
-)
 def test_an_upgrade_run_by_a_superuser_keeps_new_hosts_enrolling(
     tmp_path: Path,
     pg_database: PgDatabase,

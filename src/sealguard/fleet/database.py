@@ -274,7 +274,33 @@ def install(conn: psycopg.Connection) -> list[str]:
                 (version, name),
             )
             applied.append(name)
+        if applied:
+            conn.execute(_OWNED_BY_THE_SCHEMAS_OWNER)
     return applied
+
+
+# Everything in the schema belongs to the schema's owner, whoever applied it: an upgrade run by
+# another administrator (a superuser) would otherwise leave new tables that the owner's
+# functions (enrol, append: SECURITY DEFINER) and the owner's `fleet reserve` may not read.
+_OWNED_BY_THE_SCHEMAS_OWNER = b"""
+DO $$
+DECLARE
+    owner name := (SELECT pg_get_userbyid(nspowner) FROM pg_namespace
+                   WHERE nspname = 'sealguard');
+    item record;
+BEGIN
+    FOR item IN SELECT c.oid::regclass AS name FROM pg_class c
+            WHERE c.relnamespace = 'sealguard'::regnamespace AND c.relkind IN ('r', 'p', 'v')
+              AND pg_get_userbyid(c.relowner) <> owner LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO %I', item.name, owner);
+    END LOOP;
+    FOR item IN SELECT f.oid::regprocedure AS name FROM pg_proc f
+            WHERE f.pronamespace = 'sealguard'::regnamespace
+              AND pg_get_userbyid(f.proowner) <> owner LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO %I', item.name, owner);
+    END LOOP;
+END $$
+"""
 
 
 def expected_versions() -> set[int]:

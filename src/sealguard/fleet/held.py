@@ -76,7 +76,18 @@ def _say_once(message: str) -> None:
 
 def _read(conn: object, held: Held, origin: str | None, name: tuple[str, str]) -> None:
     execute = conn.execute  # type: ignore[attr-defined]
-    row = execute("SELECT size FROM sealguard.logs WHERE origin = %s", (origin,)).fetchone()
+    row = execute(
+        "SELECT l.owner, session_user, l.project, l.host, l.owner = session_user OR coalesce("
+        "(SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) "
+        "FROM sealguard.logs l WHERE l.origin = %s",
+        (origin,),
+    ).fetchone()
+    if row is not None and not row[4]:  # not this host's doing: never an INCIDENT of its own
+        raise FleetError(
+            f"{held.where} keeps log {origin} for the role {row[0]} (as {row[2]} on {row[3]}), "
+            f"not {row[1]}: another role enrolled this log's origin (a log key is public); the "
+            "database's owner should look into it"
+        )
     if row is None:
         other = execute(  # another role's log of that name is its own (enrol refuses this host)
             "SELECT origin, size FROM sealguard.logs WHERE project = %s AND host = %s "
