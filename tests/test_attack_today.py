@@ -217,6 +217,7 @@ def test_an_upgrade_run_by_a_superuser_keeps_new_hosts_enrolling(
         conn.execute("DROP TRIGGER logs_reserved ON sealguard.logs")
         conn.execute("DROP FUNCTION sealguard.reserved_enrolment()")
         conn.execute("DROP TABLE sealguard.reservations")
+        conn.execute("ALTER TABLE sealguard.heads DROP CONSTRAINT heads_bounded")
         conn.execute("DELETE FROM sealguard.schema_versions WHERE version = 3")
     upgraded = sg("fleet", "init", "--url", pg_database.admin_url)  # the superuser upgrades
     assert upgraded.exit_code == 0, upgraded.output
@@ -253,3 +254,18 @@ def test_terminal_escapes_in_a_head_never_reach_the_terminal(
     assert table.exit_code == 0, table.output
     assert "\x1b" not in table.output and "\x07" not in table.output and "\r" not in table.output
     assert "evil" in table.stdout
+
+
+def test_a_head_larger_than_the_views_read_is_refused_by_the_database(
+    pg_database: PgDatabase,
+    fleet_url: str,  # noqa: F811
+) -> None:
+    """A host's role could store heads of any size (the attacker's note): the database now
+    refuses one over 1 MB, the most `fleet status` reads of one (fleet/heads.py MAX_BYTES)."""
+    role = _observer(pg_database)
+    origin = _poisoned_head(role, HEAD + '"x": "' + "a" * 1000 + '"}')  # a usual one: kept
+    with role.connect() as conn, pytest.raises(psycopg.errors.CheckViolation, match="bounded"):
+        conn.execute(
+            "SELECT sealguard.report_head(%s, 0, %s::jsonb)",
+            (origin, HEAD + '"x": "' + "a" * (1 << 20) + '"}'),
+        )

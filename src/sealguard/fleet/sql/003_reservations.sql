@@ -35,3 +35,10 @@ END $$;
 
 CREATE TRIGGER logs_reserved BEFORE INSERT ON sealguard.logs
     FOR EACH ROW EXECUTE FUNCTION sealguard.reserved_enrolment();
+
+-- A head is derived data a host's role writes at each shipment (fleet/summary.py keeps the
+-- newest 20 of each list: a few kilobytes); `fleet status` reads at most 1 MB of one
+-- (fleet/heads.py). A larger one is refused here, so that no role fills the table or slows
+-- the fleet's views with one (NOT VALID: rows already there are left as they are).
+ALTER TABLE sealguard.heads ADD CONSTRAINT heads_bounded
+    CHECK (octet_length(summary::text) <= 1048576) NOT VALID;
