@@ -18,7 +18,7 @@ STATUS_KEYS = {
     "project", "host", "build", "origin", "state", "since", "because", "reason",
     "last_observation", "baseline_version", "open_escalations", "overdue_escalations",
     "escalations", "lines", "checkpoint", "head_at", "last_report", "silent", "refused",
-    "incident", "head_problem",
+    "incident", "head_problem", "retired",
 }  # fmt: skip
 
 

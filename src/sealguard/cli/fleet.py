@@ -80,5 +80,29 @@ def fleet_reserve(url: str, project_name: str, host: str, role: str) -> int:
     return 0
 
 
+@fleet.command("retire")
+@click.option(
+    "--url", required=True, metavar="URL",
+    help="postgresql://OWNER@HOST/DB as the fleet schema's owner (or a superuser).",
+)  # fmt: skip
+@click.option("--origin", "origin", required=True, help="The log to retire (its origin).")
+@click.option("--reason", "reason", required=True, help="Why: kept with the log for ever.")
+def fleet_retire(url: str, origin: str, reason: str) -> int:
+    """Retire a log whose host was rebuilt or re-sealed on purpose: it takes nothing more and
+    stays as it is; its project x host is free for the new log (exit 0; 4 unknown or retired
+    already)."""
+    from sealguard.fleet.database import connect
+    from sealguard.fleet.retirement import retire
+    from sealguard.fleet.urls import shown
+
+    with connect(url) as conn:
+        done = retire(conn, origin, reason)
+    output.write(
+        f"{shown(url)}: log {done.origin} ({done.project} on {done.host}) is retired with its "
+        f"{done.lines:,} lines; a new log may take its name"
+    )
+    return 0
+
+
 # the group's other commands, in modules of their own; importing them registers them
 from sealguard.cli import fleet_decide, fleet_views  # noqa: E402, F401

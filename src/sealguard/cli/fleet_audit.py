@@ -191,7 +191,7 @@ def _fleet_url(ctx: click.Context, url: str | None) -> str:
 
 
 def _log_line(report: "LogAudit") -> str:
-    named = _named(report)
+    named = _named(report) + (f" (retired {report.retired})" if report.retired else "")
     if report.intact:
         return (
             f"ok {named}: {report.lines:,} lines, {report.checkpoints:,} accepted checkpoints hold"

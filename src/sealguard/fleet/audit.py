@@ -180,6 +180,7 @@ class LogAudit:
     latest: int | None = None  # size of the newest accepted checkpoint
     torn_tails: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    retired: str | None = None  # "at T by ROLE (reason)"
 
     @property
     def intact(self) -> bool:
@@ -307,6 +308,10 @@ def _counts(facts: Facts, tree: _Tree, lines: int) -> list[Problem]:
 
 
 def _refused(facts: Facts) -> list[Problem]:
+    """A refusal since the last acceptance; none for a retired log (its owner decided about
+    it: the refusals stay in the database, on the report page)."""
+    if facts.held.retired is not None:
+        return []
     return [
         Problem("REFUSED", f"refused a submission at {r.at:%Y-%m-%dT%H:%M:%SZ}: {r.reason}")
         for r in facts.refusals
@@ -316,7 +321,7 @@ def _refused(facts: Facts) -> list[Problem]:
 def judge(facts: Facts, ranges: list[SeqRange]) -> LogAudit:
     """Every problem of the log, from its rows' ranges and the rest read with them."""
     held = facts.held
-    report = LogAudit(held.origin, held.name)
+    report = LogAudit(held.origin, held.name, retired=held.retired)
     lines = facts.bounds.stop
     tree = _join(ranges)
     for scanned in sorted(ranges, key=lambda r: r.start):

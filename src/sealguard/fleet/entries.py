@@ -32,6 +32,7 @@ class LogRow:
     build: str | None
     size: int
     frontier: tuple[bytes, ...]
+    retired: str | None = None  # "at T by ROLE (reason)": its owner retired it
 
     @property
     def name(self) -> str:
@@ -68,12 +69,18 @@ class Bounds:
         return max(self.high + 1, 0) if self.high is not None else 0
 
 
-_LOG_COLUMNS = "origin, log_key, project, host, build, size, frontier"
+_LOG_COLUMNS = (
+    "origin, log_key, project, host, build, size, frontier, "
+    "to_char(retired AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), retired_by, "
+    "retired_reason"
+)
 
 
 def _log_row(row: Any) -> LogRow:
-    origin, key, project, host, build, size, frontier = row
-    return LogRow(origin, key, project, host, build, size, tuple(bytes(h) for h in frontier))
+    origin, key, project, host, build, size, frontier, retired, by, why = row
+    when = f"at {retired} by {by} ({why})" if retired is not None else None
+    frontier = tuple(bytes(h) for h in frontier)
+    return LogRow(origin, key, project, host, build, size, frontier, when)
 
 
 def require_schema(conn: psycopg.Connection) -> None:
@@ -114,13 +121,23 @@ def log(conn: psycopg.Connection, origin: str) -> LogRow | None:
 
 
 def origin_of(conn: psycopg.Connection, project: str, host: str) -> str:
-    """The origin of the log kept for `project` on `host`; a UsageError when there is none."""
-    row = conn.execute(
-        "SELECT origin FROM sealguard.logs WHERE project = %s AND host = %s", (project, host)
-    ).fetchone()
-    if row is None:
+    """The origin of the live log kept for `project` on `host` (not a retired one); a
+    UsageError when there is none."""
+    rows = conn.execute(
+        "SELECT origin, retired IS NOT NULL FROM sealguard.logs WHERE project = %s AND host = %s "
+        "ORDER BY enrolled",
+        (project, host),
+    ).fetchall()
+    live = [str(origin) for origin, retired in rows if not retired]
+    if not rows:
         raise UsageError(f"the fleet database keeps no log of project {project} on host {host}")
-    return str(row[0])
+    if not live:
+        retired = ", ".join(str(origin) for origin, _ in rows)
+        raise UsageError(
+            f"the fleet database keeps only retired logs of project {project} on host {host} "
+            f"({retired}): name one with --origin"
+        )
+    return live[0]
 
 
 def checkpoints(conn: psycopg.Connection, origin: str) -> list[CheckpointRow]:

@@ -37,6 +37,7 @@ class Held:
     known: bool = False  # the origin is enrolled
     other: tuple[str, int] | None = None  # (origin, lines) kept for this project x host instead
     refusals: list[Refusal] = field(default_factory=list)  # since the last acceptance
+    retired: str | None = None  # when, by whom and why the database's owner retired the log
     error: str | None = None  # why it could not be read
 
 
@@ -78,8 +79,8 @@ def _read(conn: object, held: Held, origin: str | None, name: tuple[str, str]) -
     execute = conn.execute  # type: ignore[attr-defined]
     row = execute(
         "SELECT l.owner, session_user, l.project, l.host, l.owner = session_user OR coalesce("
-        "(SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) "
-        "FROM sealguard.logs l WHERE l.origin = %s",
+        "(SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false), l.retired, "
+        "l.retired_by, l.retired_reason FROM sealguard.logs l WHERE l.origin = %s",
         (origin,),
     ).fetchone()
     if row is not None and not row[4]:  # not this host's doing: never an INCIDENT of its own
@@ -91,12 +92,14 @@ def _read(conn: object, held: Held, origin: str | None, name: tuple[str, str]) -
     if row is None:
         other = execute(  # another role's log of that name is its own (enrol refuses this host)
             "SELECT origin, size FROM sealguard.logs WHERE project = %s AND host = %s "
-            "AND owner = session_user",
+            "AND owner = session_user AND retired IS NULL",
             name,
         ).fetchone()
         held.other = (other[0], other[1]) if other else None
         return
     held.known = True
+    if row[5] is not None:
+        held.retired = f"at {_utc(row[5])} by {row[6]} ({row[7]})"
     last = execute(
         "SELECT size, root, accepted FROM sealguard.checkpoints WHERE origin = %s "
         "ORDER BY size DESC LIMIT 1",
@@ -133,6 +136,14 @@ def hold(
             )
         ]
     found: list[Problem] = []
+    if held.retired is not None:  # this installation should not run any more
+        found.append(
+            Problem(
+                "WITNESS",
+                f"{where} retired this log {held.retired}: it takes nothing more of it; the "
+                "project on this host goes on only as a new log (sealed anew)",
+            )
+        )
     if held.size > lines:
         found.append(
             Problem(

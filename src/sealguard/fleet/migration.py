@@ -94,7 +94,8 @@ def _other_history(
     held = entries.log(conn, origin)
     if held is None:
         row = conn.execute(
-            "SELECT origin, size FROM sealguard.logs WHERE project = %s AND host = %s",
+            "SELECT origin, size FROM sealguard.logs WHERE project = %s AND host = %s "
+            "AND retired IS NULL",
             (place.project, place.host),
         ).fetchone()
         if row is None:

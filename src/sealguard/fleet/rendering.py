@@ -29,6 +29,8 @@ def _last_observation(row: LogStatus) -> str:
 
 def _flags(row: LogStatus) -> str:
     flags = ["INCIDENT: REFUSED"] if row.incident else []
+    if row.retired is not None:
+        flags.append("RETIRED")
     if row.head_problem is not None:
         flags.append("HEAD UNREADABLE")
     if row.silent is not None:
@@ -88,6 +90,9 @@ def _table(status: FleetStatus) -> str:
 
 def _flag_lines(row: LogStatus) -> list[str]:
     name = f"{row.project} on {row.host} (log {row.origin})"
+    if row.retired is not None:  # its refusals are on its page, not an INCIDENT any more
+        r = row.retired
+        return [f"RETIRED {name} at {stamp(r.at)} by {r.by}: {r.reason}"]
     lines = [
         f"INCIDENT {name}: the database refused its log at {stamp(r.at)} ({r.status}): {r.reason}"
         for r in row.refused
@@ -125,7 +130,9 @@ def totals(status: FleetStatus) -> str:
     refused = f"{status.incidents} refused by the database" + (
         " since their last acceptance: INCIDENT" if status.incidents else ""
     )
-    return f"{len(status.rows)} logs, {refused}, {status.silent} silent"
+    retired = sum(row.retired is not None for row in status.rows)
+    logs = f"{len(status.rows)} logs" + (f" ({retired} retired)" if retired else "")
+    return f"{logs}, {refused}, {status.silent} silent"
 
 
 def text(status: FleetStatus) -> str:
@@ -176,6 +183,11 @@ def _row_json(row: LogStatus) -> dict[str, Any]:
         ],
         "incident": row.incident,
         "head_problem": row.head_problem,
+        "retired": (
+            {"at": stamp(row.retired.at), "by": row.retired.by, "reason": row.retired.reason}
+            if row.retired
+            else None
+        ),
     }
 
 

@@ -28,7 +28,8 @@ def reserve(conn: Any, project: str, host: str, role: str) -> Reserved:
         if found is None or not found[0]:
             raise UsageError(f"no login role {role} in the database: create it first (README)")
         kept = conn.execute(
-            "SELECT origin, owner FROM sealguard.logs WHERE project = %s AND host = %s",
+            "SELECT origin, owner FROM sealguard.logs WHERE project = %s AND host = %s "
+            "AND retired IS NULL",
             (project, host),
         ).fetchone()
         if kept is not None and kept[1] != role:

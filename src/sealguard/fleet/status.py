@@ -22,6 +22,7 @@ REFUSALS_SHOWN = 50  # per log, on the report page (the newest; every one is in 
 
 _STATUS_QUERY = """
 SELECT l.origin, l.project, l.host, l.build, l.size, l.enrolled,
+       l.retired, l.retired_by, l.retired_reason,
        c.size, c.accepted, encode(c.root, 'hex'),
        h.at_seq, h.updated,
        (CASE jsonb_typeof(h.summary) WHEN 'object' THEN h.summary - 'history'
@@ -44,7 +45,8 @@ ORDER BY l.project, l.host, l.origin
 # Names reserved for a host's role (003_reservations.sql) under which no log is kept yet.
 _UNREPORTED_QUERY = """
 SELECT r.project, r.host, r.role, r.reserved FROM sealguard.reservations r
-WHERE NOT EXISTS (SELECT 1 FROM sealguard.logs l WHERE l.project = r.project AND l.host = r.host)
+WHERE NOT EXISTS (SELECT 1 FROM sealguard.logs l
+                  WHERE l.project = r.project AND l.host = r.host AND l.retired IS NULL)
 ORDER BY r.project, r.host
 """
 _HISTORY_QUERY = "SELECT origin, (summary -> 'history')::text FROM sealguard.heads"
@@ -81,6 +83,13 @@ class Silence:
 
 
 @dataclass(frozen=True)
+class Retirement:
+    at: datetime
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     size: int
     accepted: datetime
@@ -105,6 +114,7 @@ class LogStatus:
     refused: list[Refusal]  # since the database last accepted the log
     silent: Silence | None
     head_problem: str | None = None  # a head was reported but does not have a head's shape
+    retired: Retirement | None = None  # by the database's owner: the log takes nothing more
 
     @property
     def state(self) -> str | None:
@@ -112,7 +122,9 @@ class LogStatus:
 
     @property
     def incident(self) -> bool:
-        return bool(self.refused)
+        """Refused since its last acceptance, and not retired (a retired log's refusals are
+        shown, not an INCIDENT: its owner has decided about it)."""
+        return bool(self.refused) and self.retired is None
 
     @property
     def open_escalations(self) -> int:
@@ -224,8 +236,8 @@ def _silence(
 
 
 def _row(record: tuple[Any, ...], now: datetime, silent_after: float) -> LogStatus:
-    (origin, project, host, build, lines, enrolled, cp_size, cp_accepted, cp_root,
-     head_at, updated, head, refused) = record  # fmt: skip
+    (origin, project, host, build, lines, enrolled, retired, retired_by, retired_reason,
+     cp_size, cp_accepted, cp_root, head_at, updated, head, refused) = record  # fmt: skip
     at = _naive(now)
     head, problem = heads.head(head)  # None with a problem: shown without a head, and why
     checkpoint = Checkpoint(cp_size, _naive(cp_accepted), cp_root) if cp_size is not None else None
@@ -245,8 +257,11 @@ def _row(record: tuple[Any, ...], now: datetime, silent_after: float) -> LogStat
         refused=[
             Refusal(_parsed(r["at"]) or at, int(r["status"]), str(r["reason"])) for r in refused
         ],
-        silent=_silence(head, last, at, silent_after),
+        silent=None if retired is not None else _silence(head, last, at, silent_after),
         head_problem=problem,
+        retired=(
+            Retirement(_naive(retired), retired_by, retired_reason) if retired is not None else None
+        ),
     )
 
 

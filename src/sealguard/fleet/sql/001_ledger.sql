@@ -17,9 +17,14 @@ CREATE TABLE sealguard.logs (
     enrolled  timestamptz NOT NULL DEFAULT clock_timestamp(),
     size      bigint NOT NULL DEFAULT 0 CHECK (size >= 0),
     frontier  bytea[] NOT NULL DEFAULT '{}',  -- the roots of the perfect subtrees, left to right
-    owner     name NOT NULL DEFAULT session_user  -- the login role that enrolled it: its only writer
+    owner     name NOT NULL DEFAULT session_user,  -- the login role that enrolled it: its only writer
+    -- set once, together, by sealguard.retire (the database's owner): the log takes nothing
+    -- more, and its project x host is free for a new log (a host rebuilt or re-sealed)
+    retired         timestamptz,
+    retired_by      name,
+    retired_reason  text
 );
-CREATE UNIQUE INDEX logs_project_host ON sealguard.logs (project, host);
+CREATE UNIQUE INDEX logs_project_host ON sealguard.logs (project, host) WHERE retired IS NULL;
 
 CREATE TABLE sealguard.entries (
     origin  text NOT NULL REFERENCES sealguard.logs (origin),
@@ -77,12 +82,18 @@ CREATE TRIGGER logs_no_delete BEFORE DELETE OR TRUNCATE ON sealguard.logs
     FOR EACH STATEMENT EXECUTE FUNCTION sealguard.refuse_change();
 
 -- A log's row changes only by growing: its name, key and place never change, its size never
--- shrinks.
+-- shrinks; its retirement is set once, whole, and then it never changes again.
 CREATE FUNCTION sealguard.logs_only_grow() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.origin <> OLD.origin OR NEW.log_key <> OLD.log_key OR NEW.project <> OLD.project
        OR NEW.host <> OLD.host OR NEW.build IS DISTINCT FROM OLD.build OR NEW.owner <> OLD.owner
-       OR NEW.enrolled <> OLD.enrolled OR NEW.size < OLD.size THEN
+       OR NEW.enrolled <> OLD.enrolled OR NEW.size < OLD.size
+       OR (OLD.retired IS NOT NULL AND (NEW.retired, NEW.retired_by, NEW.retired_reason, NEW.size)
+           IS DISTINCT FROM (OLD.retired, OLD.retired_by, OLD.retired_reason, OLD.size))
+       OR (OLD.retired IS NULL AND NEW.retired IS NULL
+           AND (NEW.retired_by IS NOT NULL OR NEW.retired_reason IS NOT NULL))
+       OR (NEW.retired IS NOT NULL AND (NEW.retired_by IS NULL OR NEW.retired_reason IS NULL))
+    THEN
         RAISE EXCEPTION 'sealguard.logs: % of % refused: a log only grows', TG_OP, OLD.origin
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -148,6 +159,12 @@ BEGIN
             known.owner, session_user), known.size;
         RETURN;
     END IF;
+    IF FOUND AND known.retired IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM refused(p_origin, 410, format(
+            'log %s was retired at %s by %s (%s): it takes nothing more', p_origin,
+            known.retired, known.retired_by, known.retired_reason), p_log_key, known.size);
+        RETURN;
+    END IF;
     IF FOUND THEN
         IF known.log_key <> p_log_key THEN
             RETURN QUERY SELECT * FROM refused(p_origin, 403, format(
@@ -158,7 +175,8 @@ BEGIN
         RETURN QUERY SELECT 200, 'known'::text, known.size;
         RETURN;
     END IF;
-    SELECT * INTO known FROM logs l WHERE l.project = p_project AND l.host = p_host;
+    SELECT * INTO known FROM logs l
+        WHERE l.project = p_project AND l.host = p_host AND l.retired IS NULL;
     IF FOUND AND known.owner <> session_user THEN  -- another role's host name: not its refusal
         RETURN QUERY SELECT 403, format(
             'the database keeps %s on %s for the role %s, not %s: give this host another name, '
@@ -210,6 +228,12 @@ BEGIN
     IF NOT writes(held.owner) THEN  -- not kept as a refusal: it is not the log's doing
         RETURN QUERY SELECT 403, format('log %s is kept for the role %s, not %s', p_origin,
             held.owner, session_user), held.size;
+        RETURN;
+    END IF;
+    IF held.retired IS NOT NULL THEN  -- an installation that should not run any more: kept
+        RETURN QUERY SELECT * FROM refused(p_origin, 410, format(
+            'log %s was retired at %s by %s (%s): it takes nothing more', p_origin,
+            held.retired, held.retired_by, held.retired_reason), p_note, held.size);
         RETURN;
     END IF;
     n := held.size;
@@ -293,12 +317,43 @@ BEGIN
         RAISE EXCEPTION 'log % is kept for the role %, not %', p_origin, held.owner, session_user
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF FOUND AND held.retired IS NOT NULL THEN
+        RAISE EXCEPTION 'log % was retired at %', p_origin, held.retired
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
     INSERT INTO heads AS h (origin, at_seq, summary)
         SELECT p_origin, p_at_seq, p_summary FROM logs l
         WHERE l.origin = p_origin AND l.size >= p_at_seq
     ON CONFLICT (origin) DO UPDATE SET at_seq = EXCLUDED.at_seq, summary = EXCLUDED.summary,
         updated = clock_timestamp()
         WHERE h.at_seq <= EXCLUDED.at_seq;
+END $$;
+
+-- Retire a log (`sealguard fleet retire`): the database's owner records when, who and why; the
+-- log takes nothing more, stays (every line, checkpoint and refusal), and its project x host
+-- is free for a new log. Not SECURITY DEFINER and not granted: only the owner (or a superuser)
+-- may update sealguard.logs.
+CREATE FUNCTION sealguard.retire(p_origin text, p_reason text)
+RETURNS TABLE (project text, host text, size bigint)
+LANGUAGE plpgsql SET search_path = sealguard, pg_temp AS $$
+DECLARE
+    held logs%ROWTYPE;
+BEGIN
+    IF p_reason IS NULL OR btrim(p_reason) = '' THEN
+        RAISE EXCEPTION 'a retirement needs a reason' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO held FROM logs l WHERE l.origin = p_origin FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the database keeps no log %', p_origin USING ERRCODE = 'no_data_found';
+    END IF;
+    IF held.retired IS NOT NULL THEN
+        RAISE EXCEPTION 'log % was already retired at % by % (%)', p_origin, held.retired,
+            held.retired_by, held.retired_reason
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    UPDATE logs l SET retired = clock_timestamp(), retired_by = session_user,
+        retired_reason = p_reason WHERE l.origin = p_origin;
+    RETURN QUERY SELECT held.project, held.host, held.size;
 END $$;
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sealguard FROM PUBLIC;
