@@ -298,6 +298,34 @@ def test_an_observation_connects_to_the_database_once_before_its_probes_and_once
     assert _held_lines(fleet, _origin(project)) == lines_of(_ledger(project))
 
 
+def test_a_files_only_observation_connects_once(
+    tmp_path: Path, invoke, fleet: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No probe runs: the one connection serves the pull, the checks and the shipments."""
+    root = tmp_path / "docs"
+    write_tree(
+        root,
+        {
+            "src/app.py": "print('hello')\n",
+            "governance/sealguard.toml": '[seal]\npaths = ["src/**"]\nfiles_only = true\n'
+            f'\n[ledger]\nurl = "{fleet}"\nhost = "h1"\n',
+        },
+    )
+    project = Project(root)
+    assert _run(invoke, project, "seal").exit_code == 0
+    opened: list[object] = []
+    real = database.psycopg.connect
+
+    def counted(*args: object, **kwargs: object) -> object:
+        opened.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return opened[-1]
+
+    monkeypatch.setattr(database.psycopg, "connect", counted)
+    assert _run(invoke, project, "observe").exit_code == 0
+    assert len(opened) == 1, opened
+    assert _held_lines(fleet, _origin(project)) == lines_of(_ledger(project))
+
+
 def test_fleet_push_ships_what_is_owed_and_says_so(
     tmp_path: Path, invoke, pg_admin_url: str
 ) -> None:

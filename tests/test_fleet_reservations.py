@@ -163,3 +163,15 @@ def test_a_reserved_host_that_never_shipped_is_silent_in_fleet_status(
     target = tmp_path / "fleet.html"
     assert sg("fleet", "report", "-o", str(target), "--url", fleet_url).exit_code == 0
     assert "SILENT calc on h9" in target.read_text()
+
+
+def test_a_role_that_is_not_an_observer_is_not_reserved_for(
+    fleet_url: str,  # noqa: F811
+    pg_database: PgDatabase,
+) -> None:
+    """A typo'd or auditor's role would lock the host out: refused (64) before anything."""
+    auditor = pg_database.login_role(member_of=["sealguard_auditor"])
+    done = _reserve(fleet_url, auditor)
+    assert done.exit_code == 64 and "not a member of sealguard_observer" in done.stderr
+    with psycopg.connect(fleet_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM sealguard.reservations").fetchone() == (0,)

@@ -135,3 +135,26 @@ def test_retiring_is_the_owners_once_with_a_reason(
             conn.execute(
                 "UPDATE sealguard.logs SET retired = NULL WHERE origin = %s", (old_origin,)
             )
+
+
+def test_a_reserved_name_is_awaited_again_from_its_retirement_not_its_reservation(
+    rebuilt: tuple[Path, Path, str],
+    fleet_url: str,  # noqa: F811
+    pg_database: PgDatabase,
+) -> None:
+    """A name reserved long ago and freed by a retirement awaits its new log from the moment
+    of the retirement: not SILENT at once because the reservation is old."""
+    _, _, old_origin = rebuilt
+    role = pg_database.login_role(member_of=["sealguard_observer"])
+    reserved = sg("fleet", "reserve", "--url", fleet_url, "--project-name", "calc", "--host",
+                  "h1", "--role", role.name)  # fmt: skip
+    assert reserved.exit_code == 4  # the old log keeps the name until it is retired
+    assert _retire(fleet_url, old_origin).exit_code == 0
+    again = sg("fleet", "reserve", "--url", fleet_url, "--project-name", "calc", "--host", "h1",
+               "--role", role.name)  # fmt: skip
+    assert again.exit_code == 0, again.output
+    with psycopg.connect(fleet_url, autocommit=True) as conn:  # reserved two days ago
+        conn.execute("UPDATE sealguard.reservations SET reserved = now() - interval '2 days'")
+    table = sg("fleet", "status", "--url", fleet_url).stdout
+    assert "awaiting calc on h1: reserved for the role" in table, table
+    assert "SILENT calc on h1" not in table

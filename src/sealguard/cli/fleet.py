@@ -34,6 +34,10 @@ def fleet_init(url: str) -> int:
         "grant a host's login role the observer's rights: "
         "GRANT sealguard_observer TO <role>; an auditor's: GRANT sealguard_auditor TO <role>"
     )
+    output.write(
+        "reserve each host's name for its role before its first shipment: sealguard fleet "
+        "reserve --url URL --project-name P --host H --role R"
+    )
     return 0
 
 

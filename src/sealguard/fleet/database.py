@@ -212,6 +212,11 @@ def over(url: str, work: Callable[[psycopg.Connection], T]) -> T:
         return work(conn)
 
 
+def said() -> set[str] | None:
+    """What the session in force has said already (None: no session)."""
+    return _SAID.get()
+
+
 CUT_OFF = (
     "not held against the fleet database; decisions published for this host wait; the log "
     "here keeps every line, the next act ships what is owed"
@@ -274,14 +279,15 @@ def install(conn: psycopg.Connection) -> list[str]:
                 (version, name),
             )
             applied.append(name)
-        if applied:
-            conn.execute(_OWNED_BY_THE_SCHEMAS_OWNER)
+        conn.execute(_OWNED_BY_THE_SCHEMAS_OWNER)
     return applied
 
 
 # Everything in the schema belongs to the schema's owner, whoever applied it: an upgrade run by
 # another administrator (a superuser) would otherwise leave new tables that the owner's
-# functions (enrol, append: SECURITY DEFINER) and the owner's `fleet reserve` may not read.
+# functions (enrol, append: SECURITY DEFINER) and the owner's `fleet reserve` may not read. At
+# every run; what the running role may not give away (only a superuser takes an object from
+# another role) is left, and said as a WARNING by the server.
 _OWNED_BY_THE_SCHEMAS_OWNER = b"""
 DO $$
 DECLARE
@@ -292,12 +298,22 @@ BEGIN
     FOR item IN SELECT c.oid::regclass AS name FROM pg_class c
             WHERE c.relnamespace = 'sealguard'::regnamespace AND c.relkind IN ('r', 'p', 'v')
               AND pg_get_userbyid(c.relowner) <> owner LOOP
-        EXECUTE format('ALTER TABLE %s OWNER TO %I', item.name, owner);
+        BEGIN
+            EXECUTE format('ALTER TABLE %s OWNER TO %I', item.name, owner);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE WARNING 'sealguard: % is not %''s: run fleet init as a superuser',
+                item.name, owner;
+        END;
     END LOOP;
     FOR item IN SELECT f.oid::regprocedure AS name FROM pg_proc f
             WHERE f.pronamespace = 'sealguard'::regnamespace
               AND pg_get_userbyid(f.proowner) <> owner LOOP
-        EXECUTE format('ALTER FUNCTION %s OWNER TO %I', item.name, owner);
+        BEGIN
+            EXECUTE format('ALTER FUNCTION %s OWNER TO %I', item.name, owner);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE WARNING 'sealguard: % is not %''s: run fleet init as a superuser',
+                item.name, owner;
+        END;
     END LOOP;
 END $$
 """

@@ -68,10 +68,15 @@ _SAID: set[str] = set()
 
 
 def _say_once(message: str) -> None:
-    """One line on stderr per process: a check that could not reach its witness says so (a host
-    cut off, or refused its login), though that is no problem of the log's."""
-    if message not in _SAID:
-        _SAID.add(message)
+    """One line on stderr per observation (its session: each round of `watch` says it again),
+    else per process: a check that could not reach its witness says so (a host cut off, or
+    refused its login), though that is no problem of the log's."""
+    from sealguard.fleet import database
+
+    said = database.said()
+    memory = said if said is not None else _SAID
+    if message not in memory:
+        memory.add(message)
         print(f"sealguard: {message}", file=sys.stderr, flush=True)
 
 

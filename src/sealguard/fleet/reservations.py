@@ -23,10 +23,17 @@ def reserve(conn: Any, project: str, host: str, role: str) -> Reserved:
     with conn.transaction():
         conn.execute("LOCK TABLE sealguard.logs IN SHARE ROW EXCLUSIVE MODE")  # as enrol does
         found = conn.execute(
-            "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
+            "SELECT rolcanlogin, pg_has_role(oid, 'sealguard_observer', 'MEMBER') FROM pg_roles "
+            "WHERE rolname = %s",
+            (role,),
         ).fetchone()
         if found is None or not found[0]:
             raise UsageError(f"no login role {role} in the database: create it first (README)")
+        if not found[1]:
+            raise UsageError(
+                f"the role {role} is not a member of sealguard_observer: a host's role ships "
+                f"through it (GRANT sealguard_observer TO {role})"
+            )
         kept = conn.execute(
             "SELECT origin, owner FROM sealguard.logs WHERE project = %s AND host = %s "
             "AND retired IS NULL",

@@ -44,7 +44,10 @@ ORDER BY l.project, l.host, l.origin
 """
 # Names reserved for a host's role (003_reservations.sql) under which no log is kept yet.
 _UNREPORTED_QUERY = """
-SELECT r.project, r.host, r.role, r.reserved FROM sealguard.reservations r
+SELECT r.project, r.host, r.role,
+       greatest(r.reserved, (SELECT max(l.retired) FROM sealguard.logs l  -- awaited since then
+                             WHERE l.project = r.project AND l.host = r.host))
+FROM sealguard.reservations r
 WHERE NOT EXISTS (SELECT 1 FROM sealguard.logs l
                   WHERE l.project = r.project AND l.host = r.host AND l.retired IS NULL)
 ORDER BY r.project, r.host

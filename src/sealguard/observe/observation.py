@@ -269,7 +269,8 @@ class _Run:
 
 
 def _run_probes(project: Project, config: Config, work: Path) -> list[ProbeEvidence]:
-    fleet.release()  # no connection to a fleet database held while probes run
+    if config.probe:
+        fleet.release()  # no connection to a fleet database held while probes run
     evidence = []
     for p in config.probe:
         with progress.probe(p.name):  # shown on a terminal only (seal/progress.py)
