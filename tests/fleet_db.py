@@ -4,11 +4,15 @@ init` on the test's own database), and governed projects that ship to it through
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner, Result
 
 from sealguard.cli import cli
+
+if TYPE_CHECKING:
+    from .postgres import PgRole
 
 
 @pytest.fixture
@@ -53,3 +57,20 @@ def governed(
 
 
 MakeHost = Callable[..., Path]
+
+
+def enrol_as(role: "PgRole", origin: str, project: str, host: str) -> tuple[int, str]:
+    """`sealguard.enrol` of `origin` under `project` on `host` as `role` (an observer's login):
+    its answer, or 403 and the message of the database's refusal (a reserved name's trigger)."""
+    import psycopg
+
+    with role.connect() as conn:
+        try:
+            found = conn.execute(
+                "SELECT status, reason FROM sealguard.enrol(%s, 'k', %s, %s, NULL)",
+                (origin, project, host),
+            ).fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            return 403, str(exc.diag.message_primary)
+    assert found is not None
+    return int(found[0]), str(found[1])

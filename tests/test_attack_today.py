@@ -23,7 +23,7 @@ from sealguard.ledger.keys import load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.project import Project
 
-from .fleet_db import fleet_url, governed, sg  # noqa: F401 (fixture)
+from .fleet_db import enrol_as, fleet_url, governed, sg  # noqa: F401 (fixture)
 from .postgres import PgDatabase, PgRole
 
 pytestmark = pytest.mark.usefixtures("pg_server")
@@ -37,17 +37,7 @@ def _new_origin() -> str:
     return origin_for(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
 
 
-def _enrol(role: PgRole, origin: str, project: str, host: str) -> tuple[int, str]:
-    with role.connect() as conn:
-        try:
-            found = conn.execute(
-                "SELECT status, reason FROM sealguard.enrol(%s, 'k', %s, %s, NULL)",
-                (origin, project, host),
-            ).fetchone()
-        except psycopg.errors.InsufficientPrivilege as exc:
-            return 403, str(exc.diag.message_primary)
-    assert found is not None
-    return int(found[0]), str(found[1])
+_enrol = enrol_as
 
 
 def _poisoned_head(role: PgRole, summary: str) -> str:

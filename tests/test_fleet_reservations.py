@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sealguard.ledger.keys import origin_for
 
-from .fleet_db import fleet_url, governed, sg  # noqa: F401 (fixture)
+from .fleet_db import enrol_as, fleet_url, governed, sg  # noqa: F401 (fixture)
 from .postgres import PgDatabase, PgRole
 
 
@@ -29,16 +29,7 @@ def _squat(role: PgRole, project: str = "calc", host: str = "h1") -> tuple[int, 
     """Enrol a log of its own under `project` on `host`, as `role` would to squat the name:
     enrol's answer, or 403 and the message of the database's refusal."""
     origin = origin_for(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
-    with role.connect() as conn:
-        try:
-            found = conn.execute(
-                "SELECT status, reason FROM sealguard.enrol(%s, 'k', %s, %s, NULL)",
-                (origin, project, host),
-            ).fetchone()
-        except psycopg.errors.InsufficientPrivilege as exc:
-            return 403, str(exc.diag.message_primary)
-    assert found is not None
-    return int(found[0]), str(found[1])
+    return enrol_as(role, origin, project, host)
 
 
 def _reserve(url: str, role: PgRole | str, project: str = "calc", host: str = "h1") -> Any:

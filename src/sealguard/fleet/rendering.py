@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sealguard.durations import duration_text
-from sealguard.fleet.status import FleetReport, FleetStatus, LogStatus
+from sealguard.fleet.status import FleetReport, FleetStatus, LogStatus, Silence
 from sealguard.fleet.summary import KEPT
 from sealguard.names import terminal_safe
 
@@ -146,6 +146,16 @@ def text(status: FleetStatus) -> str:
     return "\n".join(lines)
 
 
+def _silence_json(silent: Silence | None) -> dict[str, Any] | None:
+    if silent is None:
+        return None
+    return {
+        "since": stamp(silent.since),
+        "seconds": int(silent.seconds),
+        "threshold_seconds": int(silent.threshold_seconds),
+    }
+
+
 def _row_json(row: LogStatus) -> dict[str, Any]:
     return {
         "project": row.project,
@@ -169,15 +179,7 @@ def _row_json(row: LogStatus) -> dict[str, Any]:
         ),
         "head_at": row.head_at,
         "last_report": stamp(row.last_report),
-        "silent": (
-            {
-                "since": stamp(row.silent.since),
-                "seconds": int(row.silent.seconds),
-                "threshold_seconds": int(row.silent.threshold_seconds),
-            }
-            if row.silent
-            else None
-        ),
+        "silent": _silence_json(row.silent),
         "refused": [
             {"at": stamp(r.at), "status": r.status, "reason": r.reason} for r in row.refused
         ],
@@ -204,15 +206,7 @@ def as_json(status: FleetStatus) -> dict[str, Any]:
                 "host": name.host,
                 "role": name.role,
                 "reserved": stamp(name.reserved),
-                "silent": (
-                    {
-                        "since": stamp(name.silent.since),
-                        "seconds": int(name.silent.seconds),
-                        "threshold_seconds": int(name.silent.threshold_seconds),
-                    }
-                    if name.silent
-                    else None
-                ),
+                "silent": _silence_json(name.silent),
             }
             for name in status.unreported
         ],
