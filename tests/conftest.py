@@ -14,6 +14,7 @@ from sealguard.cli import cli
 from sealguard.project import Project
 
 from .browser import browser_page, chromium  # noqa: F401 (fixtures for the browser tests)
+from .fleet_db import fleet_url  # noqa: F401 (a fresh fleet database, for every fleet test)
 from .netns import netns  # noqa: F401 (a host of its own on a veth pair, for the fleet's fault tests)
 from .postgres import (  # noqa: F401 (the run's own PostgreSQL and a database per test)
     pg_admin_url,

@@ -1,10 +1,12 @@
 """Small factories for ledger tests."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from sealguard.ledger import Ledger, LogReport, append, auditor
+from sealguard.ledger import writer as writer_module
 from sealguard.ledger.keys import load_key, origin_for, public_bytes
 from sealguard.ledger.merkle import CompactRange, leaf_hash
 from sealguard.ledger.note import sign
@@ -105,3 +107,15 @@ def resign(ledger: Ledger, lines: list[bytes]) -> None:
     ledger.checkpoint.write_text(notes[-1])
     ledger.state.unlink(missing_ok=True)
     ledger.pending.unlink(missing_ok=True)
+
+
+def cut_writes_to(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next write of a `doomed` event stops after `limit` bytes, as a crash mid-write would."""
+    real_write = os.write
+
+    def cut(fd: int, data: bytes) -> int:
+        if b'"type":"doomed"' in bytes(data):
+            return real_write(fd, bytes(data)[:limit])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(writer_module.os, "write", cut)

@@ -17,7 +17,6 @@ import pytest
 from click.testing import Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sealguard.fleet import database
 from sealguard.fleet.urls import url_problem
 from sealguard.ledger import Ledger
 from sealguard.ledger.keys import load_key, origin_for, public_bytes
@@ -26,6 +25,7 @@ from sealguard.ledger.note import sign, verifier_key
 from sealguard.project import Project
 
 from .conftest import write_tree
+from .fleet_db import fleet_url  # noqa: F401 (fixture)
 from .ledger_helpers import TEXT_PROBE, lines_of, resign
 from .postgres import PgDatabase
 
@@ -33,12 +33,9 @@ pytestmark = pytest.mark.usefixtures("pg_server")
 
 
 @pytest.fixture
-def fleet(pg_admin_url: str) -> str:
+def fleet(fleet_url: str) -> str:  # noqa: F811
     """A fresh database with the fleet ledger's schema; the superuser's URL (the hosts' own)."""
-    with database.connect(pg_admin_url) as conn:
-        database.install(conn)
-        conn.commit()
-    return pg_admin_url
+    return fleet_url
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ from hypothesis import strategies as st
 from sealguard.errors import EvidenceWriteError
 from sealguard.ledger import Ledger, append
 from sealguard.ledger import bundle_verifier as standalone
-from sealguard.ledger import writer as writer_module
 from sealguard.ledger.note import split_history
 
 from .conftest import MakeTree
-from .ledger_helpers import audit, lines_of, make_log, write_lines
+from .ledger_helpers import audit, cut_writes_to, lines_of, make_log, write_lines
 
 WITNESSED = '[seal]\npaths = ["src/**"]\nfiles_only = true\n[ledger]\nwitness = "{witness}"\n'
 
@@ -312,23 +311,11 @@ def test_the_same_findings_as_sealguard(exported: Path, name: str) -> None:
     assert _standalone(exported) == found
 
 
-def _cut_writes_to(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next write of a `doomed` event stops after `limit` bytes, as a crash mid-write would."""
-    real_write = os.write
-
-    def cut(fd: int, data: bytes) -> int:
-        if b'"type":"doomed"' in bytes(data):
-            return real_write(fd, bytes(data)[:limit])
-        return real_write(fd, data)
-
-    monkeypatch.setattr(writer_module.os, "write", cut)
-
-
 def test_torn_tails_and_a_crash_between_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger = make_log(tmp_path / "log", 3)
-    _cut_writes_to(20, monkeypatch)
+    cut_writes_to(20, monkeypatch)
     with pytest.raises(EvidenceWriteError):
         append(ledger, "doomed", {})
     monkeypatch.undo()

@@ -3,7 +3,6 @@ rows, against a real PostgreSQL; a superuser's edits are found and named."""
 
 import base64
 import json
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -20,14 +19,13 @@ from sealguard.fleet.database import connect
 from sealguard.fleet.entries import Bounds, CheckpointRow, LogRow
 from sealguard.fleet.urls import shown
 from sealguard.ledger import Ledger, append, read_events
-from sealguard.ledger import writer as writer_module
 from sealguard.ledger.canonical import encode_event
 from sealguard.ledger.merkle import leaf_hash
 from sealguard.ledger.note import parse, sign, split_history
 
 from .conftest import MakeTree
 from .fleet_logs import acts, installed, tree_of
-from .ledger_helpers import lines_of
+from .ledger_helpers import cut_writes_to, lines_of
 from .shipped_logs import ShippedLog, rewrite_history, shipped_log, submit
 
 if TYPE_CHECKING:
@@ -188,22 +186,10 @@ def test_the_enrolled_key_must_be_the_one_line_1_names(
     assert f"  SIGNATURE {origin}: the checkpoint accepted at 1 lines: not signed" in output
 
 
-def _cut_writes_to(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next write of a `doomed` event stops after `limit` bytes, as a crash mid-write."""
-    real_write = os.write
-
-    def cut(fd: int, data: bytes) -> int:
-        if b'"type":"doomed"' in bytes(data):
-            return real_write(fd, bytes(data)[:limit])
-        return real_write(fd, data)
-
-    monkeypatch.setattr(writer_module.os, "write", cut)
-
-
 def _torn(log: ShippedLog, after: int, monkeypatch: pytest.MonkeyPatch) -> ShippedLog:
     """`log` and a torn fragment that the next of `after` more lines accounts for."""
     with monkeypatch.context() as patch:
-        _cut_writes_to(20, patch)
+        cut_writes_to(20, patch)
         with pytest.raises(EvidenceWriteError):
             append(log.ledger, "doomed", {})
     acts(log.ledger, after)

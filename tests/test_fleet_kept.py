@@ -13,20 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sealguard.fleet import database, shipping
+from sealguard.fleet import shipping
 from sealguard.ledger import Ledger, append, read_events
 from sealguard.ledger.layout import FleetPlace
 
 pytestmark = pytest.mark.usefixtures("pg_server")
-
-
-@pytest.fixture
-def fleet_url(pg_admin_url: str) -> str:
-    """A fresh database with the fleet ledger's schema; its URL."""
-    with database.connect(pg_admin_url) as conn:
-        database.install(conn)
-        conn.commit()
-    return pg_admin_url
 
 
 def _ledger(folder: Path, url: str, host: str = "h1") -> Ledger:

@@ -24,6 +24,7 @@ from sealguard.ledger.note import sign
 from sealguard.project import Project
 
 from .conftest import write_tree
+from .fleet_db import fleet_url  # noqa: F401 (fixture)
 from .ledger_helpers import (
     TEXT_PROBE,
     audit_both_ways,
@@ -42,12 +43,9 @@ def _fast_and_full_agree(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fleet(pg_admin_url: str) -> str:
+def fleet(fleet_url: str) -> str:  # noqa: F811
     """A fresh database with the fleet ledger's schema; its URL (a superuser's, by peer auth)."""
-    with database.connect(pg_admin_url) as conn:
-        database.install(conn)
-        conn.commit()
-    return pg_admin_url
+    return fleet_url
 
 
 def _config(url: str, host: str = "h1", extra: str = "") -> str:

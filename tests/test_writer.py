@@ -19,7 +19,7 @@ from sealguard.ledger.cosignature import cosigned_at
 from sealguard.ledger.note import parse, split_history
 from sealguard.ledger.witness import FolderWitness
 
-from .ledger_helpers import audit, lines_of, make_log
+from .ledger_helpers import audit, cut_writes_to, lines_of, make_log
 
 
 def test_events_are_canonical_lines_with_seq_and_ts(tmp_path: Path) -> None:
@@ -69,24 +69,12 @@ def test_a_lost_cache_is_rebuilt_from_the_log(tmp_path: Path) -> None:
     assert audit(ledger).intact and len(lines_of(ledger)) == 6
 
 
-def _cut_writes_to(limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next write of an event line stops after `limit` bytes, as a crash mid-write would."""
-    real_write = os.write
-
-    def cut(fd: int, data: bytes) -> int:
-        if b'"type":"doomed"' in bytes(data):
-            return real_write(fd, bytes(data)[:limit])
-        return real_write(fd, data)
-
-    monkeypatch.setattr(writer_module.os, "write", cut)
-
-
 def test_torn_tail_is_kept_and_accounted_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger = make_log(tmp_path / "rt", 3)
     size = ledger.log.stat().st_size
-    _cut_writes_to(20, monkeypatch)
+    cut_writes_to(20, monkeypatch)
     with pytest.raises(EvidenceWriteError):
         append(ledger, "doomed", {})
     monkeypatch.undo()
@@ -123,7 +111,7 @@ def test_short_write_stops_with_the_documented_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger = make_log(tmp_path / "rt", 2)
-    _cut_writes_to(10, monkeypatch)
+    cut_writes_to(10, monkeypatch)
     with pytest.raises(
         EvidenceWriteError, match=r"short write \(10 of \d+ bytes\); stopped, not retried"
     ) as caught:
