@@ -79,6 +79,9 @@ from urllib.parse import parse_qsl, urlsplit
 import psycopg
 from psycopg import sql
 
+from history import (
+    CONFIG,
+)  # benchmarks/history.py, beside this file: one sealed file tree, one probe
 from sealguard import ledger, runtime
 from sealguard.config import load_config
 from sealguard.events import new_id
@@ -95,15 +98,6 @@ VERIFY_GOAL = 2.0  # database verify against file verify
 FULL_ACTS = 1_000
 FULL_PROJECTS, FULL_EVENTS = 1_000, 1_000_000  # fleet status
 FULL_VERIFY = 1_000_000  # events of the log verified both ways
-CONFIG = """[seal]
-paths = ["src/**"]
-
-[[probe]]
-name = "ok"
-command = ["echo", "ok"]
-report = "text"
-timeout = "1m"
-"""
 FLEET = """
 [ledger]
 url = "{url}"

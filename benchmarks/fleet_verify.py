@@ -20,8 +20,6 @@ benchmarks/fleet.py imports `bench_database`, `project_log` and `verify_times` f
 """
 
 import argparse
-import resource
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -31,6 +29,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from ledger import timed  # benchmarks/ledger.py, beside this file
 from sealguard.fleet.database import connect, install
 from sealguard.ledger import Ledger, append_many
 from sealguard.ledger.layout import FleetPlace
@@ -93,18 +92,6 @@ def project_log(
     return str(first["log_key"]["origin"])
 
 
-def _timed(argv: list[str]) -> tuple[float, float]:
-    """Wall time and CPU time (user + system, of the process and its workers) of one run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"{argv[3:6]} failed ({done.returncode}): {done.stderr.decode()[:400]}")
-    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-
-
 def verify_times(
     folder: Path, url: str, origin: str, rounds: int = 3
 ) -> dict[str, tuple[float, float]]:
@@ -118,7 +105,7 @@ def verify_times(
     best = dict.fromkeys(runs, (float("inf"), 0.0))
     for round_number in range(rounds + 1):  # the first round warms the caches
         for name, argv in runs.items():
-            figures = _timed(argv)
+            figures = timed(argv)
             if round_number and figures < best[name]:
                 best[name] = figures
     return best
