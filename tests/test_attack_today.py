@@ -1,5 +1,5 @@
 """Today's fleet changes, attacked from outside: the observation's one database session
-(fleet/database.py `session`/`over`), heads shape-checked for `fleet status` and `fleet report`
+(fleet/sessions.py `session`/`over`), heads shape-checked for `fleet status` and `fleet report`
 (fleet/heads.py), and names reserved for their hosts' login roles (`fleet reserve`,
 fleet/sql/003_reservations.sql).
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from sealguard.fleet.database import CUT_OFF
+from sealguard.fleet.sessions import CUT_OFF
 from sealguard.fleet.shipping import CHUNK_LINES
 from sealguard.ledger import Ledger, note
 from sealguard.ledger.keys import load_key, origin_for, public_bytes

@@ -203,7 +203,7 @@ def pull_quietly(project: Project, config: Config, now: datetime) -> bool:
     place = project.ledger(config).fleet
     if place is None:
         return False
-    from sealguard.fleet.database import cut_off
+    from sealguard.fleet.sessions import cut_off
 
     try:
         pulled = _pull(project, config, place, now)
@@ -220,7 +220,7 @@ def pull_quietly(project: Project, config: Config, now: datetime) -> bool:
 
 def _pull(project: Project, config: Config, place: FleetPlace, now: datetime) -> list[Pulled]:
     from sealguard.fleet import publication
-    from sealguard.fleet.database import over
+    from sealguard.fleet.sessions import over
 
     def pull(conn: Any) -> list[Pulled]:
         pulled: list[Pulled] = []

@@ -51,15 +51,15 @@ def view(ledger: Ledger, origin: str | None) -> Held | None:
     if place is None:
         return None
     held = Held(shown(place.url))
-    from sealguard.fleet import database  # psycopg loads only where a fleet is set
+    from sealguard.fleet import sessions  # psycopg loads only where a fleet is set
 
     try:
-        database.over(
+        sessions.over(
             place.url, lambda conn: _read(conn, held, origin, (place.project, place.host))
         )
     except FleetError as exc:
         held.error = exc.message
-        if not database.cut_off(exc, place.url):
+        if not sessions.cut_off(exc, place.url):
             _say_once(f"not held against the fleet database: {exc.message}")
     return held
 
@@ -71,9 +71,9 @@ def _say_once(message: str) -> None:
     """One line on stderr per observation (its session: each round of `watch` says it again),
     else per process: a check that could not reach its witness says so (a host cut off, or
     refused its login), though that is no problem of the log's."""
-    from sealguard.fleet import database
+    from sealguard.fleet import sessions
 
-    said = database.said()
+    said = sessions.said()
     memory = said if said is not None else _SAID
     if message not in memory:
         memory.add(message)

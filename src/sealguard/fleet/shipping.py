@@ -69,8 +69,8 @@ class Shipped:
 @contextlib.contextmanager
 def kept_connections() -> Iterator[None]:
     """Inside, this process's shipments to one database share one connection, closed on
-    leaving (fleet/database.py `keep_connections`; nested: the outermost's)."""
-    from sealguard.fleet.database import keep_connections
+    leaving (fleet/sessions.py `keep_connections`; nested: the outermost's)."""
+    from sealguard.fleet.sessions import keep_connections
 
     with keep_connections():
         yield
@@ -176,7 +176,7 @@ class _Misread(Exception):
 
 def ship(ledger: Ledger, fd: int, closing: Closing) -> Shipped:
     """Ship the log up to its checkpoint: the lines the database lacks, and the checkpoint."""
-    from sealguard.fleet.database import over  # psycopg loads only where a fleet is set
+    from sealguard.fleet.sessions import over  # psycopg loads only where a fleet is set
 
     place = ledger.fleet
     assert place is not None
@@ -273,7 +273,7 @@ def _report_head(conn: Any, ledger: Ledger, origin: str, size: int) -> None:
 
 
 def _said_cut_off(exc: FleetError, url: str) -> bool:
-    from sealguard.fleet.database import cut_off
+    from sealguard.fleet.sessions import cut_off
 
     return cut_off(exc, url)
 
@@ -284,7 +284,7 @@ def warn(message: str) -> None:
 
 def ship_quietly(ship_now: Callable[[], Shipped], where: str, url: str) -> Shipped | None:
     """Ship; a failure is one warning line, never the act's failure (the lines wait locally).
-    A database out of reach is said once per session (fleet/database.py `cut_off`)."""
+    A database out of reach is said once per session (fleet/sessions.py `cut_off`)."""
     try:
         return ship_now()
     except (FleetError, ShipRefused, OSError) as exc:
